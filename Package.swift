@@ -1,0 +1,45 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let package = Package(
+    name: "Strata",
+    products: [
+        .library(name: "Strata", targets: ["Strata"]),
+        .executable(name: "strata", targets: ["StrataCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLZ4",
+            pkgConfig: "liblz4",
+            providers: [.apt(["liblz4-dev"])]
+        ),
+        // Small C helpers the engine needs and Swift cannot express directly:
+        // hardware CRC32C and acquire/release atomics on raw arena memory.
+        .target(name: "CStrataSupport"),
+        .target(
+            name: "Strata",
+            dependencies: [
+                "CLZ4",
+                "CStrataSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "StrataBench",
+            dependencies: ["Strata"],
+            path: "Benchmarks/StrataBench"
+        ),
+        .executableTarget(
+            name: "StrataCLI",
+            dependencies: ["Strata", "StrataBench"]
+        ),
+        .testTarget(
+            name: "StrataTests",
+            dependencies: ["Strata", "CStrataSupport"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,121 @@
+import Logging
+
+/// How a write becomes durable before `write` returns.
+public enum CommitMode: Sendable, Equatable {
+    /// No log record: the write lives in the memtable until a flush. Lost on
+    /// any crash that happens before the next flush (see Docs/durability.md).
+    case memoryOnly
+    /// Logged and handed to the operating system before returning (survives a
+    /// process crash); a background fsync follows within `groupWindow`, so a
+    /// power loss loses at most that window.
+    case asyncDurable(groupWindow: Duration)
+    /// Logged and fsynced before returning; concurrent writers share one fsync.
+    case syncDurable
+}
+
+/// How the write-ahead log is replayed on open when it holds damage.
+public enum WALRecoveryMode: Sendable, Equatable {
+    /// An incomplete or corrupt record at the very end of a log (a torn write)
+    /// is dropped; damage anywhere else fails the open.
+    case tolerateCorruptedTail
+    /// Any damage, even a torn tail, fails the open.
+    case absoluteConsistency
+    /// Replay stops at the first damaged record; it and everything after it,
+    /// in this and later logs, are dropped. The recovered state is a prefix.
+    case pointInTime
+    /// Damaged records are skipped and replay goes on (salvage mode; the
+    /// result may have holes).
+    case skipAnyCorruptedRecord
+}
+
+/// Block compression for table files.
+public enum Compression: UInt8, Sendable, Equatable {
+    /// Blocks stored as they are.
+    case none = 0
+    /// LZ4 (liblz4); a block that does not shrink is stored raw.
+    case lz4 = 1
+}
+
+/// Options for opening a database.
+public struct Options: Sendable {
+    /// Create the database when the directory holds none.
+    public var createIfMissing: Bool = true
+    /// Fail when a database already exists at the path.
+    public var errorIfExists: Bool = false
+    /// Bytes of memtable data before it is switched out and flushed.
+    public var writeBufferSize: Int = 64 << 20
+    /// Target uncompressed size of a table data block.
+    public var blockSize: Int = 4096
+    /// Keys between restart points inside a block.
+    public var blockRestartInterval: Int = 16
+    /// Bytes of decompressed blocks kept in the block cache.
+    public var blockCacheCapacity: Int = 32 << 20
+    /// Compression of table blocks.
+    public var compression: Compression = .lz4
+    /// Bloom filter bits per key; 0 disables filters.
+    public var bloomBitsPerKey: Int = 10
+    /// Commit mode for writes that do not name one.
+    public var commitMode: CommitMode = .asyncDurable(groupWindow: .milliseconds(10))
+    /// What to do with damage found in the write-ahead log on open.
+    public var walRecovery: WALRecoveryMode = .pointInTime
+    /// Number of level-0 files that triggers a level-0 compaction.
+    public var level0FileNumCompactionTrigger: Int = 4
+    /// Number of level-0 files at which writes are slowed.
+    public var level0SlowdownWritesTrigger: Int = 20
+    /// Number of level-0 files at which writes wait for compaction.
+    public var level0StopWritesTrigger: Int = 36
+    /// Target size of level 1; deeper levels are `levelSizeMultiplier` times larger each.
+    public var maxBytesForLevelBase: UInt64 = 256 << 20
+    /// Growth factor between adjacent levels.
+    public var levelSizeMultiplier: Double = 10
+    /// Target size of table files written by compaction.
+    public var targetFileSizeBase: UInt64 = 64 << 20
+    /// Largest number of table files kept open at once.
+    public var maxOpenFiles: Int = 1000
+    /// Largest accepted key, in bytes.
+    public var maxKeySize: Int = 64 << 10
+    /// Largest accepted value, in bytes.
+    public var maxValueSize: Int = 256 << 20
+    /// Where the engine logs flushes, recoveries and errors.
+    public var logger: Logger = Logger(label: "strata")
+    /// The storage seam; POSIX by default.
+    public var fileSystem: any FileSystem = POSIXFileSystem()
+
+    /// Default options.
+    public init() {}
+}
+
+/// Options for one write.
+public struct WriteOptions: Sendable {
+    /// Commit mode of this write; nil uses `Options.commitMode`.
+    public var commitMode: CommitMode?
+
+    /// Creates write options.
+    public init(commitMode: CommitMode? = nil) {
+        self.commitMode = commitMode
+    }
+}
+
+/// Options for reads and iterators.
+public struct ReadOptions: Sendable {
+    /// Read as of this snapshot; nil reads the latest committed state.
+    public var snapshot: Snapshot?
+    /// Iterators stay at or above this key (inclusive).
+    public var lowerBound: [UInt8]?
+    /// Iterators stay below this key (exclusive).
+    public var upperBound: [UInt8]?
+    /// Verify block checksums on every read (on by default).
+    public var verifyChecksums: Bool
+    /// Put blocks read into the block cache.
+    public var fillCache: Bool
+
+    /// Creates read options.
+    public init(snapshot: Snapshot? = nil, lowerBound: [UInt8]? = nil, upperBound: [UInt8]? = nil,
+                verifyChecksums: Bool = true, fillCache: Bool = true) {
+        self.snapshot = snapshot
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+        self.verifyChecksums = verifyChecksums
+        self.fillCache = fillCache
+    }
+}

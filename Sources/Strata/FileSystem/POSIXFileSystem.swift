@@ -1,0 +1,248 @@
+import Glibc
+
+/// The default `FileSystem`: POSIX calls on the local disk.
+public struct POSIXFileSystem: FileSystem {
+    /// Creates the POSIX file system.
+    public init() {}
+
+    static func errnoError(_ op: String, _ path: String, _ code: Int32 = errno) -> StrataError {
+        let text = String(cString: strerror(code))
+        if code == ENOENT { return StrataError(.notFound, "\(op) \(path): \(text)") }
+        return StrataError(.ioError, "\(op) \(path): \(text)")
+    }
+
+    public func createFile(at path: String) throws -> any WritableFile {
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        if fd < 0 { throw Self.errnoError("create", path) }
+        return POSIXWritableFile(fd: fd, path: path, size: 0)
+    }
+
+    public func openForAppend(at path: String) throws -> any WritableFile {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        if fd < 0 { throw Self.errnoError("open", path) }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            let e = Self.errnoError("stat", path)
+            Glibc.close(fd)
+            throw e
+        }
+        return POSIXWritableFile(fd: fd, path: path, size: UInt64(st.st_size))
+    }
+
+    public func openForReading(at path: String) throws -> any ReadableFile {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        if fd < 0 { throw Self.errnoError("open", path) }
+        var st = stat()
+        if fstat(fd, &st) != 0 {
+            let e = Self.errnoError("stat", path)
+            Glibc.close(fd)
+            throw e
+        }
+        return POSIXReadableFile(fd: fd, path: path, size: UInt64(st.st_size))
+    }
+
+    public func rename(_ from: String, to: String) throws {
+        if Glibc.rename(from, to) != 0 { throw Self.errnoError("rename to \(to)", from) }
+    }
+
+    public func hardLink(_ from: String, to: String) throws {
+        if Glibc.link(from, to) != 0 { throw Self.errnoError("link to \(to)", from) }
+    }
+
+    public func removeFile(at path: String) throws {
+        if unlink(path) != 0 { throw Self.errnoError("remove", path) }
+    }
+
+    public func removeDirectory(at path: String) throws {
+        if rmdir(path) != 0 { throw Self.errnoError("rmdir", path) }
+    }
+
+    public func listDirectory(at path: String) throws -> [String] {
+        guard let dir = opendir(path) else { throw Self.errnoError("list", path) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafePointer(to: entry.pointee.d_name) {
+                $0.withMemoryRebound(to: CChar.self, capacity: 256) { String(cString: $0) }
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    public func createDirectory(at path: String) throws {
+        if isDirectory(at: path) { return }
+        var parent = path
+        while parent.hasSuffix("/") && parent.count > 1 { parent.removeLast() }
+        if let slash = parent.lastIndex(of: "/"), slash != parent.startIndex {
+            try createDirectory(at: String(parent[..<slash]))
+        }
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw Self.errnoError("mkdir", path) }
+    }
+
+    public func syncDirectory(at path: String) throws {
+        let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        if fd < 0 { throw Self.errnoError("open directory", path) }
+        defer { Glibc.close(fd) }
+        if fsync(fd) != 0 { throw Self.errnoError("fsync directory", path) }
+    }
+
+    public func fileExists(at path: String) -> Bool {
+        access(path, F_OK) == 0
+    }
+
+    public func isDirectory(at path: String) -> Bool {
+        var st = stat()
+        return stat(path, &st) == 0 && (st.st_mode & S_IFMT) == S_IFDIR
+    }
+
+    public func fileSize(at path: String) throws -> UInt64 {
+        var st = stat()
+        if stat(path, &st) != 0 { throw Self.errnoError("stat", path) }
+        return UInt64(st.st_size)
+    }
+
+    public func lockFile(at path: String) throws -> any FileLock {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        if fd < 0 { throw Self.errnoError("open lock", path) }
+        // flock locks belong to the open file description, so a second open
+        // in the same process conflicts too (fcntl locks would not).
+        if flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            let code = errno
+            Glibc.close(fd)
+            if code == EWOULDBLOCK {
+                throw StrataError(.busy, "\(path): the database is locked by another handle")
+            }
+            throw Self.errnoError("lock", path, code)
+        }
+        return POSIXFileLock(fd: fd)
+    }
+}
+
+/// Buffers appends in user space and writes them out in large chunks.
+/// Access is serialized by the engine (the log writer, a table builder);
+/// the class itself is not synchronized.
+final class POSIXWritableFile: WritableFile, @unchecked Sendable {
+    private var fd: Int32
+    private let path: String
+    private var buffer: UnsafeMutableRawPointer
+    private var buffered = 0
+    private let capacity = 64 * 1024
+    private(set) var size: UInt64
+
+    init(fd: Int32, path: String, size: UInt64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+        self.buffer = UnsafeMutableRawPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit {
+        if fd >= 0 {
+            try? flush()
+            Glibc.close(fd)
+        }
+        buffer.deallocate()
+    }
+
+    func append(_ bytes: UnsafeRawBufferPointer) throws {
+        guard fd >= 0 else { throw StrataError(.ioError, "\(path): append after close") }
+        let n = bytes.count
+        if n == 0 { return }
+        if buffered + n <= capacity {
+            (buffer + buffered).copyMemory(from: bytes.baseAddress!, byteCount: n)
+            buffered += n
+            size += UInt64(n)
+            return
+        }
+        try flush()
+        if n >= capacity {
+            try writeFully(bytes.baseAddress!, n)
+        } else {
+            buffer.copyMemory(from: bytes.baseAddress!, byteCount: n)
+            buffered = n
+        }
+        size += UInt64(n)
+    }
+
+    private func writeFully(_ p: UnsafeRawPointer, _ count: Int) throws {
+        var done = 0
+        while done < count {
+            let r = write(fd, p + done, count - done)
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFileSystem.errnoError("write", path)
+            }
+            done += r
+        }
+    }
+
+    func flush() throws {
+        guard buffered > 0 else { return }
+        let n = buffered
+        buffered = 0
+        try writeFully(buffer, n)
+    }
+
+    func sync() throws {
+        try flush()
+        if fdatasync(fd) != 0 { throw POSIXFileSystem.errnoError("fdatasync", path) }
+    }
+
+    func close() throws {
+        guard fd >= 0 else { return }
+        defer {
+            Glibc.close(fd)
+            fd = -1
+        }
+        try flush()
+    }
+}
+
+final class POSIXReadableFile: ReadableFile, @unchecked Sendable {
+    // Immutable after init; pread is safe to call concurrently.
+    private let fd: Int32
+    private let path: String
+    let size: UInt64
+    private let closed = AtomicFlag()
+
+    init(fd: Int32, path: String, size: UInt64) {
+        self.fd = fd
+        self.path = path
+        self.size = size
+    }
+
+    deinit { close() }
+
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        var done = 0
+        while done < buffer.count {
+            let r = pread(fd, buffer.baseAddress! + done, buffer.count - done, off_t(offset) + off_t(done))
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFileSystem.errnoError("read at offset \(offset)", path)
+            }
+            if r == 0 { break }
+            done += r
+        }
+        return done
+    }
+
+    func close() {
+        if closed.setOnce() { Glibc.close(fd) }
+    }
+}
+
+final class POSIXFileLock: FileLock, @unchecked Sendable {
+    // The fd is released exactly once, guarded by `released`.
+    private let fd: Int32
+    private let released = AtomicFlag()
+    init(fd: Int32) { self.fd = fd }
+    deinit { unlock() }
+    func unlock() {
+        if released.setOnce() {
+            flock(fd, LOCK_UN)
+            Glibc.close(fd)
+        }
+    }
+}
