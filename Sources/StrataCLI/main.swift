@@ -1,1 +1,40 @@
-print("strata")
+import Foundation
+import StrataBench
+
+/// `strata <command> [flags]`. Exit code 0 on success; otherwise one clear
+/// line on stderr and a non-zero code.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    FileHandle.standardError.write(Data("strata: \(message)\n".utf8))
+    exit(code)
+}
+
+let usage = """
+usage: strata <command> [--db=PATH] [flags]
+commands:
+  bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync
+           --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db ...)
+  get      print the value of --key
+  put      set --key to --value
+  delete   remove --key
+  scan     print keys and values (--from, --to, --limit)
+  stats    print the database's statistics
+"""
+
+var args = Array(CommandLine.arguments.dropFirst())
+guard let command = args.first else { fail("no command given\n\(usage)", code: 2) }
+args.removeFirst()
+
+switch command {
+case "bench":
+    switch BenchFlags.parse(args) {
+    case .failure(let e): fail(e.description, code: 2)
+    case .success(let flags):
+        if !BenchRunner(flags: flags).run() { exit(1) }
+    }
+case "get", "put", "delete", "scan", "stats":
+    runDataCommand(command, args)
+case "help", "--help", "-h":
+    print(usage)
+default:
+    fail("unknown command '\(command)'\n\(usage)", code: 2)
+}

@@ -1,0 +1,256 @@
+import Foundation
+import Strata
+
+/// Runs db_bench-style workloads against an embedded Strata database and
+/// prints db_bench-style result lines plus latency percentiles.
+///
+/// Semantics follow db_bench: every fill* benchmark starts from a fresh
+/// database (unless --use_existing_db), read benchmarks use what the previous
+/// step left, and --threads=N runs N workers each doing --num operations
+/// (fillsync: --num/1000 each, as in db_bench).
+public final class BenchRunner {
+    let flags: BenchFlags
+    private var db: Database?
+    private let values: ValueSource
+
+    public init(flags: BenchFlags) {
+        self.flags = flags
+        self.values = ValueSource(valueSize: flags.valueSize, compressionRatio: flags.compressionRatio, seed: flags.seed)
+    }
+
+    /// Runs every benchmark named in the flags; returns false if one failed.
+    public func run() -> Bool {
+        printHeader()
+        for name in flags.benchmarks {
+            do {
+                try runOne(name)
+            } catch {
+                FileHandle.standardError.write(Data("\(name): error: \(error)\n".utf8))
+                return false
+            }
+        }
+        try? db?.close()
+        db = nil
+        return true
+    }
+
+    private func printHeader() {
+        print("Strata bench")
+        print("Keys:       \(flags.keySize) bytes each")
+        print("Values:     \(flags.valueSize) bytes each (\(Int(Double(flags.valueSize) * flags.compressionRatio)) bytes after compression)")
+        print("Entries:    \(flags.num)")
+        print("Threads:    \(flags.threads)")
+        print("Compression: \(flags.compression)")
+        print("------------------------------------------------")
+    }
+
+    private func options() -> Options {
+        var o = Options()
+        o.writeBufferSize = flags.writeBufferSize
+        o.blockCacheCapacity = flags.cacheSize
+        o.bloomBitsPerKey = flags.bloomBits
+        o.blockSize = flags.blockSize
+        o.compression = flags.compression == "none" ? .none : .lz4
+        o.commitMode = flags.sync ? .syncDurable : .asyncDurable(groupWindow: .seconds(1))
+        return o
+    }
+
+    private func openDB(fresh: Bool) throws {
+        try db?.close()
+        db = nil
+        if fresh && !flags.useExistingDB {
+            try? FileManager.default.removeItem(atPath: flags.db)
+        }
+        db = try Database.open(at: flags.db, options: options())
+    }
+
+    private func runOne(_ name: String) throws {
+        switch name {
+        case "fillseq": try openDB(fresh: true); try runWrites(name, order: .sequential, perThread: flags.num, sync: flags.sync)
+        case "fillrandom": try openDB(fresh: true); try runWrites(name, order: .random, perThread: flags.num, sync: flags.sync)
+        case "fillsync": try openDB(fresh: true); try runWrites(name, order: .random, perThread: max(1, flags.num / 1000), sync: true)
+        case "overwrite":
+            if db == nil { try openDB(fresh: false) }
+            try runWrites(name, order: .random, perThread: flags.num, sync: flags.sync)
+        case "readrandom":
+            if db == nil { try openDB(fresh: false) }
+            try runReadRandom(name)
+        case "readseq":
+            if db == nil { try openDB(fresh: false) }
+            try runReadSeq(name)
+        case "flush":
+            if db == nil { try openDB(fresh: false) }
+            try db!.flush()
+        case "stats":
+            if db == nil { try openDB(fresh: false) }
+            print(db!.property("strata.stats") ?? "")
+        default:
+            throw BenchFlagError("unknown benchmark '\(name)'")
+        }
+    }
+
+    private enum Order { case sequential, random }
+
+    private func runWrites(_ name: String, order: Order, perThread: Int, sync: Bool) throws {
+        let db = self.db!
+        let wopts = WriteOptions(commitMode: sync ? .syncDurable : nil)
+        let result = try runThreads { thread, hist in
+            var rng = SplitMix64(seed: self.flags.seed &+ UInt64(thread) &* 7919 &+ 1)
+            var key = [UInt8](repeating: 0x30, count: self.flags.keySize)
+            var valueOffset = thread * 997
+            var bytes = 0
+            for i in 0..<perThread {
+                let k = order == .sequential ? UInt64(i + thread * perThread) : rng.next() % UInt64(self.flags.num)
+                encodeKey(k, into: &key)
+                let value = self.values.next(&valueOffset)
+                let t0 = nowNanoseconds()
+                try db.put(key, value, options: wopts)
+                hist.record(nowNanoseconds() - t0)
+                bytes += key.count + value.count
+            }
+            return (bytes, "")
+        }
+        report(name, result, opsPerThread: perThread)
+    }
+
+    private func runReadRandom(_ name: String) throws {
+        let db = self.db!
+        let perThread = flags.reads < 0 ? flags.num : flags.reads
+        let result = try runThreads { thread, hist in
+            var rng = SplitMix64(seed: self.flags.seed &+ UInt64(thread) &* 104_729 &+ 17)
+            var key = [UInt8](repeating: 0x30, count: self.flags.keySize)
+            var found = 0
+            var bytes = 0
+            for _ in 0..<perThread {
+                encodeKey(rng.next() % UInt64(self.flags.num), into: &key)
+                let t0 = nowNanoseconds()
+                let v = try db.get(key)
+                hist.record(nowNanoseconds() - t0)
+                if let v {
+                    found += 1
+                    bytes += key.count + v.count
+                }
+            }
+            return (bytes, "(\(found) of \(perThread) found)")
+        }
+        report(name, result, opsPerThread: perThread)
+    }
+
+    private func runReadSeq(_ name: String) throws {
+        let db = self.db!
+        let perThread = flags.reads < 0 ? flags.num : flags.reads
+        let result = try runThreads { _, hist in
+            let it = try db.makeIterator()
+            var n = 0
+            var bytes = 0
+            var t0 = nowNanoseconds()
+            it.seekToFirst()
+            while it.isValid && n < perThread {
+                bytes += it.key.count + it.value.count
+                n += 1
+                it.next()
+                let t1 = nowNanoseconds()
+                hist.record(t1 - t0)
+                t0 = t1
+            }
+            try it.checkStatus()
+            return (bytes, "")
+        }
+        report(name, result, opsPerThread: perThread)
+    }
+
+    struct ThreadResult {
+        var seconds: Double
+        var bytes: Int
+        var note: String
+        var histogram: LatencyHistogram
+    }
+
+    /// Runs `body` on `flags.threads` threads started together; returns the
+    /// wall time of the slowest and the merged histogram.
+    private func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (Int, String)) throws -> ThreadResult {
+        let n = flags.threads
+        let collector = ResultCollector(count: n)
+        let start = DispatchSemaphore(value: 0)
+        for t in 0..<n {
+            let thread = Thread {
+                start.wait()
+                var hist = LatencyHistogram()
+                let t0 = nowNanoseconds()
+                do {
+                    let (bytes, note) = try body(t, &hist)
+                    collector.finish(t, seconds: Double(nowNanoseconds() - t0) / 1e9, bytes: bytes, note: note, hist: hist, error: nil)
+                } catch {
+                    collector.finish(t, seconds: 0, bytes: 0, note: "", hist: hist, error: error)
+                }
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        let wall0 = nowNanoseconds()
+        for _ in 0..<n { start.signal() }
+        let r = collector.wait()
+        if let e = r.error { throw e }
+        return ThreadResult(seconds: Double(nowNanoseconds() - wall0) / 1e9, bytes: r.bytes, note: r.note, histogram: r.hist)
+    }
+
+    private func report(_ name: String, _ r: ThreadResult, opsPerThread: Int) {
+        let ops = Double(opsPerThread * flags.threads)
+        // db_bench reports micros/op per thread-op (elapsed * threads / ops).
+        let microsPerOp = r.seconds * 1e6 * Double(flags.threads) / max(ops, 1)
+        let opsPerSec = ops / max(r.seconds, 1e-9)
+        let mbps = Double(r.bytes) / 1_048_576 / max(r.seconds, 1e-9)
+        let line = "\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) : \(fmt(microsPerOp, 3).leftPad(11)) micros/op \(String(Int(opsPerSec)).leftPad(8)) ops/sec; \(fmt(mbps, 1).leftPad(6)) MB/s \(r.note)"
+        print(line)
+        if flags.histogram {
+            let h = r.histogram
+            print("    latency: p50 \(fmt(Double(h.percentile(50)) / 1000, 2)) us, p99 \(fmt(Double(h.percentile(99)) / 1000, 2)) us, p99.9 \(fmt(Double(h.percentile(99.9)) / 1000, 2)) us, max \(fmt(Double(h.maxValue) / 1000, 1)) us")
+        }
+    }
+}
+
+/// Collects per-thread results; `wait()` returns when all threads finished.
+private final class ResultCollector: @unchecked Sendable {
+    // All fields guarded by `lock`.
+    private let lock = NSCondition()
+    private var remaining: Int
+    private var bytes = 0
+    private var note = ""
+    private var hist = LatencyHistogram()
+    private var error: (any Error)?
+
+    init(count: Int) { remaining = count }
+
+    func finish(_ t: Int, seconds: Double, bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
+        lock.lock()
+        self.bytes += bytes
+        if !note.isEmpty { self.note = note }
+        self.hist.merge(hist)
+        if let error, self.error == nil { self.error = error }
+        remaining -= 1
+        lock.broadcast()
+        lock.unlock()
+    }
+
+    func wait() -> (bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
+        lock.lock()
+        while remaining > 0 { lock.wait() }
+        defer { lock.unlock() }
+        return (bytes, note, hist, error)
+    }
+}
+
+func fmt(_ v: Double, _ decimals: Int) -> String {
+    String(format: "%.\(decimals)f", v)
+}
+
+extension String {
+    func leftPad(_ n: Int) -> String { count >= n ? self : String(repeating: " ", count: n - count) + self }
+}
+
+@inline(__always)
+func nowNanoseconds() -> UInt64 {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+}

@@ -1,0 +1,119 @@
+/// A Strata database: an embedded, persistent, ordered key-value store.
+///
+/// All methods are thread-safe. Synchronous methods block the calling
+/// thread (on disk I/O for durable writes); `write(_:options:) async`
+/// suspends instead, for use from Swift concurrency.
+///
+/// ```swift
+/// let db = try Database.open(at: "/var/lib/app/db")
+/// try db.put(Array("k".utf8), Array("v".utf8))
+/// let v = try db.get(Array("k".utf8))
+/// try db.close()
+/// ```
+public final class Database: Sendable {
+    let core: DBCore
+
+    private init(core: DBCore) {
+        self.core = core
+    }
+
+    deinit {
+        try? core.close()
+    }
+
+    /// Opens the database at `path`, creating it when missing (unless
+    /// `options.createIfMissing` is off). Throws `.busy` when another handle
+    /// has it open, `.corruption` when its files are damaged.
+    public static func open(at path: String, options: Options = Options()) throws -> Database {
+        Database(core: try DBCore.open(path: path, options: options))
+    }
+
+    /// The directory of the database.
+    public var path: String { core.path }
+
+    /// The options the database was opened with.
+    public var options: Options { core.options }
+
+    // MARK: writes
+
+    /// Sets `key` to `value`.
+    public func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
+        var b = WriteBatch(reservingCapacity: key.count + value.count + 8)
+        b.put(key, value, in: family)
+        try core.write(b, options: options)
+    }
+
+    /// Removes `key` (no error when it is absent).
+    public func delete(_ key: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
+        var b = WriteBatch(reservingCapacity: key.count + 8)
+        b.delete(key, in: family)
+        try core.write(b, options: options)
+    }
+
+    /// Commits `batch` atomically, blocking until it is as durable as its
+    /// commit mode promises (see Docs/durability.md).
+    public func write(_ batch: WriteBatch, options: WriteOptions = WriteOptions()) throws {
+        try core.write(batch, options: options)
+    }
+
+    /// Commits `batch` atomically, suspending (never blocking a thread of
+    /// the cooperative pool) until it is as durable as its commit mode promises.
+    public func write(_ batch: WriteBatch, options: WriteOptions = WriteOptions()) async throws {
+        try await core.writeAsync(batch, options: options)
+    }
+
+    // MARK: reads
+
+    /// The value of `key`, or nil when absent.
+    public func get(_ key: [UInt8], in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> [UInt8]? {
+        try core.get(key, options: options)
+    }
+
+    /// A consistent view of the database as of now.
+    public func snapshot() -> Snapshot {
+        core.snapshots.acquire(core.lastSequence.load(ordering: .acquiring))
+    }
+
+    /// An iterator over `family` honouring the snapshot and bounds in `options`.
+    /// It starts unpositioned: call a seek method first.
+    public func makeIterator(in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> Iterator {
+        try core.makeIterator(options: options)
+    }
+
+    // MARK: column families
+
+    /// The default column family.
+    public var defaultColumnFamily: ColumnFamily { core.defaultFamily }
+
+    /// All column families, "default" first.
+    public var columnFamilies: [ColumnFamily] { [core.defaultFamily] }
+
+    /// The family named `name`, if it exists.
+    public func columnFamily(_ name: String) -> ColumnFamily? {
+        name == "default" ? core.defaultFamily : nil
+    }
+
+    // MARK: maintenance
+
+    /// Writes the memtable to a table file and waits until it is on disk.
+    public func flush() throws {
+        try core.checkOpen()
+        try core.flush()
+    }
+
+    /// Counters kept since open.
+    public var statistics: Statistics { core.statistics }
+
+    /// A named property of the database, or nil for an unknown name:
+    /// `strata.num-files-at-level<N>`, `strata.estimate-num-keys`,
+    /// `strata.stats`, `strata.last-sequence`, `strata.background-error`.
+    public func property(_ name: String) -> String? {
+        core.property(name)
+    }
+
+    /// Waits for queued writes, syncs the log and releases the database.
+    /// Further calls throw `.closed`. Closing twice is harmless.
+    public func close() throws {
+        try core.close()
+    }
+}

@@ -1,0 +1,281 @@
+/// The write path: group commit.
+///
+/// Writers queue in `writers`. The writer at the front is the leader: it
+/// takes the writes queued behind it (up to a byte budget), gives them
+/// consecutive sequence numbers, writes them to the log as one record,
+/// fsyncs once if any of them asked for `.syncDurable`, inserts them into
+/// the memtable, publishes the new last sequence and wakes the others.
+/// A synchronous caller leads in its own thread; async callers are led by
+/// the commit thread, so no disk wait ever blocks Swift's cooperative pool.
+extension DBCore {
+    /// Checks a batch before it is queued, so that nothing invalid reaches the log.
+    func validate(_ batch: WriteBatch) throws {
+        try batch.rep.withUnsafeBytes { (p) throws in
+            var reader = WriteBatchReader(bytes: p)
+            while let r = try reader.next() {
+                if r.columnFamily != 0 {
+                    throw StrataError(.invalidArgument, "write batch names unknown column family id \(r.columnFamily)")
+                }
+                if r.key.count > options.maxKeySize {
+                    throw StrataError(.invalidArgument, "key of \(r.key.count) bytes exceeds maxKeySize (\(options.maxKeySize))")
+                }
+                if r.kind == .value && r.value.count > options.maxValueSize {
+                    throw StrataError(.invalidArgument, "value of \(r.value.count) bytes exceeds maxValueSize (\(options.maxValueSize))")
+                }
+                if r.kind == .rangeDeletion && r.value.count > options.maxKeySize {
+                    throw StrataError(.invalidArgument, "range end key of \(r.value.count) bytes exceeds maxKeySize (\(options.maxKeySize))")
+                }
+            }
+        }
+    }
+
+    func makePendingWrite(_ batch: WriteBatch, _ options: WriteOptions, forceSwitch: Bool = false) -> (PendingWrite, Duration?) {
+        let mode = options.commitMode ?? self.options.commitMode
+        var window: Duration?
+        if case .asyncDurable(let w) = mode { window = w }
+        let w = PendingWrite(batch: batch, sync: mode == .syncDurable, logged: mode != .memoryOnly,
+                             forceSwitch: forceSwitch, parker: nil)
+        w.asyncWindow = window
+        return (w, window)
+    }
+
+    /// Synchronous write: queue, then lead or wait.
+    func write(_ batch: WriteBatch, options: WriteOptions, forceSwitch: Bool = false) throws {
+        try checkOpen()
+        if batch.isEmpty && !forceSwitch { return }
+        if !batch.isEmpty { try validate(batch) }
+        let (w, _) = makePendingWrite(batch, options, forceSwitch: forceSwitch)
+        mu.lock()
+        if closing {
+            mu.unlock()
+            throw StrataError(.closed, "database at \(path) is closed")
+        }
+        writers.append(w)
+        if !leaderActive {
+            leaderActive = true
+            w.isLeader = true
+        }
+        while !w.done && !w.isLeader {
+            if w.parker == nil { w.parker = ThreadParker() }
+            let p = w.parker!
+            mu.unlock()
+            p.park()
+            mu.lock()
+        }
+        if !w.done { commitGroup(leader: w) }
+        let error = w.error
+        mu.unlock()
+        if let error { throw error }
+    }
+
+    /// Async write: queue and suspend; the commit thread leads async writers.
+    func writeAsync(_ batch: WriteBatch, options: WriteOptions) async throws {
+        try checkOpen()
+        if batch.isEmpty { return }
+        try validate(batch)
+        let (w, _) = makePendingWrite(batch, options)
+        w.isAsync = true
+        try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
+            mu.lock()
+            if closing {
+                mu.unlock()
+                cont.resume(throwing: StrataError(.closed, "database at \(path) is closed"))
+                return
+            }
+            w.continuation = cont
+            writers.append(w)
+            if !leaderActive {
+                leaderActive = true
+                w.isLeader = true
+                mu.unlock()
+                commitParker.unpark()
+                return
+            }
+            mu.unlock()
+        }
+    }
+
+    /// The commit thread: leads groups whose front writer is async.
+    func commitThreadMain() {
+        while true {
+            commitParker.park()
+            mu.lock()
+            while let f = writers.first, f.isLeader, !f.done, f.isAsync {
+                commitGroup(leader: f)
+            }
+            let stop = shuttingDown
+            mu.unlock()
+            if stop { break }
+        }
+        commitExited.unpark()
+    }
+
+    /// Commits the group led by `leader` (the queue's front). Called and
+    /// returns with `mu` held; releases it around log and memtable work.
+    func commitGroup(leader: PendingWrite) {
+        var error: StrataError?
+        do {
+            try makeRoomForWrite(force: leader.forceSwitch)
+        } catch let e as StrataError {
+            error = e
+        } catch {
+            error = StrataError(.ioError, "\(error)")
+        }
+
+        var group = [leader]
+        var bytes = leader.batch.byteSize
+        if error == nil && !leader.forceSwitch {
+            // A small leader should not wait behind a huge group.
+            let maxBytes = bytes <= (128 << 10) ? bytes + (128 << 10) : (1 << 20)
+            var i = 1
+            while i < writers.count {
+                let w = writers[i]
+                if w.forceSwitch || w.logged != leader.logged || bytes + w.batch.byteSize > maxBytes { break }
+                group.append(w)
+                bytes += w.batch.byteSize
+                i += 1
+            }
+        }
+
+        if error == nil && !leader.forceSwitch {
+            let first = lastSequence.load(ordering: .relaxed) + 1
+            var count: UInt64 = 0
+            var needSync = false
+            var window: Duration?
+            for w in group {
+                count += UInt64(w.batch.count)
+                needSync = needSync || w.sync
+                if let aw = w.asyncWindow { window = min(window ?? aw, aw) }
+            }
+            let memtable = mem
+            let log = wal
+            let logged = leader.logged
+            mu.unlock()
+            do {
+                if group.count == 1 {
+                    leader.batch.stamp(sequence: first)
+                    try apply(leader.batch.rep, logged: logged, log: log, sync: needSync, memtable: memtable)
+                } else {
+                    var combined = WriteBatch(reservingCapacity: bytes)
+                    for w in group { combined.append(w.batch) }
+                    combined.stamp(sequence: first)
+                    try apply(combined.rep, logged: logged, log: log, sync: needSync, memtable: memtable)
+                }
+            } catch let e as StrataError {
+                error = e
+            } catch {
+                error = StrataError(.ioError, "\(error)")
+            }
+            if error == nil, logged, !needSync, let window { syncer.schedule(within: window) }
+            mu.lock()
+            if let e = error {
+                // The log may now hold a partial record; nothing more may be
+                // acknowledged until the database is reopened and recovered.
+                setBackgroundErrorLocked(e, during: "write-ahead log append")
+            } else {
+                lastSequence.store(first + count - 1, ordering: .releasing)
+                if !logged { unloggedWrites = true }
+                statistics.recordWrite(batches: group.count, bytes: bytes, synced: needSync && logged)
+            }
+        }
+
+        writers.removeFirst(group.count)
+        for w in group {
+            w.done = true
+            w.error = error
+            if w !== leader || w.isAsync { wake(w) }
+        }
+        handOffLeadership()
+    }
+
+    private func apply(_ rep: [UInt8], logged: Bool, log: WALHandle?, sync: Bool, memtable: Memtable) throws {
+        try rep.withUnsafeBytes { (p) throws in
+            if logged {
+                guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
+                try log.append(p, sync: sync)
+            }
+            try insert(batchBytes: p, into: memtable)
+        }
+    }
+
+    /// Inserts every record of an encoded, stamped batch into `memtable`.
+    func insert(batchBytes p: UnsafeRawBufferPointer, into memtable: Memtable) throws {
+        var seq = loadFixed64(p.baseAddress!)
+        var reader = WriteBatchReader(bytes: p)
+        while let r = try reader.next() {
+            memtable.add(sequence: seq, kind: r.kind, key: r.key, value: r.value)
+            seq += 1
+        }
+    }
+
+    private func wake(_ w: PendingWrite) {
+        if let cont = w.continuation {
+            w.continuation = nil
+            if let e = w.error { cont.resume(throwing: e) } else { cont.resume() }
+        } else {
+            w.parker?.unpark()
+        }
+    }
+
+    /// Makes the next queued writer the leader. Caller holds `mu`.
+    private func handOffLeadership() {
+        guard let next = writers.first else {
+            leaderActive = false
+            mu.broadcast()  // close() waits for an idle queue
+            return
+        }
+        next.isLeader = true
+        if next.isAsync {
+            commitParker.unpark()
+        } else {
+            next.parker?.unpark()
+        }
+    }
+
+    /// Ensures the memtable has room, switching to a new memtable and log
+    /// when it is full (or when `force` asks for a flush). Waits while the
+    /// previous memtable is still being flushed. Caller holds `mu` and leads.
+    func makeRoomForWrite(force: Bool) throws {
+        var force = force
+        var stallStart: ContinuousClock.Instant?
+        defer {
+            if let s = stallStart { statistics.recordStall(ContinuousClock.now - s) }
+        }
+        while true {
+            if bgError != nil { throw readOnlyError() }
+            if !force && mem.approximateMemoryUsage < options.writeBufferSize { return }
+            if force && mem.isEmpty { return }
+            if imm != nil {
+                if stallStart == nil { stallStart = .now }
+                mu.wait()
+                continue
+            }
+            let number = versions.newFileNumber()
+            let newLog: WALHandle
+            do {
+                newLog = try createLog(number: number)
+            } catch let e as StrataError {
+                setBackgroundErrorLocked(e, during: "creating a new log")
+                throw readOnlyError()
+            }
+            if let old = wal {
+                do {
+                    try old.close()
+                } catch let e as StrataError {
+                    setBackgroundErrorLocked(e, during: "closing the old log")
+                    throw readOnlyError()
+                }
+            }
+            wal = newLog
+            logNumber = number
+            imm = mem
+            immHasUnloggedWrites = unloggedWrites
+            unloggedWrites = false
+            mem = Memtable()
+            publishSuperVersion()
+            mu.broadcast()  // wakes the flush thread
+            force = false
+            return
+        }
+    }
+}

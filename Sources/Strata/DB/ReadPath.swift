@@ -1,0 +1,67 @@
+/// Point reads and iterator construction.
+extension DBCore {
+    func get(_ key: [UInt8], options readOptions: ReadOptions) throws -> [UInt8]? {
+        try checkOpen()
+        // Sequence first, then sources: every write at or below `seq` is in
+        // the super version loaded after it (see SuperVersion).
+        let seq = readOptions.snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)
+        let sv = currentSuperVersion()
+        statistics.recordGet()
+        return try key.withUnsafeBytes { (k) throws -> [UInt8]? in
+            switch sv.mem.get(k, snapshotSequence: seq) {
+            case .found(let v): return v
+            case .deleted: return nil
+            case .notFound: break
+            }
+            if let imm = sv.imm {
+                switch imm.get(k, snapshotSequence: seq) {
+                case .found(let v): return v
+                case .deleted: return nil
+                case .notFound: break
+                }
+            }
+            var lookup = [UInt8]()
+            lookup.reserveCapacity(k.count + 8)
+            appendInternalKey(&lookup, k, seq, .forSeek)
+            return try lookup.withUnsafeBytes { (lk) throws -> [UInt8]? in
+                let version = sv.version
+                for level in 0..<version.files.count {
+                    for file in version.filesForGet(level: level, userKey: k) {
+                        let table = try tableCache.reader(for: file)
+                        switch try table.get(lk, verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache) {
+                        case .found(let kind, _, let value):
+                            return kind == .value ? value : nil
+                        case .notFound:
+                            continue
+                        }
+                    }
+                }
+                return nil
+            }
+        }
+    }
+
+    func makeIterator(options readOptions: ReadOptions) throws -> Iterator {
+        try checkOpen()
+        let snapshot = readOptions.snapshot ?? snapshots.acquire(lastSequence.load(ordering: .acquiring))
+        let sv = currentSuperVersion()
+        var children: [any InternalIterator] = [sv.mem.makeIterator()]
+        if let imm = sv.imm { children.append(imm.makeIterator()) }
+        let version = sv.version
+        for file in version.files[0] {
+            do {
+                children.append(try tableCache.reader(for: file).makeIterator(
+                    verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
+            } catch let e as StrataError {
+                children.append(EmptyIterator(error: e))
+            }
+        }
+        for level in 1..<version.files.count where !version.files[level].isEmpty {
+            children.append(LevelIterator(files: version.files[level], tables: tableCache,
+                                          verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
+        }
+        let merged: any InternalIterator = children.count == 1 ? children[0] : MergingIterator(children)
+        return Iterator(iter: merged, sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+                        upperBound: readOptions.upperBound, pins: [sv, snapshot])
+    }
+}
