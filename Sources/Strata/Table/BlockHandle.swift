@@ -1,0 +1,27 @@
+/// Where a block lives in a table file: its offset and its stored size
+/// (excluding the 5-byte trailer). Encoded as two varint64s.
+struct BlockHandle: Equatable, Sendable {
+    var offset: UInt64
+    var size: UInt64
+
+    /// Longest possible encoding: two 10-byte varints.
+    static let maxEncodedLength = 20
+
+    func encode(into out: inout [UInt8]) {
+        out.appendVarint64(offset)
+        out.appendVarint64(size)
+    }
+
+    /// Decodes a handle from the front of `reader`; nil when truncated.
+    static func decode(_ reader: inout ByteReader) -> BlockHandle? {
+        guard let offset = reader.readVarint64(), let size = reader.readVarint64() else { return nil }
+        return BlockHandle(offset: offset, size: size)
+    }
+
+    /// Decodes a handle that must fill `bytes` exactly (an index or meta-index value).
+    static func decodeExactly(_ bytes: UnsafeRawBufferPointer) -> BlockHandle? {
+        var r = ByteReader(bytes)
+        guard let h = decode(&r), r.isAtEnd else { return nil }
+        return h
+    }
+}

@@ -1,0 +1,141 @@
+/// An open table file: footer, index, filter and properties read and
+/// verified at open and kept in memory; data blocks come from the block
+/// cache or the file on demand.
+///
+/// Sendable: every stored property is an immutable `let` of a Sendable
+/// type; positional reads on the file are safe from many threads.
+final class TableReader: Sendable {
+    let file: any ReadableFile
+    let path: String
+    let fileNumber: UInt64
+    let cache: BlockCache?
+    let properties: TableProperties
+    private let indexBlock: Block
+    private let filter: BloomFilter?
+    /// Where the footer starts; no block may reach past it.
+    private let dataEnd: UInt64
+
+    private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
+                 properties: TableProperties, indexBlock: Block, filter: BloomFilter?, dataEnd: UInt64) {
+        self.file = file
+        self.path = path
+        self.fileNumber = fileNumber
+        self.cache = cache
+        self.properties = properties
+        self.indexBlock = indexBlock
+        self.filter = filter
+        self.dataEnd = dataEnd
+    }
+
+    /// Opens a table, verifying the footer and the checksums of the index,
+    /// meta-index, filter and properties blocks.
+    static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> TableReader {
+        let size = file.size
+        let footerSize = UInt64(TableFormat.footerSize)
+        guard size >= footerSize else {
+            throw StrataError(.corruption, "\(path): file of \(size) bytes is too short to be a Strata table")
+        }
+        let dataEnd = size - footerSize
+        let footerBytes = try file.readExactly(at: dataEnd, count: TableFormat.footerSize, path: path)
+        let footer = try footerBytes.withUnsafeBytes { try TableFooter.decode($0, path: path, offset: dataEnd) }
+
+        let indexBlock = try BlockReader.read(file, path: path, handle: footer.index, dataEnd: dataEnd, verifyChecksum: true)
+        let metaBlock = try BlockReader.read(file, path: path, handle: footer.metaIndex, dataEnd: dataEnd, verifyChecksum: true)
+
+        var filterHandle: BlockHandle?
+        var propertiesHandle: BlockHandle?
+        var meta = BlockCursor(order: .bytewise)
+        meta.reset(metaBlock)
+        meta.seekToFirst()
+        while meta.isValid {
+            let name = String(decoding: meta.key, as: UTF8.self)
+            if name == TableFormat.filterBlockName || name == TableFormat.propertiesBlockName {
+                guard let h = BlockHandle.decodeExactly(meta.value) else {
+                    throw StrataError(.corruption, "\(path): bad handle for \(name) in meta-index block at offset \(footer.metaIndex.offset)")
+                }
+                if name == TableFormat.filterBlockName { filterHandle = h } else { propertiesHandle = h }
+            }
+            meta.next()
+        }
+        if let e = meta.error { throw e }
+        guard let propertiesHandle else {
+            throw StrataError(.corruption, "\(path): meta-index block at offset \(footer.metaIndex.offset) has no properties block")
+        }
+        let propertiesBlock = try BlockReader.read(file, path: path, handle: propertiesHandle, dataEnd: dataEnd, verifyChecksum: true)
+        let properties = try TableProperties.decode(propertiesBlock, fileSize: size)
+        var filter: BloomFilter?
+        if let filterHandle {
+            filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd, verifyChecksum: true))
+        }
+        return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, properties: properties,
+                           indexBlock: indexBlock, filter: filter, dataEnd: dataEnd)
+    }
+
+    /// False only when the table certainly holds no entry of `userKey`.
+    func mayContain(userKey: UnsafeRawBufferPointer) -> Bool {
+        filter?.mayContain(userKey) ?? true
+    }
+
+    /// The first entry with internal key >= `lookupKey` if its user key is
+    /// `lookupKey`'s; `.notFound` otherwise. Checks the bloom filter first.
+    func get(_ lookupKey: UnsafeRawBufferPointer, verifyChecksums: Bool, fillCache: Bool) throws -> TableGetResult {
+        guard lookupKey.count >= 8 else {
+            throw StrataError(.invalidArgument, "lookup key of \(lookupKey.count) bytes is not an internal key")
+        }
+        let userKey = userKeyOf(lookupKey)
+        if let filter, !filter.mayContain(userKey) { return .notFound }
+
+        var index = BlockCursor(order: .internalKey)
+        index.reset(indexBlock)
+        index.seek(lookupKey)
+        guard index.isValid else {
+            if let e = index.error { throw e }
+            return .notFound
+        }
+        let handle = try decodeHandle(index.value)
+        let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache)
+        // Keys up to this size are rebuilt on the stack; longer ones move to the heap.
+        return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch in
+            var cursor = BlockCursor(order: .internalKey, scratch: scratch)
+            cursor.reset(block)
+            cursor.seek(lookupKey)
+            guard cursor.isValid else {
+                if let e = cursor.error { throw e }
+                // The separator after this block is below the next block's
+                // first user key, so no later block can hold this user key.
+                return .notFound
+            }
+            let key = cursor.key
+            guard bytesEqual(userKeyOf(key), userKey) else { return .notFound }
+            guard let kind = kindOf(key) else {
+                throw StrataError(.corruption, "\(path): unknown value kind \(UInt8(truncatingIfNeeded: trailerOf(key))) in block at offset \(handle.offset)")
+            }
+            return .found(kind: kind, sequence: sequenceOf(key), value: cursor.value.array)
+        }
+    }
+
+    /// A two-level iterator over the whole table.
+    func makeIterator(verifyChecksums: Bool, fillCache: Bool) -> any InternalIterator {
+        TableIterator(table: self, indexBlock: indexBlock, verifyChecksums: verifyChecksums, fillCache: fillCache)
+    }
+
+    /// Decodes an index entry's value.
+    func decodeHandle(_ value: UnsafeRawBufferPointer) throws -> BlockHandle {
+        guard let h = BlockHandle.decodeExactly(value) else {
+            throw StrataError(.corruption, "\(path): bad block handle in index block at offset \(indexBlock.fileOffset)")
+        }
+        return h
+    }
+
+    /// A data block from the cache, or read (and cached if `fillCache`).
+    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool) throws -> Block {
+        if let cache, let block = cache.lookup(fileNumber: fileNumber, offset: handle.offset) {
+            return block
+        }
+        let block = try BlockReader.read(file, path: path, handle: handle, dataEnd: dataEnd, verifyChecksum: verifyChecksums)
+        if fillCache, let cache {
+            cache.insert(fileNumber: fileNumber, offset: handle.offset, block: block)
+        }
+        return block
+    }
+}
