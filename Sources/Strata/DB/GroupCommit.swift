@@ -116,10 +116,8 @@ extension DBCore {
         var error: StrataError?
         do {
             try makeRoomForWrite(force: leader.forceSwitch)
-        } catch let e as StrataError {
-            error = e
-        } catch {
-            error = StrataError(.ioError, "\(error)")
+        } catch let e {
+            error = asStrataError(e)
         }
 
         var group = [leader]
@@ -161,10 +159,8 @@ extension DBCore {
                     combined.stamp(sequence: first)
                     try apply(combined.rep, logged: logged, log: log, sync: needSync, memtable: memtable)
                 }
-            } catch let e as StrataError {
-                error = e
-            } catch {
-                error = StrataError(.ioError, "\(error)")
+            } catch let e {
+                error = asStrataError(e)
             }
             if error == nil, logged, !needSync, let window { syncer.schedule(within: window) }
             mu.lock()

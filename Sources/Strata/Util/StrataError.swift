@@ -38,3 +38,9 @@ public struct StrataError: Error, Sendable, Equatable, CustomStringConvertible {
     static func io(_ m: String) -> StrataError { StrataError(.ioError, m) }
     static func invalid(_ m: String) -> StrataError { StrataError(.invalidArgument, m) }
 }
+
+/// Any error as a `StrataError` (the engine throws only those; anything else
+/// is wrapped as an I/O error).
+func asStrataError(_ e: any Error) -> StrataError {
+    (e as? StrataError) ?? StrataError(.ioError, "\(e)")
+}
