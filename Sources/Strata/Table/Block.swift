@@ -37,10 +37,10 @@ final class Block: @unchecked Sendable {
     }
 
     /// Copies `bytes` into a new block.
-    static func copying(_ bytes: UnsafeRawBufferPointer, path: String = "<memory>", offset: UInt64 = 0) throws -> Block {
+    static func copying(_ bytes: UnsafeRawBufferPointer, path: String = "<memory>", offset: UInt64 = 0, hasEntries: Bool = true) throws -> Block {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
         if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        return try adopting(storage, count: bytes.count, path: path, offset: offset)
+        return try adopting(storage, count: bytes.count, path: path, offset: offset, hasEntries: hasEntries)
     }
 
     static func copying(_ bytes: [UInt8], path: String = "<memory>", offset: UInt64 = 0) throws -> Block {
