@@ -9,7 +9,8 @@ final class Block: @unchecked Sendable {
     let base: UnsafeRawPointer
     /// Total bytes, including the restart array.
     let size: Int
-    /// Offset where the restart array begins; entries live in `0..<entriesEnd`.
+    /// Offset where the restart array begins; entries live in `0..<entriesEnd`
+    /// (0 for a block without entries).
     let entriesEnd: Int
     /// Number of restart points (0 only for a block with no entries).
     let restartCount: Int
@@ -21,11 +22,12 @@ final class Block: @unchecked Sendable {
 
     /// Takes ownership of `storage` (allocated with `UnsafeMutableRawPointer.allocate`),
     /// of which the first `count` bytes are the block. Frees it when the block
-    /// is invalid and throws `.corruption`.
-    static func adopting(_ storage: UnsafeMutableRawPointer, count: Int, path: String, offset: UInt64) throws -> Block {
+    /// is invalid and throws `.corruption`. A block with `hasEntries: false`
+    /// (a filter) is opaque bytes: no restart array, no entries.
+    static func adopting(_ storage: UnsafeMutableRawPointer, count: Int, path: String, offset: UInt64, hasEntries: Bool = true) throws -> Block {
         let layout: (entriesEnd: Int, restartCount: Int)
         do {
-            layout = try validate(UnsafeRawBufferPointer(start: storage, count: count), path: path, offset: offset)
+            layout = hasEntries ? try validate(UnsafeRawBufferPointer(start: storage, count: count), path: path, offset: offset) : (0, 0)
         } catch {
             storage.deallocate()
             throw error
@@ -35,10 +37,10 @@ final class Block: @unchecked Sendable {
     }
 
     /// Copies `bytes` into a new block.
-    static func copying(_ bytes: UnsafeRawBufferPointer, path: String = "<memory>", offset: UInt64 = 0) throws -> Block {
+    static func copying(_ bytes: UnsafeRawBufferPointer, path: String = "<memory>", offset: UInt64 = 0, hasEntries: Bool = true) throws -> Block {
         let storage = UnsafeMutableRawPointer.allocate(byteCount: max(bytes.count, 1), alignment: 8)
         if bytes.count > 0 { storage.copyMemory(from: bytes.baseAddress!, byteCount: bytes.count) }
-        return try adopting(storage, count: bytes.count, path: path, offset: offset)
+        return try adopting(storage, count: bytes.count, path: path, offset: offset, hasEntries: hasEntries)
     }
 
     static func copying(_ bytes: [UInt8], path: String = "<memory>", offset: UInt64 = 0) throws -> Block {

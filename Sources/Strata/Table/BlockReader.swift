@@ -3,7 +3,9 @@
 /// adopts the read buffer; an LZ4 block is decompressed into its own.
 enum BlockReader {
     /// `dataEnd` is where the footer starts; a handle reaching past it is damage.
-    static func read(_ file: any ReadableFile, path: String, handle: BlockHandle, dataEnd: UInt64, verifyChecksum: Bool) throws -> Block {
+    /// `hasEntries` is false for opaque blocks (the filter).
+    static func read(_ file: any ReadableFile, path: String, handle: BlockHandle, dataEnd: UInt64,
+                     verifyChecksum: Bool, hasEntries: Bool = true) throws -> Block {
         let trailer = UInt64(TableFormat.blockTrailerSize)
         guard handle.offset <= dataEnd, handle.size <= dataEnd - handle.offset,
               trailer <= dataEnd - handle.offset - handle.size else {
@@ -30,10 +32,10 @@ enum BlockReader {
         switch BlockCompressionType(rawValue: typeByte) {
         case .uncompressed:
             adopted = true
-            return try Block.adopting(buffer, count: size, path: path, offset: handle.offset)
+            return try Block.adopting(buffer, count: size, path: path, offset: handle.offset, hasEntries: hasEntries)
         case .lz4:
             let (out, length) = try LZ4Codec.decompress(UnsafeRawBufferPointer(start: buffer, count: size), path: path, offset: handle.offset)
-            return try Block.adopting(out, count: length, path: path, offset: handle.offset)
+            return try Block.adopting(out, count: length, path: path, offset: handle.offset, hasEntries: hasEntries)
         case nil:
             throw StrataError(.corruption, "\(path): unknown compression type \(typeByte) of block at offset \(handle.offset)")
         }

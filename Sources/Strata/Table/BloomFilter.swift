@@ -1,6 +1,7 @@
 /// A full-table bloom filter over user keys, laid out in 64-byte lines so a
 /// lookup touches one cache line: the key's hash picks the line, then
-/// `probes` bits inside that line's 512 by double hashing.
+/// `probes` bits inside that line's 512, each the top 9 bits of the hash
+/// multiplied once more by an odd constant.
 ///
 /// Block layout: `lines × 64 bytes of bits | probes (1 byte) | lines (fixed32)`.
 struct BloomFilter: Sendable {
@@ -46,12 +47,13 @@ struct BloomFilter: Sendable {
     static func probe(_ hash: UInt64, lines: UInt64, probes: Int, _ test: (Int, UInt8) -> Bool) -> Bool {
         let line = Int((UInt64(UInt32(truncatingIfNeeded: hash >> 32)) &* lines) >> 32)
         let lineStart = line * lineBytes
-        var pos = UInt32(truncatingIfNeeded: hash)
-        let delta = UInt32(truncatingIfNeeded: hash >> 17) | 1
+        // Each probe takes the top 9 bits of a fresh multiply of the hash;
+        // this spreads bits inside the line better than adding a stride.
+        var h = hash
         for _ in 0..<probes {
-            let bit = Int(pos & UInt32(lineBits - 1))
+            h = h &* 0x9E37_79B9_7F4A_7C15
+            let bit = Int(truncatingIfNeeded: h >> 55)
             if !test(lineStart + (bit >> 3), UInt8(1) << UInt8(bit & 7)) { return false }
-            pos &+= delta
         }
         return true
     }

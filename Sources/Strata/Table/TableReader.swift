@@ -10,7 +10,7 @@ final class TableReader: Sendable {
     let fileNumber: UInt64
     let cache: BlockCache?
     let properties: TableProperties
-    private let indexBlock: Block
+    let indexBlock: Block
     private let filter: BloomFilter?
     /// Where the footer starts; no block may reach past it.
     private let dataEnd: UInt64
@@ -65,7 +65,8 @@ final class TableReader: Sendable {
         let properties = try TableProperties.decode(propertiesBlock, fileSize: size)
         var filter: BloomFilter?
         if let filterHandle {
-            filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd, verifyChecksum: true))
+            filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
+                                                         verifyChecksum: true, hasEntries: false))
         }
         return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, properties: properties,
                            indexBlock: indexBlock, filter: filter, dataEnd: dataEnd)

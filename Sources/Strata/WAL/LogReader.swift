@@ -41,6 +41,9 @@ final class LogReader {
     private(set) var damageReports: [String] = []
     /// Offset just past the last good record.
     private(set) var lastGoodOffset: UInt64 = 0
+    /// Offset of the first fragment of the record `next()` last returned,
+    /// so decoders of the record can name where it is.
+    private(set) var lastRecordOffset: UInt64 = 0
 
     init(file: any ReadableFile, path: String, mode: WALRecoveryMode) {
         self.file = file
@@ -80,6 +83,7 @@ final class LogReader {
                     }
                     resyncing = false
                     if type == .full {
+                        lastRecordOffset = offset
                         lastGoodOffset = end
                         return [UInt8](payload)
                     }
@@ -97,6 +101,7 @@ final class LogReader {
                     partial.append(contentsOf: payload)
                     if type == .last {
                         inRecord = false
+                        lastRecordOffset = recordStart
                         lastGoodOffset = end
                         let record = partial
                         partial = []

@@ -1,0 +1,87 @@
+/// An immutable set of table files per level for one column family.
+///
+/// Level 0 is ordered newest first (highest file number first) and its files
+/// may overlap. Levels 1 and deeper are sorted by smallest key and their
+/// files' user-key ranges do not overlap (not even at a shared boundary user
+/// key), so at most one file per level can hold a given user key.
+final class Version: Sendable {
+    static let numLevels = 7
+
+    let files: [[FileMetaData]]
+
+    /// `files` must already be ordered as described above (`VersionBuilder`
+    /// produces and checks that).
+    init(files: [[FileMetaData]]) {
+        precondition(files.count == Version.numLevels)
+        self.files = files
+    }
+
+    /// A version with no files.
+    static let empty = Version(files: Array(repeating: [], count: numLevels))
+
+    var totalFiles: Int { files.reduce(0) { $0 + $1.count } }
+
+    /// Sum of the sizes of the files at `level`.
+    func levelSize(_ level: Int) -> UInt64 {
+        files[level].reduce(0) { $0 + $1.size }
+    }
+
+    /// Files that may hold `userKey`, in the order a lookup must consult
+    /// them: at level 0 every file whose range contains the key, newest
+    /// first; deeper levels at most one file.
+    func filesForGet(level: Int, userKey: UnsafeRawBufferPointer) -> [FileMetaData] {
+        if level == 0 {
+            return files[0].filter { $0.containsUserKey(userKey) }
+        }
+        if let f = fileForGet(level: level, userKey: userKey) { return [f] }
+        return []
+    }
+
+    /// The one file at `level` (>= 1) whose range contains `userKey`, by
+    /// binary search; no allocation, for the read path.
+    func fileForGet(level: Int, userKey: UnsafeRawBufferPointer) -> FileMetaData? {
+        precondition(level >= 1)
+        let level = files[level]
+        let i = Self.firstFile(level, largestAtLeast: userKey)
+        guard i < level.count, level[i].compareToSmallest(userKey) >= 0 else { return nil }
+        return level[i]
+    }
+
+    /// Files at `level` whose user-key range intersects
+    /// [smallestUserKey, largestUserKey] (both inclusive; nil is an open
+    /// end). At level 0 this is the direct overlap only; a compaction that
+    /// needs the transitive closure of overlapping level-0 files widens the
+    /// range and asks again.
+    func overlappingFiles(level: Int, smallestUserKey: [UInt8]?, largestUserKey: [UInt8]?) -> [FileMetaData] {
+        let candidates = files[level]
+        var start = 0
+        if level > 0, let lo = smallestUserKey {
+            start = lo.withUnsafeBytes { Self.firstFile(candidates, largestAtLeast: $0) }
+        }
+        var result: [FileMetaData] = []
+        for i in start..<candidates.count {
+            let f = candidates[i]
+            let beforeRange = smallestUserKey.map { lo in lo.withUnsafeBytes { f.compareToLargest($0) > 0 } } ?? false
+            let afterRange = largestUserKey.map { hi in hi.withUnsafeBytes { f.compareToSmallest($0) < 0 } } ?? false
+            if afterRange && level > 0 { break }
+            if !beforeRange && !afterRange { result.append(f) }
+        }
+        return result
+    }
+
+    /// Index of the first file in a sorted, non-overlapping level whose
+    /// largest user key is >= `key` (count if none).
+    private static func firstFile(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer) -> Int {
+        var lo = 0
+        var hi = level.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if level[mid].compareToLargest(key) > 0 {
+                lo = mid + 1
+            } else {
+                hi = mid
+            }
+        }
+        return lo
+    }
+}
