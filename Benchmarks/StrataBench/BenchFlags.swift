@@ -73,8 +73,10 @@ public struct BenchFlags: Sendable {
                 case "histogram": f.histogram = try bool()
                 default: throw BenchFlagError("unknown flag --\(name)")
                 }
+            } catch let e as BenchFlagError {
+                return .failure(e)
             } catch {
-                return .failure(error)
+                return .failure(BenchFlagError("\(error)"))
             }
         }
         if f.keySize < 8 { return .failure(BenchFlagError("--key_size must be at least 8")) }

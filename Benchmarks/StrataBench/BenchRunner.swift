@@ -94,15 +94,16 @@ public final class BenchRunner {
     private func runWrites(_ name: String, order: Order, perThread: Int, sync: Bool) throws {
         let db = self.db!
         let wopts = WriteOptions(commitMode: sync ? .syncDurable : nil)
+        let flags = self.flags, values = self.values
         let result = try runThreads { thread, hist in
-            var rng = SplitMix64(seed: self.flags.seed &+ UInt64(thread) &* 7919 &+ 1)
-            var key = [UInt8](repeating: 0x30, count: self.flags.keySize)
+            var rng = SplitMix64(seed: flags.seed &+ UInt64(thread) &* 7919 &+ 1)
+            var key = [UInt8](repeating: 0x30, count: flags.keySize)
             var valueOffset = thread * 997
             var bytes = 0
             for i in 0..<perThread {
-                let k = order == .sequential ? UInt64(i + thread * perThread) : rng.next() % UInt64(self.flags.num)
+                let k = order == .sequential ? UInt64(i + thread * perThread) : rng.next() % UInt64(flags.num)
                 encodeKey(k, into: &key)
-                let value = self.values.next(&valueOffset)
+                let value = values.next(&valueOffset)
                 let t0 = nowNanoseconds()
                 try db.put(key, value, options: wopts)
                 hist.record(nowNanoseconds() - t0)
@@ -116,13 +117,14 @@ public final class BenchRunner {
     private func runReadRandom(_ name: String) throws {
         let db = self.db!
         let perThread = flags.reads < 0 ? flags.num : flags.reads
+        let flags = self.flags
         let result = try runThreads { thread, hist in
-            var rng = SplitMix64(seed: self.flags.seed &+ UInt64(thread) &* 104_729 &+ 17)
-            var key = [UInt8](repeating: 0x30, count: self.flags.keySize)
+            var rng = SplitMix64(seed: flags.seed &+ UInt64(thread) &* 104_729 &+ 17)
+            var key = [UInt8](repeating: 0x30, count: flags.keySize)
             var found = 0
             var bytes = 0
             for _ in 0..<perThread {
-                encodeKey(rng.next() % UInt64(self.flags.num), into: &key)
+                encodeKey(rng.next() % UInt64(flags.num), into: &key)
                 let t0 = nowNanoseconds()
                 let v = try db.get(key)
                 hist.record(nowNanoseconds() - t0)

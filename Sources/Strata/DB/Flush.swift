@@ -21,7 +21,7 @@ extension DBCore {
                 case .success(let meta):
                     var edit = VersionEdit()
                     edit.logNumber = coveredLogs
-                    if let meta { edit.newFiles.append((level: 0, file: meta)) }
+                    if let meta { edit.addFile(level: 0, meta) }
                     versions.lastSequence = lastSequence.load(ordering: .acquiring)
                     do {
                         try versions.logAndApply(edit)

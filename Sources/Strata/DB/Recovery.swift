@@ -58,6 +58,7 @@ extension DBCore {
             if case .log(let num) = DBPaths.parse(n), num >= minLog { return num }
             return nil
         }.sorted()
+        for n in logs { versions.markFileNumberUsed(n) }
 
         var memtable = Memtable()
         var stop = false
@@ -92,7 +93,7 @@ extension DBCore {
                 }
                 if memtable.approximateMemoryUsage >= options.writeBufferSize {
                     if let meta = try writeLevel0Table(memtable, number: versions.newFileNumber()) {
-                        edit.newFiles.append((level: 0, file: meta))
+                        edit.addFile(level: 0, meta)
                     }
                     memtable = Memtable()
                 }
@@ -106,7 +107,7 @@ extension DBCore {
             }
         }
         if let meta = try writeLevel0Table(memtable, number: versions.newFileNumber()) {
-            edit.newFiles.append((level: 0, file: meta))
+            edit.addFile(level: 0, meta)
         }
 
         let newLog = versions.newFileNumber()
