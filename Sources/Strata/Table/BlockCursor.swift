@@ -13,6 +13,9 @@ struct BlockCursor: ~Copyable {
     let order: BlockKeyOrder
 
     private var base: UnsafeRawPointer?
+    /// Start of the block's restart array (a copy of the block's, so the hot
+    /// paths do not touch the class reference).
+    private var restarts: UnsafeRawPointer?
     private var entriesEnd = 0
     private var restartCount = 0
 
@@ -55,6 +58,7 @@ struct BlockCursor: ~Copyable {
         self.block = block
         base = block?.base
         entriesEnd = block?.entriesEnd ?? 0
+        restarts = block.map { $0.base + $0.entriesEnd }
         restartCount = block?.restartCount ?? 0
         current = entriesEnd
         nextEntry = entriesEnd
@@ -116,7 +120,7 @@ struct BlockCursor: ~Copyable {
     mutating func prev() {
         guard isValid else { return }
         let original = current
-        while block!.restartPoint(restartIndex) >= original {
+        while restartPoint(restartIndex) >= original {
             if restartIndex == 0 {
                 invalidate()
                 return
@@ -157,10 +161,15 @@ struct BlockCursor: ~Copyable {
         fail(StrataError(.corruption, "\(b.path): bad block at offset \(b.fileOffset): \(what) at block byte \(offset)"))
     }
 
+    @inline(__always)
+    private func restartPoint(_ i: Int) -> Int {
+        Int(loadFixed32(restarts! + i &* 4))
+    }
+
     private mutating func seekToRestart(_ i: Int) {
         restartIndex = i
         keyLength = 0
-        nextEntry = block!.restartPoint(i)
+        nextEntry = restartPoint(i)
     }
 
     /// Reads the three varint32 header fields of the entry at `p`.
@@ -181,7 +190,7 @@ struct BlockCursor: ~Copyable {
 
     /// The whole key stored at restart point `i` (shared must be 0), in place.
     private mutating func keyAtRestart(_ i: Int) -> UnsafeRawBufferPointer? {
-        let p = block!.restartPoint(i)
+        let p = restartPoint(i)
         guard let h = decodeHeader(at: p) else {
             corrupt("truncated entry header", at: p)
             return nil
@@ -235,7 +244,7 @@ struct BlockCursor: ~Copyable {
         valuePtr = delta + h.unshared
         valueLength = h.valueLength
         nextEntry = h.keyStart + h.unshared + h.valueLength
-        while restartIndex + 1 < restartCount && block!.restartPoint(restartIndex + 1) <= current {
+        while restartIndex + 1 < restartCount && restartPoint(restartIndex + 1) <= current {
             restartIndex += 1
         }
         return true
