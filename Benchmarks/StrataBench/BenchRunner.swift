@@ -11,6 +11,8 @@ import Strata
 public final class BenchRunner {
     let flags: BenchFlags
     private var db: Database?
+    /// Advances per benchmark so that, as in db_bench, each one draws a different key sequence.
+    private var runCount: UInt64 = 0
     private let values: ValueSource
 
     public init(flags: BenchFlags) {
@@ -65,6 +67,7 @@ public final class BenchRunner {
     }
 
     private func runOne(_ name: String) throws {
+        runCount += 1
         switch name {
         case "fillseq": try openDB(fresh: true); try runWrites(name, order: .sequential, perThread: flags.num, sync: flags.sync)
         case "fillrandom": try openDB(fresh: true); try runWrites(name, order: .random, perThread: flags.num, sync: flags.sync)
@@ -95,8 +98,9 @@ public final class BenchRunner {
         let db = self.db!
         let wopts = WriteOptions(commitMode: sync ? .syncDurable : nil)
         let flags = self.flags, values = self.values
+        let base = flags.seed &+ runCount &* 1_000_003
         let result = try runThreads { thread, hist in
-            var rng = SplitMix64(seed: flags.seed &+ UInt64(thread) &* 7919 &+ 1)
+            var rng = SplitMix64(seed: base &+ UInt64(thread) &* 7919 &+ 1)
             var key = [UInt8](repeating: 0x30, count: flags.keySize)
             var valueOffset = thread * 997
             var bytes = 0
@@ -109,17 +113,18 @@ public final class BenchRunner {
                 hist.record(nowNanoseconds() - t0)
                 bytes += key.count + value.count
             }
-            return (bytes, "")
+            return (perThread, bytes, "")
         }
-        report(name, result, opsPerThread: perThread)
+        report(name, result)
     }
 
     private func runReadRandom(_ name: String) throws {
         let db = self.db!
         let perThread = flags.reads < 0 ? flags.num : flags.reads
         let flags = self.flags
+        let base = flags.seed &+ runCount &* 1_000_003
         let result = try runThreads { thread, hist in
-            var rng = SplitMix64(seed: flags.seed &+ UInt64(thread) &* 104_729 &+ 17)
+            var rng = SplitMix64(seed: base &+ UInt64(thread) &* 104_729 &+ 17)
             var key = [UInt8](repeating: 0x30, count: flags.keySize)
             var found = 0
             var bytes = 0
@@ -133,9 +138,9 @@ public final class BenchRunner {
                     bytes += key.count + v.count
                 }
             }
-            return (bytes, "(\(found) of \(perThread) found)")
+            return (perThread, bytes, "(\(found) of \(perThread) found)")
         }
-        report(name, result, opsPerThread: perThread)
+        report(name, result)
     }
 
     private func runReadSeq(_ name: String) throws {
@@ -148,7 +153,7 @@ public final class BenchRunner {
             var t0 = nowNanoseconds()
             it.seekToFirst()
             while it.isValid && n < perThread {
-                bytes += it.key.count + it.value.count
+                bytes += it.withKeyAndValue { $0.count + $1.count }
                 n += 1
                 it.next()
                 let t1 = nowNanoseconds()
@@ -156,13 +161,14 @@ public final class BenchRunner {
                 t0 = t1
             }
             try it.checkStatus()
-            return (bytes, "")
+            return (n, bytes, "")
         }
-        report(name, result, opsPerThread: perThread)
+        report(name, result)
     }
 
     struct ThreadResult {
         var seconds: Double
+        var ops: Int
         var bytes: Int
         var note: String
         var histogram: LatencyHistogram
@@ -170,7 +176,7 @@ public final class BenchRunner {
 
     /// Runs `body` on `flags.threads` threads started together; returns the
     /// wall time of the slowest and the merged histogram.
-    private func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (Int, String)) throws -> ThreadResult {
+    private func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (ops: Int, bytes: Int, note: String)) throws -> ThreadResult {
         let n = flags.threads
         let collector = ResultCollector(count: n)
         let start = DispatchSemaphore(value: 0)
@@ -178,12 +184,11 @@ public final class BenchRunner {
             let thread = Thread {
                 start.wait()
                 var hist = LatencyHistogram()
-                let t0 = nowNanoseconds()
                 do {
-                    let (bytes, note) = try body(t, &hist)
-                    collector.finish(t, seconds: Double(nowNanoseconds() - t0) / 1e9, bytes: bytes, note: note, hist: hist, error: nil)
+                    let (ops, bytes, note) = try body(t, &hist)
+                    collector.finish(t, ops: ops, bytes: bytes, note: note, hist: hist, error: nil)
                 } catch {
-                    collector.finish(t, seconds: 0, bytes: 0, note: "", hist: hist, error: error)
+                    collector.finish(t, ops: 0, bytes: 0, note: "", hist: hist, error: error)
                 }
             }
             thread.stackSize = 1 << 20
@@ -193,11 +198,11 @@ public final class BenchRunner {
         for _ in 0..<n { start.signal() }
         let r = collector.wait()
         if let e = r.error { throw e }
-        return ThreadResult(seconds: Double(nowNanoseconds() - wall0) / 1e9, bytes: r.bytes, note: r.note, histogram: r.hist)
+        return ThreadResult(seconds: Double(nowNanoseconds() - wall0) / 1e9, ops: r.ops, bytes: r.bytes, note: r.note, histogram: r.hist)
     }
 
-    private func report(_ name: String, _ r: ThreadResult, opsPerThread: Int) {
-        let ops = Double(opsPerThread * flags.threads)
+    private func report(_ name: String, _ r: ThreadResult) {
+        let ops = Double(r.ops)
         // db_bench reports micros/op per thread-op (elapsed * threads / ops).
         let microsPerOp = r.seconds * 1e6 * Double(flags.threads) / max(ops, 1)
         let opsPerSec = ops / max(r.seconds, 1e-9)
@@ -216,6 +221,7 @@ private final class ResultCollector: @unchecked Sendable {
     // All fields guarded by `lock`.
     private let lock = NSCondition()
     private var remaining: Int
+    private var ops = 0
     private var bytes = 0
     private var note = ""
     private var hist = LatencyHistogram()
@@ -223,8 +229,9 @@ private final class ResultCollector: @unchecked Sendable {
 
     init(count: Int) { remaining = count }
 
-    func finish(_ t: Int, seconds: Double, bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
+    func finish(_ t: Int, ops: Int, bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
         lock.lock()
+        self.ops += ops
         self.bytes += bytes
         if !note.isEmpty { self.note = note }
         self.hist.merge(hist)
@@ -234,11 +241,11 @@ private final class ResultCollector: @unchecked Sendable {
         lock.unlock()
     }
 
-    func wait() -> (bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
+    func wait() -> (ops: Int, bytes: Int, note: String, hist: LatencyHistogram, error: (any Error)?) {
         lock.lock()
         while remaining > 0 { lock.wait() }
         defer { lock.unlock() }
-        return (bytes, note, hist, error)
+        return (ops, bytes, note, hist, error)
     }
 }
 

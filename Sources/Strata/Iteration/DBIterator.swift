@@ -4,6 +4,10 @@
 /// It sees the newest version of each key not newer than its snapshot and
 /// hides deleted keys. Use one iterator from one thread at a time (it may be
 /// handed between threads); create as many iterators as you like.
+///
+/// Mutable state is marked `@exclusivity(unchecked)`: an iterator is used by
+/// one thread at a time and never hands out `inout` access to its fields, so
+/// the dynamic exclusivity checks (a fifth of readseq's time) buy nothing.
 public final class Iterator: @unchecked Sendable {
     private let iter: any InternalIterator
     private let sequence: SequenceNumber
@@ -13,13 +17,13 @@ public final class Iterator: @unchecked Sendable {
     private let pins: [AnyObject]
 
     private enum Direction { case forward, reverse }
-    private var direction: Direction = .forward
-    private var valid = false
+    @exclusivity(unchecked) private var direction: Direction = .forward
+    @exclusivity(unchecked) private var valid = false
     // In reverse mode the current entry is copied here, since the internal
     // iterator has already moved before it.
-    private var savedKey: [UInt8] = []
-    private var savedValue: [UInt8] = []
-    private var scratch: [UInt8] = []
+    @exclusivity(unchecked) private var savedKey: [UInt8] = []
+    @exclusivity(unchecked) private var savedValue: [UInt8] = []
+    @exclusivity(unchecked) private var scratch: [UInt8] = []
 
     init(iter: any InternalIterator, sequence: SequenceNumber, lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = iter
@@ -42,6 +46,16 @@ public final class Iterator: @unchecked Sendable {
     public var value: [UInt8] {
         precondition(valid, "Iterator.value read while not valid")
         return direction == .forward ? iter.value.array : savedValue
+    }
+
+    /// Calls `body` with the current key and value without copying them.
+    /// The buffers are valid only inside `body`. Only meaningful while `isValid`.
+    public func withKeyAndValue<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
+        precondition(valid, "Iterator read while not valid")
+        if direction == .forward {
+            return try body(userKeyOf(iter.key), iter.value)
+        }
+        return try savedKey.withUnsafeBytes { k in try savedValue.withUnsafeBytes { v in try body(k, v) } }
     }
 
     /// Throws the first error the iterator met (for example a corrupt block).

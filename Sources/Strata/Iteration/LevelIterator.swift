@@ -5,9 +5,9 @@ final class LevelIterator: InternalIterator {
     private let tables: TableCache
     private let verifyChecksums: Bool
     private let fillCache: Bool
-    private var index = -1
-    private var fileIterator: (any InternalIterator)?
-    private var error: StrataError?
+    @exclusivity(unchecked) private var index = -1
+    @exclusivity(unchecked) private var fileIterator: (any InternalIterator)?
+    @exclusivity(unchecked) private var error: StrataError?
 
     init(files: [FileMetaData], tables: TableCache, verifyChecksums: Bool, fillCache: Bool) {
         self.files = files

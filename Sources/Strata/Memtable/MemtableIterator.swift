@@ -12,7 +12,7 @@ final class MemtableIterator: InternalIterator {
     /// Keeps the arena behind `list` alive.
     private let owner: Memtable
     private let list: SkipList
-    private var node: SkipListNode?
+    @exclusivity(unchecked) private var node: SkipListNode?
 
     init(owner: Memtable, list: SkipList) {
         self.owner = owner

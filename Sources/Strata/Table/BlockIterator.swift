@@ -1,7 +1,7 @@
 /// An `InternalIterator` over one block. Keys compare as internal keys
 /// (data and index blocks) or as plain bytes (meta blocks), per `order`.
 final class BlockIterator: InternalIterator {
-    private var cursor: BlockCursor
+    @exclusivity(unchecked) private var cursor: BlockCursor
 
     init(block: Block, order: BlockKeyOrder = .internalKey) {
         cursor = BlockCursor(order: order)
