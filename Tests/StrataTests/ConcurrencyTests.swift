@@ -13,8 +13,8 @@ import Testing
         o.writeBufferSize = 256 << 10  // several flushes during the test
         let db = try Database.open(at: dir.path, options: o)
         let writers = 4, perWriter = 1500
-        let acknowledged = Mutex<[Int]>([Int](repeating: -1, count: writers))
-        let failures = Mutex<[String]>([])
+        let acknowledged = Locked<[Int]>([Int](repeating: -1, count: writers))
+        let failures = Locked<[String]>([])
         let done = Atomic<Int>(0)
         let group = DispatchGroup()
 

@@ -20,7 +20,7 @@ public final class Snapshot: Sendable {
 /// versions a reader may still need. A multiset: two snapshots can share a
 /// sequence number.
 final class SnapshotRegistry: Sendable {
-    private let live = Mutex<[SequenceNumber: Int]>([:])
+    private let live = Locked<[SequenceNumber: Int]>([:])
 
     func acquire(_ seq: SequenceNumber) -> Snapshot {
         live.withLock { $0[seq, default: 0] += 1 }
