@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: all deps build run test test-tsan bench compare-rocksdb clean
+.PHONY: all deps build run test test-tsan crash-test bench compare-rocksdb clean
 
 all: build
 
@@ -29,7 +29,16 @@ run: build
 
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build --parallel
+	$(SWIFT) test --skip-build
+	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
+	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
+
+# Long crash loops on a release build: CYCLES SIGKILL cycles, then 10x as
+# many power-loss cycles.
+CYCLES ?= 1000
+crash-test: build
+	.build/release/strata stress --mode=blackbox --cycles=$(CYCLES)
+	.build/release/strata stress --mode=powerloss --cycles=$$(( $(CYCLES) * 10 ))
 
 # The concurrency tests under ThreadSanitizer (separate build folder).
 test-tsan: deps

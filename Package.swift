@@ -32,13 +32,17 @@ let package = Package(
             dependencies: ["Strata"],
             path: "Benchmarks/StrataBench"
         ),
+        .target(
+            name: "StrataStress",
+            dependencies: ["Strata"]
+        ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataBench"]
+            dependencies: ["Strata", "StrataBench", "StrataStress"]
         ),
         .testTarget(
             name: "StrataTests",
-            dependencies: ["Strata", "CStrataSupport"]
+            dependencies: ["Strata", "CStrataSupport", "StrataStress"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -18,6 +18,7 @@ commands:
   delete   remove --key
   scan     print keys and values (--from, --to, --limit)
   stats    print the database's statistics
+  stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
 
 var args = Array(CommandLine.arguments.dropFirst())
@@ -33,6 +34,10 @@ case "bench":
     }
 case "get", "put", "delete", "scan", "stats":
     runDataCommand(command, args)
+case "stress":
+    runStress(args)
+case "stress-child":
+    runStressChild(args)
 case "help", "--help", "-h":
     print(usage)
 default:
