@@ -14,6 +14,11 @@ public struct StressOperation: Sendable {
     /// Key index within the worker's key set → new value (nil = deleted).
     public var changes: [(key: Int, value: [UInt8]?)]
     public var synced: Bool
+
+    public init(changes: [(key: Int, value: [UInt8]?)], synced: Bool) {
+        self.changes = changes
+        self.synced = synced
+    }
 }
 
 /// One worker's key set and history within one cycle.
