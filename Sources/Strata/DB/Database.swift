@@ -101,6 +101,19 @@ public final class Database: Sendable {
         try core.flush()
     }
 
+    /// Compacts the keys in [`begin`, `end`] (both inclusive; nil is an
+    /// open end, so `compactRange(nil, nil)` compacts everything): flushes
+    /// the memtable first if it holds keys in the range, then merges every
+    /// level holding part of the range into the next, down to the deepest
+    /// level that holds any of it. Deleted and overwritten data no snapshot
+    /// needs is dropped on the way, so disk usage falls to about the live
+    /// data. Blocks the caller until done; reads and writes go on meanwhile.
+    /// Throws `.readOnly` after a background failure, `.closed` if the
+    /// database closes first.
+    public func compactRange(_ begin: [UInt8]?, _ end: [UInt8]?, in family: ColumnFamily? = nil) throws {
+        try core.compactRange(begin: begin, end: end)
+    }
+
     /// Counters kept since open.
     public var statistics: Statistics { core.statistics }
 
