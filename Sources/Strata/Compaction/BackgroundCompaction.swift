@@ -68,13 +68,20 @@ extension DBCore {
                 m.targetLevel = max(1, deepest)
                 m.level = 0
             }
+            let maxInput = 25 * max(1, options.targetFileSizeBase)
             while let level = m.level, level < m.targetLevel {
-                let maxInput = 25 * max(1, options.targetFileSizeBase)
                 if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
                     return (c, m, more)
                 }
                 m.level = level + 1
                 m.resumeFrom = nil
+            }
+            if !m.compactedIntoTarget {
+                m.inPlacePass = true
+                if let (c, more) = picker.pickManual(v, level: m.targetLevel, begin: m.resumeFrom ?? m.begin, end: m.end,
+                                                     maxInputBytes: maxInput, inPlace: true, resumeAfter: m.resumeFrom) {
+                    return (c, m, more)
+                }
             }
             finishManualLocked(m, error: nil)
         }
@@ -125,6 +132,8 @@ extension DBCore {
             let what = c.isTrivialMove ? "moved" : "compacted"
             logger.debug("strata: \(what) \(c.inputFileCount) files (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
             if let manual {
+                if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
+                if manual.inPlacePass && !more { manual.compactedIntoTarget = true }  // the pass is over
                 if more {
                     manual.resumeFrom = Compaction.userKeyRange(of: c.inputs[0]).largest
                 } else {
@@ -176,5 +185,27 @@ extension DBCore {
             if end.withUnsafeBytes({ compareBytes(userKeyOf(it.key), $0) }) <= 0 { return true }
         }
         return false
+    }
+}
+
+extension DBCore {
+    /// Waits until no flush or compaction is running or due (every level
+    /// under its target, no manual request, no memtable being flushed), or
+    /// a background error stops the work. Returns false on timeout. For
+    /// tests and benchmarks.
+    @discardableResult
+    func waitForBackgroundWork(timeout: Duration = .seconds(60)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        mu.lock()
+        defer { mu.unlock() }
+        while true {
+            if bgError != nil || shuttingDown { return true }
+            let busy = imm != nil || compactions.running || !compactions.manualQueue.isEmpty
+                || compactions.picker.scores(versions.current(0)).contains { $0 >= 1 }
+            if !busy { return true }
+            if ContinuousClock.now >= deadline { return false }
+            wakeCompactionLocked()
+            mu.wait(nanoseconds: 10_000_000)
+        }
     }
 }

@@ -1,6 +1,8 @@
 /// One unit of compaction work: files at `level` merged with the files
-/// they overlap at `outputLevel` (= level + 1), written as new files at
-/// `outputLevel`.
+/// they overlap at `outputLevel`, written as new files at `outputLevel`.
+/// The output level is `level + 1`, except for the last step of a
+/// `compactRange`, which rewrites files of the deepest level in place
+/// (`outputLevel == level`, no second input set) to drop what they hide.
 ///
 /// Holds the `Version` it was picked from, so its input files stay live
 /// (and undeletable) until the job is done with them.
@@ -19,11 +21,12 @@ final class Compaction {
     /// Started by `compactRange` rather than by a level's score.
     let isManual: Bool
 
-    init(version: Version, level: Int, inputs: [[FileMetaData]], grandparents: [FileMetaData],
+    init(version: Version, level: Int, outputLevel: Int, inputs: [[FileMetaData]], grandparents: [FileMetaData],
          options: Options, isManual: Bool) {
+        precondition(outputLevel == level + 1 || (outputLevel == level && inputs[1].isEmpty))
         self.version = version
         self.level = level
-        self.outputLevel = level + 1
+        self.outputLevel = outputLevel
         self.inputs = inputs
         self.grandparents = grandparents
         self.maxOutputFileSize = max(1, options.targetFileSizeBase)
@@ -39,7 +42,7 @@ final class Compaction {
     /// bounded grandparent overlap: moved to the next level by an edit
     /// alone, without reading or rewriting it.
     var isTrivialMove: Bool {
-        inputs[0].count == 1 && inputs[1].isEmpty
+        outputLevel > level && inputs[0].count == 1 && inputs[1].isEmpty
             && grandparents.reduce(0) { $0 + $1.size } <= maxGrandparentOverlapBytes
     }
 

@@ -89,9 +89,19 @@ final class CompactionPicker {
     /// input files once they exceed `maxInputBytes` (at least one is taken);
     /// `more` then says the range holds further files at `level`, starting
     /// after the returned compaction's largest input key.
-    func pickManual(_ v: Version, level: Int, begin: [UInt8]?, end: [UInt8]?, maxInputBytes: UInt64) -> (Compaction, more: Bool)? {
-        precondition(level >= 0 && level < Version.numLevels - 1)
+    ///
+    /// With `inPlace`, the files at `level` (>= 1) are rewritten at the same
+    /// level: a contiguous run of them, so the outputs cannot overlap a
+    /// file left out; `resumeAfter` skips files starting at or before it.
+    func pickManual(_ v: Version, level: Int, begin: [UInt8]?, end: [UInt8]?, maxInputBytes: UInt64,
+                    inPlace: Bool = false, resumeAfter: [UInt8]? = nil) -> (Compaction, more: Bool)? {
+        precondition(level >= 0 && level < Version.numLevels - (inPlace ? 0 : 1))
+        precondition(!inPlace || level >= 1)
         var start = v.overlappingFiles(level: level, smallestUserKey: begin, largestUserKey: end)
+        if inPlace, let after = resumeAfter {
+            // Files written by the previous piece hold `after`; skip them.
+            start = after.withUnsafeBytes { a in Array(start.drop { $0.compareToSmallest(a) >= 0 }) }
+        }
         guard !start.isEmpty else { return nil }
         var more = false
         if level == 0 {
@@ -106,6 +116,16 @@ final class CompactionPicker {
                     break
                 }
             }
+        }
+        if inPlace {
+            var grandparents: [FileMetaData] = []
+            if level + 1 < Version.numLevels {
+                let range = Compaction.userKeyRange(of: start)
+                grandparents = v.overlappingFiles(level: level + 1, smallestUserKey: range.smallest, largestUserKey: range.largest)
+            }
+            let c = Compaction(version: v, level: level, outputLevel: level, inputs: [start, []],
+                               grandparents: grandparents, options: options, isManual: true)
+            return (c, more)
         }
         return (makeCompaction(v, level: level, start: start, isManual: true), more)
     }
@@ -134,7 +154,7 @@ final class CompactionPicker {
             // Round robin: the next automatic pick at this level starts after these files.
             compactPointers[level] = range.largest
         }
-        return Compaction(version: v, level: level, inputs: [start, next], grandparents: grandparents,
+        return Compaction(version: v, level: level, outputLevel: level + 1, inputs: [start, next], grandparents: grandparents,
                           options: options, isManual: isManual)
     }
 }

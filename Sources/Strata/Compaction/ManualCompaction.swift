@@ -12,6 +12,12 @@ final class ManualCompaction {
     var level: Int?
     /// Compaction stops once the range has reached this level.
     var targetLevel = 1
+    /// Some step moved data into `targetLevel`; if none did, the request
+    /// ends by rewriting that level in place (see `Compaction`), so a
+    /// range already at the bottom still sheds deleted and overwritten data.
+    var compactedIntoTarget = false
+    /// The in-place pass over `targetLevel` has started.
+    var inPlacePass = false
     var done = false
     var error: StrataError?
 
