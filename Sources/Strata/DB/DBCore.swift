@@ -90,6 +90,20 @@ final class DBCore: @unchecked Sendable {
         superVersionBox.withLock { $0 }
     }
 
+    /// The current super version and the sequence to read it at, loaded
+    /// together: every entry in its tables is at or below the sequence, so
+    /// a compaction that dropped entries hidden by newer ones (it only sees
+    /// published sequences) cannot have dropped one this read needs.
+    @inline(__always)
+    func readState(_ snapshot: Snapshot?) -> (SuperVersion, SequenceNumber) {
+        superVersionBox.withLock { sv in (sv, snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)) }
+    }
+
+    /// The current super version and a new snapshot, taken together (see `readState`).
+    func readStateWithNewSnapshot() -> (SuperVersion, Snapshot) {
+        superVersionBox.withLock { sv in (sv, snapshots.acquireLatest { lastSequence.load(ordering: .acquiring) }) }
+    }
+
     // MARK: threads
 
     func startBackgroundThreads() {

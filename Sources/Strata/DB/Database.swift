@@ -71,7 +71,7 @@ public final class Database: Sendable {
 
     /// A consistent view of the database as of now.
     public func snapshot() -> Snapshot {
-        core.snapshots.acquire(core.lastSequence.load(ordering: .acquiring))
+        core.snapshots.acquireLatest { core.lastSequence.load(ordering: .acquiring) }
     }
 
     /// An iterator over `family` honouring the snapshot and bounds in `options`.
