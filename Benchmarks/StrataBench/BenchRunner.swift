@@ -84,6 +84,16 @@ public final class BenchRunner {
         case "flush":
             if db == nil { try openDB(fresh: false) }
             try db!.flush()
+        case "compact":
+            if db == nil { try openDB(fresh: false) }
+            let t0 = nowNanoseconds()
+            try db!.compactRange(nil, nil)
+            let seconds = Double(nowNanoseconds() - t0) / 1e9
+            print("compact      : \(String(format: "%.3f", seconds)) seconds")
+            for level in 0..<7 {
+                let n = db!.property("strata.num-files-at-level\(level)") ?? "?"
+                if n != "0" { print("    level \(level): \(n) files") }
+            }
         case "stats":
             if db == nil { try openDB(fresh: false) }
             print(db!.property("strata.stats") ?? "")

@@ -4,7 +4,7 @@ import Testing
 
 /// Random operations against the database and an in-memory sorted model,
 /// checked after every read: gets, iterations both ways with bounds, seeks,
-/// snapshots, flushes and close/reopen cycles.
+/// snapshots, flushes, compactions of random ranges and close/reopen cycles.
 @Suite struct ModelTests {
     typealias Model = [[UInt8]: [UInt8]]
 
@@ -97,6 +97,10 @@ import Testing
         options.compression = rng.next() % 2 == 0 ? .lz4 : .none
         options.bloomBitsPerKey = rng.next() % 4 == 0 ? 0 : 10
         options.blockCacheCapacity = rng.next() % 3 == 0 ? 0 : 64 << 10
+        options.targetFileSizeBase = 4 << 10 + rng.next() % (16 << 10)
+        options.maxBytesForLevelBase = 16 << 10 + rng.next() % (48 << 10)
+        options.levelSizeMultiplier = 2 + Double(rng.next() % 4)
+        options.level0FileNumCompactionTrigger = 2 + Int(rng.next() % 3)
         var db = try Database.open(at: dir.path, options: options)
         var model = Model()
         var snapshots: [(Snapshot, Model)] = []
@@ -142,8 +146,13 @@ import Testing
                 snapshots.append((db.snapshot(), model))
             case 94..<96:
                 if !snapshots.isEmpty { snapshots.remove(at: Int(rng.next() % UInt64(snapshots.count))) }
-            case 96..<98:
+            case 96:
                 try db.flush()
+            case 97:
+                var lo = Self.randomBound(&rng)
+                var hi = Self.randomBound(&rng)
+                if let l = lo, let h = hi, h.lexicographicallyPrecedes(l) { swap(&lo, &hi) }
+                try db.compactRange(lo, hi)
             default:
                 snapshots.removeAll()
                 try db.close()

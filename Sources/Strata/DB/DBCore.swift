@@ -21,6 +21,7 @@ final class DBCore: @unchecked Sendable {
     let snapshots = SnapshotRegistry()
     let defaultFamily = ColumnFamily(name: "default", id: 0)
     let statistics = Statistics()
+    let compactions: CompactionControl
 
     /// Sequence number of the newest write visible to readers.
     let lastSequence = Atomic<UInt64>(0)
@@ -56,6 +57,7 @@ final class DBCore: @unchecked Sendable {
         self.fs = options.fileSystem
         self.logger = options.logger
         self.dbLock = lock
+        self.compactions = CompactionControl(options: options)
         self.versions = VersionSet(directory: path, fileSystem: options.fileSystem, options: options)
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
         self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache)
@@ -77,13 +79,29 @@ final class DBCore: @unchecked Sendable {
 
     /// Publishes the current mem/imm/version to readers. Caller holds `mu`.
     func publishSuperVersion() {
-        let sv = SuperVersion(mem: mem, imm: imm, version: versions.current(0))
+        let version = versions.current(0)
+        let sv = SuperVersion(mem: mem, imm: imm, version: version)
         superVersionBox.withLock { $0 = sv }
+        refreshCompactionPressureLocked(version)
     }
 
     @inline(__always)
     func currentSuperVersion() -> SuperVersion {
         superVersionBox.withLock { $0 }
+    }
+
+    /// The current super version and the sequence to read it at, loaded
+    /// together: every entry in its tables is at or below the sequence, so
+    /// a compaction that dropped entries hidden by newer ones (it only sees
+    /// published sequences) cannot have dropped one this read needs.
+    @inline(__always)
+    func readState(_ snapshot: Snapshot?) -> (SuperVersion, SequenceNumber) {
+        superVersionBox.withLock { sv in (sv, snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)) }
+    }
+
+    /// The current super version and a new snapshot, taken together (see `readState`).
+    func readStateWithNewSnapshot() -> (SuperVersion, Snapshot) {
+        superVersionBox.withLock { sv in (sv, snapshots.acquireLatest { lastSequence.load(ordering: .acquiring) }) }
     }
 
     // MARK: threads
@@ -100,6 +118,9 @@ final class DBCore: @unchecked Sendable {
         let flush = Thread { [self] in flushThreadMain() }
         flush.name = "strata-flush"
         flush.start()
+        let compaction = Thread { [self] in compactionThreadMain() }
+        compaction.name = "strata-compaction"
+        compaction.start()
     }
 
     /// Puts the database in read-only mode. Caller may or may not hold `mu`.
@@ -115,6 +136,7 @@ final class DBCore: @unchecked Sendable {
             logger.error("strata: \(what) failed, database is now read-only: \(e)")
         }
         mu.broadcast()
+        wakeCompactionLocked()  // fails waiting compactRange calls
     }
 
     func readOnlyError() -> StrataError {
@@ -128,9 +150,11 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: files
 
-    /// Deletes files no version refers to: logs older than the live log,
-    /// tables not in the current version, temp files, old manifests.
-    /// Caller holds `mu`; only called when no table is being written.
+    /// Deletes files nothing refers to: logs older than the live log,
+    /// tables no live version lists (see `LiveVersions`: old versions held
+    /// by iterators and super versions keep their files) and no flush or
+    /// compaction is writing, temp files, old manifests. Caller holds `mu`
+    /// (VersionSet writes temp files and manifests only under it).
     func deleteObsoleteFiles() {
         guard let names = try? fs.listDirectory(at: path) else { return }
         let live = versions.liveFileNumbers()
@@ -141,8 +165,11 @@ final class DBCore: @unchecked Sendable {
             switch kind {
             case .log(let n): remove = n < minLog
             case .table(let n):
-                remove = !live.contains(n)
-                if remove { tableCache.evict(n) }
+                remove = !live.contains(n) && !compactions.isPending(n)
+                if remove {
+                    tableCache.evict(n)
+                    blockCache?.erase(fileNumber: n)
+                }
             case .temp: remove = true
             case .manifest(let n): remove = n != versions.manifestFileNumber
             case .current, .lock: remove = false
@@ -184,12 +211,15 @@ final class DBCore: @unchecked Sendable {
         }
         while imm != nil && bgError == nil { mu.wait() }
         shuttingDown = true
+        compactions.stopping.store(true, ordering: .relaxed)
         mu.broadcast()
+        wakeCompactionLocked()
         mu.unlock()
 
         commitParker.unpark()
         commitExited.park()
         flushExited.park()
+        compactions.exited.park()
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
 

@@ -71,7 +71,7 @@ public final class Database: Sendable {
 
     /// A consistent view of the database as of now.
     public func snapshot() -> Snapshot {
-        core.snapshots.acquire(core.lastSequence.load(ordering: .acquiring))
+        core.snapshots.acquireLatest { core.lastSequence.load(ordering: .acquiring) }
     }
 
     /// An iterator over `family` honouring the snapshot and bounds in `options`.
@@ -99,6 +99,19 @@ public final class Database: Sendable {
     public func flush() throws {
         try core.checkOpen()
         try core.flush()
+    }
+
+    /// Compacts the keys in [`begin`, `end`] (both inclusive; nil is an
+    /// open end, so `compactRange(nil, nil)` compacts everything): flushes
+    /// the memtable first if it holds keys in the range, then merges every
+    /// level holding part of the range into the next, down to the deepest
+    /// level that holds any of it. Deleted and overwritten data no snapshot
+    /// needs is dropped on the way, so disk usage falls to about the live
+    /// data. Blocks the caller until done; reads and writes go on meanwhile.
+    /// Throws `.readOnly` after a background failure, `.closed` if the
+    /// database closes first.
+    public func compactRange(_ begin: [UInt8]?, _ end: [UInt8]?, in family: ColumnFamily? = nil) throws {
+        try core.compactRange(begin: begin, end: end)
     }
 
     /// Counters kept since open.

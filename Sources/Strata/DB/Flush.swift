@@ -7,6 +7,7 @@ extension DBCore {
             if let m = imm, bgError == nil {
                 let coveredLogs = logNumber  // every log below this holds only data in `m` or older
                 let number = versions.newFileNumber()
+                compactions.protect(number)  // not obsolete while being written
                 mu.unlock()
                 var result: Result<FileMetaData?, StrataError>
                 do {
@@ -17,6 +18,7 @@ extension DBCore {
                     result = .failure(StrataError(.ioError, "\(error)"))
                 }
                 mu.lock()
+                defer { compactions.release([number]) }
                 switch result {
                 case .success(let meta):
                     var edit = VersionEdit()
@@ -29,6 +31,7 @@ extension DBCore {
                         immHasUnloggedWrites = false
                         publishSuperVersion()
                         deleteObsoleteFiles()
+                        wakeCompactionLocked()
                         if let meta {
                             logger.debug("strata: flushed memtable to table #\(meta.number) (\(meta.size) bytes, \(meta.numEntries) entries)")
                         }

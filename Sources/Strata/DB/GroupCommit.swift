@@ -1,3 +1,5 @@
+import Glibc
+
 /// The write path: group commit.
 ///
 /// Writers queue in `writers`. The writer at the front is the leader: it
@@ -213,6 +215,18 @@ extension DBCore {
         }
     }
 
+    private func shouldSlowDownWritesLocked() -> Bool {
+        let c = compactions
+        return c.level0Files >= options.level0SlowdownWritesTrigger
+            || (options.softPendingCompactionBytesLimit > 0 && c.pendingCompactionBytes >= options.softPendingCompactionBytesLimit)
+    }
+
+    private func shouldStopWritesLocked() -> Bool {
+        let c = compactions
+        return c.level0Files >= options.level0StopWritesTrigger
+            || (options.hardPendingCompactionBytesLimit > 0 && c.pendingCompactionBytes >= options.hardPendingCompactionBytesLimit)
+    }
+
     /// Makes the next queued writer the leader. Caller holds `mu`.
     private func handOffLeadership() {
         guard let next = writers.first else {
@@ -229,21 +243,51 @@ extension DBCore {
     }
 
     /// Ensures the memtable has room, switching to a new memtable and log
-    /// when it is full (or when `force` asks for a flush). Waits while the
-    /// previous memtable is still being flushed. Caller holds `mu` and leads.
+    /// when it is full (or when `force` asks for a flush). Caller holds `mu`
+    /// and leads.
+    ///
+    /// Write stalls, each counted in `statistics.recordStall`:
+    /// - level 0 at `level0SlowdownWritesTrigger` files, or compaction
+    ///   behind by `softPendingCompactionBytesLimit`: the group sleeps 1 ms
+    ///   with `mu` released (once per group), so writers slow down smoothly
+    ///   and compaction gets the disk and a core;
+    /// - the previous memtable still being flushed when this one is full:
+    ///   wait for the flush;
+    /// - level 0 at `level0StopWritesTrigger` files, or compaction behind by
+    ///   `hardPendingCompactionBytesLimit`, when the memtable is full: wait
+    ///   for compaction to catch up (it wakes this writer after each step).
     func makeRoomForWrite(force: Bool) throws {
         var force = force
         var stallStart: ContinuousClock.Instant?
+        var delayed = false
         defer {
             if let s = stallStart { statistics.recordStall(ContinuousClock.now - s) }
         }
         while true {
             if bgError != nil { throw readOnlyError() }
+            if !force && !delayed && shouldSlowDownWritesLocked() {
+                delayed = true
+                let start = ContinuousClock.now
+                mu.unlock()
+                usleep(1000)
+                mu.lock()
+                statistics.recordStall(ContinuousClock.now - start)
+                continue
+            }
             if !force && mem.approximateMemoryUsage < options.writeBufferSize { return }
             if force && mem.isEmpty { return }
             if imm != nil {
                 if stallStart == nil { stallStart = .now }
                 mu.wait()
+                continue
+            }
+            if shouldStopWritesLocked() {
+                if stallStart == nil {
+                    stallStart = .now
+                    logger.debug("strata: writes wait for compaction (\(compactions.level0Files) level-0 files, \(compactions.pendingCompactionBytes) bytes pending)")
+                }
+                wakeCompactionLocked()
+                mu.wait(nanoseconds: 100_000_000)
                 continue
             }
             let number = versions.newFileNumber()

@@ -70,6 +70,16 @@ public struct Options: Sendable {
     public var levelSizeMultiplier: Double = 10
     /// Target size of table files written by compaction.
     public var targetFileSizeBase: UInt64 = 64 << 20
+    /// Compaction threads. At most one compaction runs at a time today;
+    /// the option is accepted so configurations keep working when more are
+    /// supported (values below 1 are treated as 1).
+    public var maxBackgroundCompactions: Int = 1
+    /// Estimated bytes compaction is behind (each level's excess over its
+    /// target, plus level 0 once it reaches its trigger) at which writes are
+    /// slowed; 0 disables.
+    public var softPendingCompactionBytesLimit: UInt64 = 64 << 30
+    /// Estimated bytes compaction is behind at which writes wait for it; 0 disables.
+    public var hardPendingCompactionBytesLimit: UInt64 = 256 << 30
     /// Largest number of table files kept open at once.
     public var maxOpenFiles: Int = 1000
     /// Largest accepted key, in bytes.

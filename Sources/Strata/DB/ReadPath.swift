@@ -2,10 +2,8 @@
 extension DBCore {
     func get(_ key: [UInt8], options readOptions: ReadOptions) throws -> [UInt8]? {
         try checkOpen()
-        // Sequence first, then sources: every write at or below `seq` is in
-        // the super version loaded after it (see SuperVersion).
-        let seq = readOptions.snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)
-        let sv = currentSuperVersion()
+        // Sources and sequence together (see `readState`).
+        let (sv, seq) = readState(readOptions.snapshot)
         statistics.recordGet()
         return try key.withUnsafeBytes { (k) throws -> [UInt8]? in
             switch sv.mem.get(k, snapshotSequence: seq) {
@@ -43,8 +41,13 @@ extension DBCore {
 
     func makeIterator(options readOptions: ReadOptions) throws -> Iterator {
         try checkOpen()
-        let snapshot = readOptions.snapshot ?? snapshots.acquire(lastSequence.load(ordering: .acquiring))
-        let sv = currentSuperVersion()
+        let sv: SuperVersion
+        let snapshot: Snapshot
+        if let s = readOptions.snapshot {
+            (sv, snapshot) = (currentSuperVersion(), s)
+        } else {
+            (sv, snapshot) = readStateWithNewSnapshot()
+        }
         var children: [any InternalIterator] = [sv.mem.makeIterator()]
         if let imm = sv.imm { children.append(imm.makeIterator()) }
         let version = sv.version

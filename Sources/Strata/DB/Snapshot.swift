@@ -27,6 +27,19 @@ final class SnapshotRegistry: Sendable {
         return Snapshot(sequence: seq, registry: self)
     }
 
+    /// A snapshot at the sequence `load` returns, read inside the registry's
+    /// lock: a compaction that listed the snapshots before this one joined
+    /// only saw entries at or below that sequence, so it cannot have
+    /// dropped anything this snapshot needs.
+    func acquireLatest(_ load: () -> SequenceNumber) -> Snapshot {
+        let seq = live.withLock { m in
+            let s = load()
+            m[s, default: 0] += 1
+            return s
+        }
+        return Snapshot(sequence: seq, registry: self)
+    }
+
     func release(_ seq: SequenceNumber) {
         live.withLock { m in
             if let n = m[seq] {

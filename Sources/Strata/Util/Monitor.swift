@@ -8,7 +8,7 @@ import Glibc
 /// `@unchecked Sendable`: the pthread objects are designed for concurrent use
 /// and are only touched through pthread calls.
 final class Monitor: @unchecked Sendable {
-    private let mutex: UnsafeMutablePointer<pthread_mutex_t>
+    fileprivate let mutex: UnsafeMutablePointer<pthread_mutex_t>
     private let cond: UnsafeMutablePointer<pthread_cond_t>
 
     init() {
@@ -37,12 +37,13 @@ final class Monitor: @unchecked Sendable {
 
     /// Waits for a broadcast or until `nanoseconds` pass; the caller holds the lock.
     func wait(nanoseconds: UInt64) {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        let total = UInt64(ts.tv_nsec) + nanoseconds
-        ts.tv_sec += Int(total / 1_000_000_000)
-        ts.tv_nsec = Int(total % 1_000_000_000)
-        pthread_cond_timedwait(cond, mutex, &ts)
+        timedWait(cond, mutex, nanoseconds)
+    }
+
+    /// Waits on `condition` (not the monitor's own) for a signal or until
+    /// `nanoseconds` pass; the caller holds the lock.
+    func wait(on condition: MonitorCondition, nanoseconds: UInt64) {
+        timedWait(condition.cond, mutex, nanoseconds)
     }
 
     func broadcast() { pthread_cond_broadcast(cond) }
@@ -53,6 +54,41 @@ final class Monitor: @unchecked Sendable {
         defer { unlock() }
         return try body()
     }
+}
+
+private func timedWait(_ cond: UnsafeMutablePointer<pthread_cond_t>, _ mutex: UnsafeMutablePointer<pthread_mutex_t>,
+                       _ nanoseconds: UInt64) {
+    var ts = timespec()
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    let total = UInt64(ts.tv_nsec) + nanoseconds
+    ts.tv_sec += Int(total / 1_000_000_000)
+    ts.tv_nsec = Int(total % 1_000_000_000)
+    pthread_cond_timedwait(cond, mutex, &ts)
+}
+
+/// A second condition variable used with a `Monitor`'s lock, for a thread
+/// that must not wake on every `broadcast()` of the monitor (the write path
+/// broadcasts once per commit group; the compaction thread only cares
+/// about new files and requests).
+final class MonitorCondition: @unchecked Sendable {
+    fileprivate let cond: UnsafeMutablePointer<pthread_cond_t>
+
+    init() {
+        cond = .allocate(capacity: 1)
+        var attr = pthread_condattr_t()
+        pthread_condattr_init(&attr)
+        pthread_condattr_setclock(&attr, CLOCK_MONOTONIC)
+        pthread_cond_init(cond, &attr)
+        pthread_condattr_destroy(&attr)
+    }
+
+    deinit {
+        pthread_cond_destroy(cond)
+        cond.deallocate()
+    }
+
+    /// Wakes the waiters; the caller should hold the monitor's lock.
+    func signal() { pthread_cond_broadcast(cond) }
 }
 
 /// A one-shot wake-up for one waiting thread (a counting semaphore on a

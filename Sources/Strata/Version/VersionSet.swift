@@ -43,6 +43,8 @@ final class VersionSet: Sendable {
     private let nextFile = Atomic<UInt64>(2)
     private let lastSeq = Atomic<UInt64>(0)
     private let manifestNumber = Atomic<UInt64>(0)
+    /// Every installed version still referenced somewhere (see `LiveVersions`).
+    let liveVersions = LiveVersions()
 
     init(directory: String, fileSystem: any FileSystem, options: Options) {
         self.directory = directory
@@ -104,15 +106,16 @@ final class VersionSet: Sendable {
     /// Largest family id ever used; a new family takes a larger one.
     var maxColumnFamily: UInt32 { state.withLock { $0.maxColumnFamily } }
 
-    /// Table file numbers referenced by the current versions: not deletable.
+    /// Table file numbers referenced by the current versions and by every
+    /// older version still held by a reader: not deletable.
     func liveFileNumbers() -> Set<UInt64> {
+        var live = liveVersions.liveFileNumbers()
         state.withLock { s in
-            var live = Set<UInt64>()
             for v in s.versions.values {
                 for level in v.files { for f in level { live.insert(f.number) } }
             }
-            return live
         }
+        return live
     }
 
     // MARK: Creating and recovering
@@ -213,6 +216,7 @@ final class VersionSet: Sendable {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
                            maxColumnFamily: builder.maxColumnFamily)
             }
+            for v in versions.values { liveVersions.register(v) }
             nextFile.store(max(nextFileNumber, largestNumber + 1), ordering: .relaxed)
             lastSeq.store(lastSequence, ordering: .releasing)
             manifestNumber.store(number, ordering: .releasing)
@@ -304,6 +308,7 @@ final class VersionSet: Sendable {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
                            maxColumnFamily: builder.maxColumnFamily)
             }
+            for v in versions.values { liveVersions.register(v) }
         }
     }
 

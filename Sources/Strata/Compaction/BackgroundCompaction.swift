@@ -1,0 +1,211 @@
+/// The compaction thread and `compactRange`.
+///
+/// Protocol: the thread picks work under `mu`, runs the job with `mu`
+/// released, and installs the edit under `mu` (`versions.logAndApply`,
+/// then a new super version). Only this thread compacts, so the levels
+/// below level 0 change only through it; flushes add level-0 files
+/// meanwhile, which is harmless because a compaction's level-0 inputs
+/// never overlap a level-0 file it left behind. It wakes after each flush,
+/// each compaction and each `compactRange` request, and every half second
+/// to delete files that old versions (held by iterators) no longer pin.
+extension DBCore {
+    /// Wakes the compaction thread. Caller holds `mu`.
+    func wakeCompactionLocked() {
+        compactions.wakeup.signal()
+    }
+
+    /// Refreshes the write-stall inputs from the current version. Caller holds `mu`.
+    func refreshCompactionPressureLocked(_ v: Version) {
+        compactions.level0Files = v.files[0].count
+        compactions.pendingCompactionBytes = compactions.picker.pendingCompactionBytes(v)
+    }
+
+    func compactionThreadMain() {
+        mu.lock()
+        while !shuttingDown {
+            if bgError == nil, let work = nextCompactionLocked() {
+                runCompactionLocked(work.compaction, manual: work.manual, more: work.more)
+                // `work` is gone here, so the input version may now be unreferenced.
+                deleteObsoleteFiles()
+                continue
+            }
+            if let e = bgError { failManualRequestsLocked(with: e) }
+            if versions.liveVersions.hasReleasedVersions { deleteObsoleteFiles() }
+            mu.wait(on: compactions.wakeup, nanoseconds: 500_000_000)
+        }
+        failManualRequestsLocked(with: StrataError(.closed, "database at \(path) is closed"))
+        mu.unlock()
+        compactions.exited.unpark()
+    }
+
+    private func failManualRequestsLocked(with e: StrataError) {
+        guard !compactions.manualQueue.isEmpty else { return }
+        for m in compactions.manualQueue {
+            m.error = e
+            m.done = true
+        }
+        compactions.manualQueue.removeAll()
+        mu.broadcast()
+    }
+
+    /// The next compaction: the front manual request's next step, else the
+    /// highest-scoring level. While a manual request runs, automatic work
+    /// is limited to level 0 when writers would otherwise slow down.
+    private func nextCompactionLocked() -> (compaction: Compaction, manual: ManualCompaction?, more: Bool)? {
+        let v = versions.current(0)
+        let picker = compactions.picker
+        if let m = compactions.manualQueue.first {
+            if v.files[0].count >= options.level0SlowdownWritesTrigger, let c = picker.pickAutomatic(v), c.level == 0 {
+                return (c, nil, false)
+            }
+            if m.level == nil {
+                // Compact down to the deepest level holding part of the range.
+                var deepest = 0
+                for level in 0..<Version.numLevels
+                where !v.overlappingFiles(level: level, smallestUserKey: m.begin, largestUserKey: m.end).isEmpty {
+                    deepest = level
+                }
+                m.targetLevel = max(1, deepest)
+                m.level = 0
+            }
+            let maxInput = 25 * max(1, options.targetFileSizeBase)
+            while let level = m.level, level < m.targetLevel {
+                if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
+                    return (c, m, more)
+                }
+                m.level = level + 1
+                m.resumeFrom = nil
+            }
+            if !m.compactedIntoTarget {
+                m.inPlacePass = true
+                if let (c, more) = picker.pickManual(v, level: m.targetLevel, begin: m.resumeFrom ?? m.begin, end: m.end,
+                                                     maxInputBytes: maxInput, inPlace: true, resumeAfter: m.resumeFrom) {
+                    return (c, m, more)
+                }
+            }
+            finishManualLocked(m, error: nil)
+        }
+        return picker.pickAutomatic(v).map { ($0, nil, false) }
+    }
+
+    private func finishManualLocked(_ m: ManualCompaction, error: StrataError?) {
+        m.error = error
+        m.done = true
+        compactions.manualQueue.removeAll { $0 === m }
+        mu.broadcast()
+    }
+
+    /// Runs `c` with `mu` released and installs its result. Called and
+    /// returns with `mu` held.
+    private func runCompactionLocked(_ c: Compaction, manual: ManualCompaction?, more: Bool) {
+        let job = CompactionJob(compaction: c, snapshots: snapshots.sequences, environment: CompactionJob.Environment(
+            directory: path, fileSystem: fs, tableCache: tableCache, tableOptions: tableOptions,
+            newOutputNumber: { [unowned self] in
+                let n = self.versions.newFileNumber()
+                self.compactions.protect(n)
+                return n
+            },
+            shouldStop: { [unowned self] in self.compactions.stopping.load(ordering: .relaxed) }))
+        compactions.running = true
+        mu.unlock()
+        let start = ContinuousClock.now
+        var result: Result<VersionEdit, StrataError>
+        do {
+            result = .success(try job.run())
+        } catch {
+            result = .failure(asStrataError(error))
+        }
+        mu.lock()
+        compactions.running = false
+        defer { compactions.release(job.allocatedNumbers) }
+        switch result {
+        case .success(let edit):
+            versions.lastSequence = lastSequence.load(ordering: .acquiring)
+            do {
+                try versions.logAndApply(edit)
+            } catch {
+                setBackgroundErrorLocked(asStrataError(error), during: "recording a compaction in the MANIFEST")
+                if let manual { finishManualLocked(manual, error: readOnlyError()) }
+                return
+            }
+            publishSuperVersion()
+            let what = c.isTrivialMove ? "moved" : "compacted"
+            logger.debug("strata: \(what) \(c.inputFileCount) files (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+            if let manual {
+                if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
+                if manual.inPlacePass && !more { manual.compactedIntoTarget = true }  // the pass is over
+                if more {
+                    manual.resumeFrom = Compaction.userKeyRange(of: c.inputs[0]).largest
+                } else {
+                    manual.level = (manual.level ?? 0) + 1
+                    manual.resumeFrom = nil
+                }
+            }
+        case .failure(let e):
+            if compactions.stopping.load(ordering: .relaxed) {
+                if let manual { finishManualLocked(manual, error: StrataError(.closed, "database at \(path) is closed")) }
+            } else {
+                setBackgroundErrorLocked(e, during: "compaction")
+                if let manual { finishManualLocked(manual, error: readOnlyError()) }
+            }
+        }
+        mu.broadcast()  // writers waiting for level 0 to shrink
+    }
+
+    /// Compacts every level holding keys in [begin, end] down to the
+    /// deepest such level; blocks until done. Writes go on meanwhile.
+    func compactRange(begin: [UInt8]?, end: [UInt8]?) throws {
+        try checkOpen()
+        if let b = begin, let e = end, compareBytes(b, e) > 0 { return }
+        if memtablesOverlap(begin: begin, end: end) { try flush() }
+        let request = ManualCompaction(begin: begin, end: end)
+        mu.lock()
+        defer { mu.unlock() }
+        if closing { throw StrataError(.closed, "database at \(path) is closed") }
+        if bgError != nil { throw readOnlyError() }
+        compactions.manualQueue.append(request)
+        wakeCompactionLocked()
+        while !request.done { mu.wait() }
+        if let e = request.error { throw e }
+    }
+
+    /// Whether the active or immutable memtable holds a key in [begin, end].
+    private func memtablesOverlap(begin: [UInt8]?, end: [UInt8]?) -> Bool {
+        let sv = currentSuperVersion()
+        for m in [sv.mem, sv.imm] {
+            guard let m, !m.isEmpty else { continue }
+            let it = m.makeIterator()
+            if let begin {
+                makeInternalKey(begin, maxSequenceNumber, .forSeek).withUnsafeBytes { it.seek($0) }
+            } else {
+                it.seekToFirst()
+            }
+            guard it.isValid else { continue }
+            guard let end else { return true }
+            if end.withUnsafeBytes({ compareBytes(userKeyOf(it.key), $0) }) <= 0 { return true }
+        }
+        return false
+    }
+}
+
+extension DBCore {
+    /// Waits until no flush or compaction is running or due (every level
+    /// under its target, no manual request, no memtable being flushed), or
+    /// a background error stops the work. Returns false on timeout. For
+    /// tests and benchmarks.
+    @discardableResult
+    func waitForBackgroundWork(timeout: Duration = .seconds(60)) -> Bool {
+        let deadline = ContinuousClock.now + timeout
+        mu.lock()
+        defer { mu.unlock() }
+        while true {
+            if bgError != nil || shuttingDown { return true }
+            let busy = imm != nil || compactions.running || !compactions.manualQueue.isEmpty
+                || compactions.picker.scores(versions.current(0)).contains { $0 >= 1 }
+            if !busy { return true }
+            if ContinuousClock.now >= deadline { return false }
+            wakeCompactionLocked()
+            mu.wait(nanoseconds: 10_000_000)
+        }
+    }
+}
