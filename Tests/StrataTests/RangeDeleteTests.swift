@@ -157,6 +157,18 @@ import Testing
         #expect(detected > 0)
     }
 
+    /// The example in Docs/format-table.md, byte for byte.
+    @Test func documentedBlockBytes() throws {
+        let sink = TableTestSink()
+        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0))
+        try b.addRangeTombstone(Self.tombstone("ab", "b", 7))
+        _ = try b.finish()
+        let size = try Self.rangeDeletionBlockEnd(sink.bytes) - TableFormat.blockTrailerSize
+        #expect(Array(sink.bytes[0..<size]) == [0x00, 0x0a, 0x01, 0x61, 0x62, 0x02, 0x07, 0, 0, 0, 0, 0, 0, 0x62,
+                                                 0, 0, 0, 0, 1, 0, 0, 0])
+        #expect(sink.bytes[size] == 0)  // stored raw
+    }
+
     static func rangeDeletionBlockEnd(_ bytes: [UInt8]) throws -> Int {
         let footer = try bytes.withUnsafeBytes {
             try TableFooter.decode(UnsafeRawBufferPointer(rebasing: $0[($0.count - TableFormat.footerSize)...]), path: "t", offset: 0)
