@@ -5,8 +5,10 @@
 /// hides deleted keys, including keys under a range deletion the snapshot
 /// sees. Inside a deleted range it does not step key by key: every source
 /// whose entries are all older than the range tombstone jumps to the
-/// tombstone's end (or before its begin, in reverse). Use one iterator from one thread at a time (it may be
-/// handed between threads); create as many iterators as you like.
+/// tombstone's end (or before its begin, in reverse).
+///
+/// Use one iterator from one thread at a time (it may be handed between
+/// threads); create as many iterators as you like.
 ///
 /// Mutable state is marked `@exclusivity(unchecked)`: an iterator is used by
 /// one thread at a time and never hands out `inout` access to its fields, so
