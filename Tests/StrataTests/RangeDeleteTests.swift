@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 @testable import Strata
 
@@ -370,6 +371,73 @@ import Testing
         try db.write(b)
         #expect(try Self.scan(db) == [Self.key(4)])
         #expect(try db.get(Self.key(4)) == utf8("kept"))
+        try db.close()
+    }
+
+    /// A writer alternates "put all 40 keys with generation g" and "delete
+    /// the whole range" while flushes switch memtables; readers must always
+    /// see one whole generation or nothing, in scans both ways and in gets
+    /// under a snapshot.
+    @Test func readersSeeWholeBatchesWhileRangesAreDeleted() throws {
+        let dir = TempDir("rangedel-conc")
+        defer { dir.cleanup() }
+        var o = Options()
+        o.writeBufferSize = 32 << 10
+        let db = try Database.open(at: dir.path, options: o)
+        let failures = Mutex<[String]>([])
+        let done = Atomic<Bool>(false)
+        let group = DispatchGroup()
+        group.enter()
+        Thread {
+            defer { group.leave(); done.store(true, ordering: .releasing) }
+            do {
+                for g in 0..<400 {
+                    var b = WriteBatch()
+                    if g % 2 == 0 {
+                        for i in 0..<40 { b.put(Self.key(i), utf8("g\(g)") + [UInt8](repeating: 0x2e, count: 100)) }
+                    } else {
+                        b.deleteRange(from: Self.key(0), to: Self.key(40))
+                    }
+                    try db.write(b)
+                    if g % 50 == 49 { try db.flush() }
+                }
+            } catch {
+                failures.withLock { $0.append("writer: \(error)") }
+            }
+        }.start()
+        for r in 0..<2 {
+            group.enter()
+            Thread {
+                defer { group.leave() }
+                while !done.load(ordering: .acquiring) {
+                    do {
+                        let snap = db.snapshot()
+                        let it = try db.makeIterator(options: ReadOptions(snapshot: snap))
+                        var values: [[UInt8]] = []
+                        if r == 0 {
+                            it.seekToFirst()
+                            while it.isValid { values.append(it.value); it.next() }
+                        } else {
+                            it.seekToLast()
+                            while it.isValid { values.append(it.value); it.prev() }
+                        }
+                        try it.checkStatus()
+                        let gets = try (0..<40).map { try db.get(Self.key($0), options: ReadOptions(snapshot: snap)) }
+                        let whole = values.isEmpty || (values.count == 40 && Set(values).count == 1)
+                        let getsAgree = values.isEmpty ? gets.allSatisfy { $0 == nil } : gets.allSatisfy { $0 == values[0] }
+                        if !whole || !getsAgree {
+                            failures.withLock { $0.append("reader \(r): \(values.count) keys, \(Set(values).count) generations, gets agree: \(getsAgree)") }
+                            return
+                        }
+                    } catch {
+                        failures.withLock { $0.append("reader \(r): \(error)") }
+                        return
+                    }
+                }
+            }.start()
+        }
+        group.wait()
+        #expect(failures.withLock { $0 } == [])
         try db.close()
     }
 
