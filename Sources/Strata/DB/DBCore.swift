@@ -20,7 +20,7 @@ final class DBCore: @unchecked Sendable {
     let tableCache: TableCache
     let snapshots = SnapshotRegistry()
     let defaultFamily = ColumnFamily(name: "default", id: 0)
-    let statistics = Statistics()
+    let statistics: Statistics
 
     /// Sequence number of the newest write visible to readers.
     let lastSequence = Atomic<UInt64>(0)
@@ -58,7 +58,10 @@ final class DBCore: @unchecked Sendable {
         self.dbLock = lock
         self.versions = VersionSet(directory: path, fileSystem: options.fileSystem, options: options)
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
-        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache)
+        self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
+        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
+                                     maxOpenFiles: options.maxOpenFiles, statistics: statistics)
+        statistics.attach(blockCache: blockCache, tableCache: tableCache)
         let m = Memtable()
         self.mem = m
         self.superVersionBox = Mutex(SuperVersion(mem: m, imm: nil, version: Version.empty))
@@ -100,6 +103,7 @@ final class DBCore: @unchecked Sendable {
         let flush = Thread { [self] in flushThreadMain() }
         flush.name = "strata-flush"
         flush.start()
+        statistics.metrics?.start(interval: options.metricsPublishInterval, statistics: statistics)
     }
 
     /// Puts the database in read-only mode. Caller may or may not hold `mu`.
@@ -162,7 +166,7 @@ final class DBCore: @unchecked Sendable {
         let p = DBPaths.log(path, number)
         let file = try fs.createFile(at: p)
         try fs.syncDirectory(at: path)
-        return WALHandle(writer: LogWriter(file: file), number: number, path: p)
+        return WALHandle(writer: LogWriter(file: file), number: number, path: p, statistics: statistics)
     }
 
     // MARK: close
@@ -192,6 +196,7 @@ final class DBCore: @unchecked Sendable {
         flushExited.park()
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
+        statistics.metrics?.stop(statistics: statistics)
 
         var firstError: StrataError?
         mu.lock()

@@ -9,18 +9,21 @@ final class TableReader: Sendable {
     let path: String
     let fileNumber: UInt64
     let cache: BlockCache?
+    /// Where bloom checks and disk block reads are counted (statistics hook).
+    let statistics: Statistics?
     let properties: TableProperties
     let indexBlock: Block
     private let filter: BloomFilter?
     /// Where the footer starts; no block may reach past it.
     private let dataEnd: UInt64
 
-    private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
+    private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?, statistics: Statistics?,
                  properties: TableProperties, indexBlock: Block, filter: BloomFilter?, dataEnd: UInt64) {
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
         self.cache = cache
+        self.statistics = statistics
         self.properties = properties
         self.indexBlock = indexBlock
         self.filter = filter
@@ -29,7 +32,8 @@ final class TableReader: Sendable {
 
     /// Opens a table, verifying the footer and the checksums of the index,
     /// meta-index, filter and properties blocks.
-    static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> TableReader {
+    static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
+                     statistics: Statistics? = nil) throws -> TableReader {
         let size = file.size
         let footerSize = UInt64(TableFormat.footerSize)
         guard size >= footerSize else {
@@ -68,7 +72,8 @@ final class TableReader: Sendable {
             filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
                                                          verifyChecksum: true, hasEntries: false))
         }
-        return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, properties: properties,
+        return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, statistics: statistics,
+                           properties: properties,
                            indexBlock: indexBlock, filter: filter, dataEnd: dataEnd)
     }
 
@@ -84,7 +89,11 @@ final class TableReader: Sendable {
             throw StrataError(.invalidArgument, "lookup key of \(lookupKey.count) bytes is not an internal key")
         }
         let userKey = userKeyOf(lookupKey)
-        if let filter, !filter.mayContain(userKey) { return .notFound }
+        if let filter {
+            let excluded = !filter.mayContain(userKey)
+            statistics?.recordBloomCheck(useful: excluded)  // statistics hook
+            if excluded { return .notFound }
+        }
 
         var index = BlockCursor(order: .internalKey)
         index.reset(indexBlock)
@@ -94,7 +103,7 @@ final class TableReader: Sendable {
             return .notFound
         }
         let handle = try decodeHandle(index.value)
-        let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache)
+        let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache, forGet: true)
         // Keys up to this size are rebuilt on the stack; longer ones move to the heap.
         return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch in
             var cursor = BlockCursor(order: .internalKey, scratch: scratch)
@@ -129,11 +138,13 @@ final class TableReader: Sendable {
     }
 
     /// A data block from the cache, or read (and cached if `fillCache`).
-    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool) throws -> Block {
+    /// `forGet` counts a disk read towards point-lookup read amplification.
+    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool, forGet: Bool = false) throws -> Block {
         if let cache, let block = cache.lookup(fileNumber: fileNumber, offset: handle.offset) {
             return block
         }
         let block = try BlockReader.read(file, path: path, handle: handle, dataEnd: dataEnd, verifyChecksum: verifyChecksums)
+        statistics?.recordBlockRead(bytes: Int(handle.size), forGet: forGet)  // statistics hook
         if fillCache, let cache {
             cache.insert(fileNumber: fileNumber, offset: handle.offset, block: block)
         }
