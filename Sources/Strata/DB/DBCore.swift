@@ -116,7 +116,8 @@ final class DBCore: @unchecked Sendable {
     func setBackgroundErrorLocked(_ e: StrataError, during what: String) {
         if bgError == nil {
             bgError = e
-            logger.error("strata: \(what) failed, database is now read-only: \(e)")
+            logger.error("strata: background error, database is now read-only",
+                         metadata: ["during": "\(what)", "error": "\(e)", "path": "\(path)"])
         }
         mu.broadcast()
     }

@@ -235,7 +235,7 @@ extension DBCore {
         var force = force
         var stallStart: ContinuousClock.Instant?
         defer {
-            if let s = stallStart { statistics.recordStall(ContinuousClock.now - s) }
+            if let s = stallStart { noteStall(ContinuousClock.now - s, reason: "memtable flush pending") }  // statistics + log hook
         }
         while true {
             if bgError != nil { throw readOnlyError() }
