@@ -80,3 +80,36 @@ import Testing
         #expect(cache.usage <= cache.capacity)
     }
 }
+
+@Suite struct BlockCacheEraseTests {
+    @Test func eraseDuringConcurrentUseKeepsAccountingExact() async throws {
+        let cache = BlockCache(capacity: 16 * 4000)
+        let blocks = try (0..<32).map { try BlockCacheTests.block(64 + $0, fill: UInt8($0)) }
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<3 {
+                group.addTask {
+                    var rng = SeededRandom(seed: UInt64(worker) + 10)
+                    for _ in 0..<4000 {
+                        let f = UInt64.random(in: 1...3, using: &rng), i = Int.random(in: 0..<32, using: &rng)
+                        if let b = cache.lookup(fileNumber: f, offset: UInt64(i) * 4096) {
+                            #expect(b === blocks[i])
+                        } else {
+                            cache.insert(fileNumber: f, offset: UInt64(i) * 4096, block: blocks[i])
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for _ in 0..<200 { cache.erase(fileNumber: 2) }
+            }
+        }
+        cache.erase(fileNumber: 2)
+        for i in 0..<32 { #expect(cache.lookup(fileNumber: 2, offset: UInt64(i) * 4096) == nil) }
+        // Usage is exactly the sum of the sizes of what is still cached.
+        var expected = 0
+        for f: UInt64 in [1, 3] {
+            for i in 0..<32 where cache.lookup(fileNumber: f, offset: UInt64(i) * 4096) != nil { expected += blocks[i].size }
+        }
+        #expect(cache.usage == expected)
+    }
+}

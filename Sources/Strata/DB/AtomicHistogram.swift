@@ -37,7 +37,8 @@ final class AtomicHistogram: Sendable {
 
     /// Largest value that falls in bucket `b`.
     static func upperBound(_ b: Int) -> UInt64 {
-        b + 1 >= bucketCount ? UInt64.max : lowerBound(b + 1) - 1
+        // The last sub-bucket of 2^63 has no successor below 2^64.
+        (b + 1) / 16 + 3 >= 64 ? UInt64.max : lowerBound(b + 1) - 1
     }
 
     @inline(__always)
