@@ -3,6 +3,11 @@ import Synchronization
 /// Decompressed blocks shared by every table reader, keyed by
 /// (file number, block offset), bounded by their total byte size.
 ///
+/// Index and filter blocks count against the capacity too: an open table
+/// reader keeps them in memory for its lifetime and pins their bytes here
+/// (`pin`/`unpin`), which lowers the room left for data blocks; the data
+/// blocks give way at the next insert into each shard.
+///
 /// Sharded so concurrent readers rarely wait on each other: each of the 16
 /// shards is an `LRUTable` (open addressing, intrusive LRU list) behind its
 /// own `Mutex` with a sixteenth of the capacity. A cached block stays alive
@@ -13,6 +18,8 @@ final class BlockCache: Sendable {
 
     let capacity: Int
     private let shards: [LockedBlockCacheShard]
+    /// Bytes of index and filter blocks held by open table readers.
+    private let pinned = Atomic<Int>(0)
 
     init(capacity: Int) {
         self.capacity = max(0, capacity)
@@ -38,10 +45,20 @@ final class BlockCache: Sendable {
     /// used blocks to stay within capacity. A block larger than a shard's
     /// share of the capacity is not cached.
     func insert(fileNumber: UInt64, offset: UInt64, block: Block) {
+        let perShard = (capacity - pinned.load(ordering: .relaxed)) / Self.shardCount
         shard(fileNumber, offset).state.withLock { s in
-            _ = s.table.insert(fileNumber, offset, block, charge: block.size, evicted: { _ in })
+            _ = s.table.insert(fileNumber, offset, block, charge: block.size, limit: perShard, evicted: { _ in })
         }
     }
+
+    /// Charges `bytes` held outside the cache (a table's index and filter).
+    func pin(bytes: Int) { pinned.add(bytes, ordering: .relaxed) }
+
+    /// Returns a charge taken by `pin`.
+    func unpin(bytes: Int) { pinned.subtract(bytes, ordering: .relaxed) }
+
+    /// Bytes pinned by open table readers.
+    var pinnedUsage: Int { pinned.load(ordering: .relaxed) }
 
     /// Drops every block of a file (after it is deleted).
     func erase(fileNumber: UInt64) {
@@ -52,8 +69,10 @@ final class BlockCache: Sendable {
     var hits: UInt64 { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.hits } } }
     /// Lookups that did not.
     var misses: UInt64 { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.misses } } }
-    /// Bytes of blocks held (exact sum of `Block.size`).
-    var usage: Int { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.table.usage } } }
+    /// Bytes of data blocks held (exact sum of `Block.size`).
+    var dataUsage: Int { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.table.usage } } }
+    /// Bytes charged: data blocks plus pinned index and filter blocks.
+    var usage: Int { dataUsage + pinnedUsage }
     /// Blocks held.
     var count: Int { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.table.count } } }
 }

@@ -91,12 +91,14 @@ struct LRUTable<Value> {
     }
 
     /// Stores `value` under the key as the most recently used entry, then
-    /// drops least recently used entries until the charges fit the capacity,
-    /// handing each dropped value to `evicted`. A value whose charge alone
-    /// exceeds the capacity is not stored (and any old value of the key is
-    /// dropped). Returns whether the value was stored.
+    /// drops least recently used entries until the charges fit the capacity
+    /// (or `limit`, when that is lower), handing each dropped value to
+    /// `evicted`. A value whose charge alone exceeds that is not stored (and
+    /// any old value of the key is dropped). Returns whether it was stored.
     @discardableResult
-    mutating func insert(_ k0: UInt64, _ k1: UInt64, _ value: Value, charge: Int, evicted: (Value) -> Void) -> Bool {
+    mutating func insert(_ k0: UInt64, _ k1: UInt64, _ value: Value, charge: Int, limit: Int = .max,
+                         evicted: (Value) -> Void) -> Bool {
+        let capacity = max(0, min(self.capacity, limit))
         if let s = findSlot(k0, k1) {
             let e = slots[s].entry
             if charge > capacity {

@@ -14,11 +14,13 @@ final class TableReader: Sendable {
     let properties: TableProperties
     let indexBlock: Block
     private let filter: BloomFilter?
+    /// Bytes of the index and filter blocks, pinned in the block cache while this reader lives.
+    private let pinnedBytes: Int
     /// Where the footer starts; no block may reach past it.
     private let dataEnd: UInt64
 
     private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?, statistics: Statistics?,
-                 properties: TableProperties, indexBlock: Block, filter: BloomFilter?, dataEnd: UInt64) {
+                 properties: TableProperties, indexBlock: Block, filter: BloomFilter?, filterBytes: Int, dataEnd: UInt64) {
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
@@ -28,6 +30,12 @@ final class TableReader: Sendable {
         self.indexBlock = indexBlock
         self.filter = filter
         self.dataEnd = dataEnd
+        self.pinnedBytes = indexBlock.size + filterBytes
+        cache?.pin(bytes: pinnedBytes)
+    }
+
+    deinit {
+        cache?.unpin(bytes: pinnedBytes)
     }
 
     /// Opens a table, verifying the footer and the checksums of the index,
@@ -68,13 +76,16 @@ final class TableReader: Sendable {
         let propertiesBlock = try BlockReader.read(file, path: path, handle: propertiesHandle, dataEnd: dataEnd, verifyChecksum: true)
         let properties = try TableProperties.decode(propertiesBlock, fileSize: size)
         var filter: BloomFilter?
+        var filterBytes = 0
         if let filterHandle {
-            filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
-                                                         verifyChecksum: true, hasEntries: false))
+            let filterBlock = try BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
+                                                   verifyChecksum: true, hasEntries: false)
+            filterBytes = filterBlock.size
+            filter = try BloomFilter(block: filterBlock)
         }
         return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, statistics: statistics,
                            properties: properties,
-                           indexBlock: indexBlock, filter: filter, dataEnd: dataEnd)
+                           indexBlock: indexBlock, filter: filter, filterBytes: filterBytes, dataEnd: dataEnd)
     }
 
     /// False only when the table certainly holds no entry of `userKey`.
