@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct LRUTableTests {
     @Test func evictsLeastRecentlyUsedFirst() {
-        var t = LRUTable<Int>(capacity: 3)
+        let t = LRUTable<Int>(capacity: 3)
         var evicted: [Int] = []
         for k in 1...3 { t.insert(7, UInt64(k), k, charge: 1, evicted: { evicted.append($0) }) }
         #expect(t.keysByRecency.map(\.1) == [3, 2, 1])
@@ -20,7 +20,7 @@ import Testing
     }
 
     @Test func chargesAreExactAcrossReplaceRemoveAndOversize() {
-        var t = LRUTable<String>(capacity: 100)
+        let t = LRUTable<String>(capacity: 100)
         var evicted: [String] = []
         t.insert(1, 0, "a", charge: 30, evicted: { evicted.append($0) })
         t.insert(1, 8, "b", charge: 30, evicted: { evicted.append($0) })
@@ -42,7 +42,7 @@ import Testing
     }
 
     @Test func removeAllDropsOneFile() {
-        var t = LRUTable<Int>(capacity: 1000)
+        let t = LRUTable<Int>(capacity: 1000)
         for f: UInt64 in 1...3 { for o: UInt64 in 0..<50 { t.insert(f, o * 4096, Int(f), charge: 1, evicted: { _ in }) } }
         var dropped = 0
         t.removeAll(k0: 2, evicted: { #expect($0 == 2); dropped += 1 })
@@ -61,7 +61,7 @@ import Testing
     func matchesModel(seed: UInt64) {
         var rng = SeededRandom(seed: seed)
         let capacity = 400
-        var t = LRUTable<UInt64>(capacity: capacity)
+        let t = LRUTable<UInt64>(capacity: capacity)
         var model: [(k0: UInt64, k1: UInt64, v: UInt64, charge: Int)] = []  // most recent first
         for step in 0..<20_000 {
             let k0 = UInt64.random(in: 0..<4, using: &rng)

@@ -67,6 +67,11 @@ final class DBCore: @unchecked Sendable {
         self.superVersionBox = Mutex(SuperVersion(mem: m, imm: nil, version: Version.empty))
     }
 
+    deinit {
+        // Breaks the statistics <-> table cache cycle when open failed before close could.
+        statistics.detachCaches()
+    }
+
     var tableOptions: TableBuilderOptions {
         var t = TableBuilderOptions()
         t.blockSize = options.blockSize
@@ -198,6 +203,7 @@ final class DBCore: @unchecked Sendable {
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
         statistics.metrics?.stop(statistics: statistics)
+        statistics.detachCaches()
 
         var firstError: StrataError?
         mu.lock()

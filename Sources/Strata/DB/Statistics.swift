@@ -39,8 +39,11 @@ public final class Statistics: Sendable {
     /// Latency of creating an iterator (`makeIterator`).
     let iteratorLatency = AtomicHistogram()
 
-    /// The caches whose counters `snapshot()` reads; weak so the caches'
-    /// own references to this object make no cycle.
+    /// The caches whose counters `snapshot()` reads while the database is
+    /// open. Strong references (a weak one would move the caches' reference
+    /// counts to a side table and slow every retain on the read path); the
+    /// cycle through the table readers' `statistics` is broken at close by
+    /// `detachCaches()`, which keeps the last counts.
     private let caches = Mutex<CacheSources>(CacheSources())
     /// swift-metrics handles, when a metrics backend is configured.
     let metrics: MetricsReporter?
@@ -58,6 +61,32 @@ public final class Statistics: Sendable {
             $0.blockCache = blockCache
             $0.tableCache = tableCache
         }
+    }
+
+    /// Keeps the caches' final counts and lets go of the caches (at close).
+    func detachCaches() {
+        let final = cacheFigures()
+        caches.withLock {
+            $0 = CacheSources()
+            $0.final = final
+        }
+    }
+
+    private func cacheFigures() -> CacheFigures {
+        let (blockCache, tableCache, final) = caches.withLock { ($0.blockCache, $0.tableCache, $0.final) }
+        var f = final
+        if let blockCache {
+            f.blockCacheHits = blockCache.hits
+            f.blockCacheMisses = blockCache.misses
+            f.blockCacheUsage = UInt64(blockCache.usage)
+            f.blockCacheCapacity = UInt64(blockCache.capacity)
+        }
+        if let tableCache {
+            f.tableCacheHits = tableCache.hits
+            f.tableCacheMisses = tableCache.misses
+            f.openTables = UInt64(tableCache.openCount)
+        }
+        return f
     }
 
     // MARK: reading
@@ -110,18 +139,14 @@ public final class Statistics: Sendable {
                 nanoseconds: _compactionNanoseconds[level].load(ordering: .relaxed))
             s.levels.append(l)
         }
-        let (blockCache, tableCache) = caches.withLock { ($0.blockCache, $0.tableCache) }
-        if let blockCache {
-            s.blockCacheHits = blockCache.hits
-            s.blockCacheMisses = blockCache.misses
-            s.blockCacheUsage = UInt64(blockCache.usage)
-            s.blockCacheCapacity = UInt64(blockCache.capacity)
-        }
-        if let tableCache {
-            s.tableCacheHits = tableCache.hits
-            s.tableCacheMisses = tableCache.misses
-            s.openTables = UInt64(tableCache.openCount)
-        }
+        let c = cacheFigures()
+        s.blockCacheHits = c.blockCacheHits
+        s.blockCacheMisses = c.blockCacheMisses
+        s.blockCacheUsage = c.blockCacheUsage
+        s.blockCacheCapacity = c.blockCacheCapacity
+        s.tableCacheHits = c.tableCacheHits
+        s.tableCacheMisses = c.tableCacheMisses
+        s.openTables = c.openTables
         s.getLatency = getLatency.summary()
         s.writeLatency = writeLatency.summary()
         s.iteratorCreateLatency = iteratorLatency.summary()
@@ -189,8 +214,21 @@ public final class Statistics: Sendable {
     }
 }
 
-/// Weak references to the caches whose counters a snapshot includes.
+/// The caches whose counters a snapshot includes, and their last counts
+/// once detached.
 private struct CacheSources {
-    weak var blockCache: BlockCache?
-    weak var tableCache: TableCache?
+    var blockCache: BlockCache?
+    var tableCache: TableCache?
+    var final = CacheFigures()
+}
+
+/// Cache counters as a snapshot reports them.
+private struct CacheFigures {
+    var blockCacheHits: UInt64 = 0
+    var blockCacheMisses: UInt64 = 0
+    var blockCacheUsage: UInt64 = 0
+    var blockCacheCapacity: UInt64 = 0
+    var tableCacheHits: UInt64 = 0
+    var tableCacheMisses: UInt64 = 0
+    var openTables: UInt64 = 0
 }
