@@ -221,4 +221,25 @@ import Testing
         #expect(c.totalValue == 15)
         #expect(c.values.count == 2)
     }
+
+    @Test func metricsArePublishedPeriodicallyWhileOpen() throws {
+        let dir = TempDir("stats")
+        defer { dir.cleanup() }
+        let metrics = TestMetrics()
+        var o = Self.options()
+        o.metricsFactory = metrics
+        o.metricsPublishInterval = .milliseconds(5)
+        let db = try Database.open(at: dir.path, options: o)
+        try db.put(utf8("k"), utf8("v"))
+        let expected = Int64(db.statistics.userBytesWritten)
+        // Poll (no timing assertion): the publisher thread gets there eventually.
+        var seen: Int64 = 0
+        for _ in 0..<1000 where seen != expected {
+            seen = (try? metrics.expectCounter("strata_user_bytes_written", [("db", dir.path)]).totalValue) ?? 0
+            if seen != expected { usleep(5000) }
+        }
+        #expect(seen == expected)
+        try db.close()
+        #expect(try metrics.expectCounter("strata_user_bytes_written", [("db", dir.path)]).totalValue == expected)
+    }
 }

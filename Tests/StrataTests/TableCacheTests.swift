@@ -94,4 +94,14 @@ import Testing
         let small = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: nil, maxOpenFiles: 3)
         #expect(small.capacity == 1)
     }
+
+    @Test func evictingADeletedFileDropsItsBlocks() throws {
+        let blocks = BlockCache(capacity: 1 << 20)
+        let cache = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: blocks, maxOpenFiles: 20)
+        blocks.insert(fileNumber: 5, offset: 0, block: try BlockCacheTests.block(100))
+        blocks.insert(fileNumber: 6, offset: 0, block: try BlockCacheTests.block(100))
+        cache.evict(5)
+        #expect(blocks.lookup(fileNumber: 5, offset: 0) == nil)
+        #expect(blocks.lookup(fileNumber: 6, offset: 0) != nil)
+    }
 }

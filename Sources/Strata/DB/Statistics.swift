@@ -179,7 +179,7 @@ public final class Statistics: Sendable {
 
     /// A compaction finished: `bytesRead` from its input tables (all input
     /// levels), `bytesWritten` to its output tables, which went to `level`.
-    public func recordCompaction(bytesRead: UInt64, bytesWritten: UInt64, level: Int, duration: Duration) {
+    func recordCompaction(bytesRead: UInt64, bytesWritten: UInt64, level: Int, duration: Duration) {
         let l = min(max(0, level), Self.trackedLevels - 1)
         _compactions[l].add(1, ordering: .relaxed)
         _compactionBytesRead[l].add(bytesRead, ordering: .relaxed)

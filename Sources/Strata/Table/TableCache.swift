@@ -52,10 +52,13 @@ final class TableCache: Sendable {
         return r
     }
 
-    /// Forgets a file's reader (the file is being deleted).
+    /// Forgets a file's reader and its cached blocks (the file is being
+    /// deleted; file numbers are never reused, so its blocks would only
+    /// take room until they aged out).
     func evict(_ number: UInt64) {
         // The removed reader is released after the lock is dropped.
         _ = state.withLock { $0.readers.remove(number, 0) }
+        blockCache?.erase(fileNumber: number)
     }
 
     /// Readers currently held.
