@@ -58,7 +58,9 @@ extension DBCore {
     private func statsReport(_ sv: SuperVersion) -> String {
         let version = sv.version
         let s = statistics.snapshot()
-        let user = Double(max(1, s.userBytesWritten))
+        // Per-level W-Amp is shown once users have written something (a
+        // reopened database's recovery flush alone has no user bytes).
+        let user: Double? = s.userBytesWritten == 0 ? nil : Double(s.userBytesWritten)
         var out = "** Compaction Stats **\n"
         out += "Level  Files  Size(MB)  Score  Read(GB)  Write(GB)  W-Amp  Comp(cnt)  Comp(sec)\n"
         out += String(repeating: "-", count: 82) + "\n"
@@ -111,9 +113,9 @@ extension DBCore {
     }
 
     private func statsRow(_ name: String, files: Int, size: UInt64, score: String, read: UInt64, written: UInt64,
-                          user: Double, count: UInt64, nanos: UInt64) -> String {
+                          user: Double?, count: UInt64, nanos: UInt64) -> String {
         pad(name, 5) + pad(String(files), 7) + pad(fixed(mb(size), 2), 10) + pad(score, 7)
-            + pad(fixed(gb(read), 3), 10) + pad(fixed(gb(written), 3), 11) + pad(fixed(Double(written) / user, 2), 7)
+            + pad(fixed(gb(read), 3), 10) + pad(fixed(gb(written), 3), 11) + pad(user.map { fixed(Double(written) / $0, 2) } ?? "-", 7)
             + pad(String(count), 11) + pad(fixed(Double(nanos) / 1e9, 2), 11) + "\n"
     }
 }
