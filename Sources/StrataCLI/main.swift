@@ -11,8 +11,10 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 let usage = """
 usage: strata <command> [--db=PATH] [flags]
 commands:
-  bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync
-           --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db ...)
+  bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync,
+           readwhilewriting,seekrandom,deleteseq,deleterandom,flush,stats
+           --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db
+           --seek_nexts --statistics ...)
   get      print the value of --key
   put      set --key to --value
   delete   remove --key

@@ -20,7 +20,7 @@ final class DBCore: @unchecked Sendable {
     let tableCache: TableCache
     let snapshots = SnapshotRegistry()
     let defaultFamily = ColumnFamily(name: "default", id: 0)
-    let statistics = Statistics()
+    let statistics: Statistics
     let compactions: CompactionControl
 
     /// Sequence number of the newest write visible to readers.
@@ -60,10 +60,18 @@ final class DBCore: @unchecked Sendable {
         self.compactions = CompactionControl(options: options)
         self.versions = VersionSet(directory: path, fileSystem: options.fileSystem, options: options)
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
-        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache)
+        self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
+        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
+                                     maxOpenFiles: options.maxOpenFiles, statistics: statistics)
+        statistics.attach(blockCache: blockCache, tableCache: tableCache)
         let m = Memtable()
         self.mem = m
         self.superVersionBox = Mutex(SuperVersion(mem: m, imm: nil, version: Version.empty))
+    }
+
+    deinit {
+        // Breaks the statistics <-> table cache cycle when open failed before close could.
+        statistics.detachCaches()
     }
 
     var tableOptions: TableBuilderOptions {
@@ -121,6 +129,7 @@ final class DBCore: @unchecked Sendable {
         let compaction = Thread { [self] in compactionThreadMain() }
         compaction.name = "strata-compaction"
         compaction.start()
+        statistics.metrics?.start(interval: options.metricsPublishInterval, statistics: statistics)
     }
 
     /// Puts the database in read-only mode. Caller may or may not hold `mu`.
@@ -133,7 +142,8 @@ final class DBCore: @unchecked Sendable {
     func setBackgroundErrorLocked(_ e: StrataError, during what: String) {
         if bgError == nil {
             bgError = e
-            logger.error("strata: \(what) failed, database is now read-only: \(e)")
+            logger.error("strata: background error, database is now read-only",
+                         metadata: ["during": "\(what)", "error": "\(e)", "path": "\(path)"])
         }
         mu.broadcast()
         wakeCompactionLocked()  // fails waiting compactRange calls
@@ -189,7 +199,7 @@ final class DBCore: @unchecked Sendable {
         let p = DBPaths.log(path, number)
         let file = try fs.createFile(at: p)
         try fs.syncDirectory(at: path)
-        return WALHandle(writer: LogWriter(file: file), number: number, path: p)
+        return WALHandle(writer: LogWriter(file: file), number: number, path: p, statistics: statistics)
     }
 
     // MARK: close
@@ -222,6 +232,8 @@ final class DBCore: @unchecked Sendable {
         compactions.exited.park()
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
+        statistics.metrics?.stop(statistics: statistics)
+        statistics.detachCaches()
 
         var firstError: StrataError?
         mu.lock()

@@ -26,6 +26,8 @@ extension DBCore {
     }
 
     private func recover() throws {
+        let started = ContinuousClock.now
+        var replayedBatches = 0
         let names = try fs.listDirectory(at: path)
         if !names.contains("CURRENT") {
             let ours = names.filter { n in
@@ -43,7 +45,7 @@ extension DBCore {
                 throw StrataError(.notFound, "no database at \(path) (createIfMissing is off)")
             }
             try versions.create()
-            logger.info("strata: created database at \(path)")
+            logger.info("strata: created database", metadata: ["path": "\(path)"])
         } else {
             if options.errorIfExists {
                 throw StrataError(.invalidArgument, "a database already exists at \(path) (errorIfExists is on)")
@@ -67,12 +69,14 @@ extension DBCore {
             let file = try fs.openForReading(at: logPath)
             defer { file.close() }
             let reader = LogReader(file: file, path: logPath, mode: options.walRecovery)
+            logger.info("strata: replaying log", metadata: ["log": "\(number)", "path": "\(logPath)"])
             records: while let record = try reader.next() {
                 let batchSequence: SequenceNumber
                 do {
                     let batch = try WriteBatch(decoding: record)
                     batchSequence = batch.sequence
                     if batch.count > 0 {
+                        replayedBatches += 1
                         try record.withUnsafeBytes { try insert(batchBytes: $0, into: memtable) }
                         maxSequence = max(maxSequence, batchSequence + UInt64(batch.count) - 1)
                     }
@@ -119,5 +123,10 @@ extension DBCore {
         try versions.logAndApply(edit)
         publishSuperVersion()
         deleteObsoleteFiles()
+        logger.info("strata: opened database", metadata: [
+            "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replayedBatches)",
+            "tables-written": "\(edit.newFiles.count)", "last-sequence": "\(maxSequence)",
+            "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
+        ])
     }
 }
