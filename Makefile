@@ -42,7 +42,7 @@ crash-test: build
 
 # The concurrency tests under ThreadSanitizer (separate build folder).
 test-tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable"
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress"
 
 bench: build
 	mkdir -p $(DATA)

@@ -27,7 +27,7 @@ final class DBCore: @unchecked Sendable {
     let lastSequence = Atomic<UInt64>(0)
     /// Set once `close()` has begun; checked without `mu` on the read path.
     let closedFlag = Atomic<Bool>(false)
-    private let superVersionBox: Mutex<SuperVersion>
+    private let superVersionBox: Locked<SuperVersion>
 
     // MARK: guarded by mu
     let mu = Monitor()
@@ -66,7 +66,7 @@ final class DBCore: @unchecked Sendable {
         statistics.attach(blockCache: blockCache, tableCache: tableCache)
         let m = Memtable()
         self.mem = m
-        self.superVersionBox = Mutex(SuperVersion(mem: m, imm: nil, version: Version.empty))
+        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: Version.empty))
     }
 
     deinit {

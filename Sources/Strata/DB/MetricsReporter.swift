@@ -31,7 +31,7 @@ final class MetricsReporter: Sendable {
     private let compactionTimer: CoreMetrics.Timer
     private let stallTimer: CoreMetrics.Timer
     /// Counter values at the last publication; the lock also serializes publications.
-    private let published: Mutex<[UInt64]>
+    private let published: Locked<[UInt64]>
 
     // Publisher thread state, guarded by `monitor`.
     private let monitor = Monitor()
@@ -93,7 +93,7 @@ final class MetricsReporter: Sendable {
         flushTimer = Timer(label: "strata_flush_duration", dimensions: dims, factory: factory)
         compactionTimer = Timer(label: "strata_compaction_duration", dimensions: dims, factory: factory)
         stallTimer = Timer(label: "strata_stall_duration", dimensions: dims, factory: factory)
-        published = Mutex([UInt64](repeating: 0, count: c.count))
+        published = Locked([UInt64](repeating: 0, count: c.count))
     }
 
     func recordFlush(duration: Duration) { flushTimer.recordNanoseconds(Int64(duration.clampedNanoseconds)) }

@@ -44,7 +44,7 @@ public final class Statistics: Sendable {
     /// counts to a side table and slow every retain on the read path); the
     /// cycle through the table readers' `statistics` is broken at close by
     /// `detachCaches()`, which keeps the last counts.
-    private let caches = Mutex<CacheSources>(CacheSources())
+    private let caches = Locked<CacheSources>(CacheSources())
     /// swift-metrics handles, when a metrics backend is configured.
     let metrics: MetricsReporter?
 

@@ -80,8 +80,8 @@ final class BlockCache: Sendable {
 /// A shard and its lock. A class because `Mutex` cannot live in an array;
 /// the separate allocations also keep shards' locks off shared cache lines.
 private final class LockedBlockCacheShard: Sendable {
-    let state: Mutex<BlockCacheShard>
-    init(capacity: Int) { state = Mutex(BlockCacheShard(table: LRUTable(capacity: capacity))) }
+    let state: Locked<BlockCacheShard>
+    init(capacity: Int) { state = Locked(BlockCacheShard(table: LRUTable(capacity: capacity))) }
 }
 
 /// One shard's blocks and its hit/miss counts (counted under the shard's

@@ -20,7 +20,7 @@ final class TableCache: Sendable {
     private let statistics: Statistics?
     /// Readers held at most.
     let capacity: Int
-    private let state: Mutex<TableCacheState>
+    private let state: Locked<TableCacheState>
 
     /// `maxOpenFiles <= 0` leaves the cache unbounded.
     init(directory: String, fileSystem: any FileSystem, blockCache: BlockCache?,
@@ -30,7 +30,7 @@ final class TableCache: Sendable {
         self.blockCache = blockCache
         self.statistics = statistics
         self.capacity = maxOpenFiles <= 0 ? Int.max / 2 : max(1, maxOpenFiles - Self.reservedFiles)
-        self.state = Mutex(TableCacheState(readers: LRUTable(capacity: capacity)))
+        self.state = Locked(TableCacheState(readers: LRUTable(capacity: capacity)))
     }
 
     /// The reader of `file`, opening the file on a miss.
