@@ -20,6 +20,10 @@ commands:
   delete   remove --key
   scan     print keys and values (--from, --to, --limit)
   stats    print the database's statistics
+  compact  compact a key range (--from, --to; default everything) down to the bottom level
+  checkpoint --to=PATH   write an openable copy (hard links where possible)
+  verify   read every block of every table, checking checksums
+  backup create|list|verify|restore|purge --dir=BACKUPS [--db=PATH] [--id=N] [--to=PATH] [--keep=N] [--overwrite]
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
 
@@ -36,6 +40,10 @@ case "bench":
     }
 case "get", "put", "delete", "scan", "stats":
     runDataCommand(command, args)
+case "compact", "checkpoint", "verify":
+    runMaintenanceCommand(command, args)
+case "backup":
+    runBackupCommand(args)
 case "stress":
     runStress(args)
 case "stress-child":
