@@ -66,7 +66,7 @@ public final class Database: Sendable {
 
     /// The value of `key`, or nil when absent.
     public func get(_ key: [UInt8], in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> [UInt8]? {
-        try core.get(key, options: options)
+        try core.get(key, in: family, options: options)
     }
 
     /// A consistent view of the database as of now.
@@ -77,7 +77,7 @@ public final class Database: Sendable {
     /// An iterator over `family` honouring the snapshot and bounds in `options`.
     /// It starts unpositioned: call a seek method first.
     public func makeIterator(in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> Iterator {
-        try core.makeIterator(options: options)
+        try core.makeIterator(in: family, options: options)
     }
 
     // MARK: column families
@@ -85,17 +85,37 @@ public final class Database: Sendable {
     /// The default column family.
     public var defaultColumnFamily: ColumnFamily { core.defaultFamily }
 
-    /// All column families, "default" first.
-    public var columnFamilies: [ColumnFamily] { [core.defaultFamily] }
+    /// All column families, "default" first, then by id (creation order).
+    public var columnFamilies: [ColumnFamily] { core.liveFamilies }
 
     /// The family named `name`, if it exists.
     public func columnFamily(_ name: String) -> ColumnFamily? {
-        name == "default" ? core.defaultFamily : nil
+        core.liveFamilies.first { $0.name == name }
+    }
+
+    /// Creates a column family: a separate keyspace with its own memtable,
+    /// levels and `options`, sharing the database's log, so one `WriteBatch`
+    /// can change several families atomically. Recorded in the MANIFEST
+    /// (with its options) before this returns. Throws `.invalidArgument`
+    /// when a family of that name exists or an option is out of range.
+    public func createColumnFamily(_ name: String, options: ColumnFamilyOptions = ColumnFamilyOptions()) throws -> ColumnFamily {
+        try core.createColumnFamily(name, options: options)
+    }
+
+    /// Drops `family`: it disappears from `columnFamilies` at once (recorded
+    /// in the MANIFEST before this returns), every later use of its handle
+    /// is `.invalidArgument`, and its files are deleted once no iterator or
+    /// read still uses them. Iterators open on it keep working. Dropping
+    /// "default" is `.invalidArgument`.
+    public func dropColumnFamily(_ family: ColumnFamily) throws {
+        try core.dropColumnFamily(family)
     }
 
     // MARK: maintenance
 
-    /// Writes the memtable to a table file and waits until it is on disk.
+    /// Writes the memtables to table files and waits until they are on disk.
+    /// Every column family with unflushed data is flushed: the families
+    /// share one log, which can only be retired once all of them are on disk.
     public func flush() throws {
         try core.checkOpen()
         try core.flush()
@@ -111,7 +131,7 @@ public final class Database: Sendable {
     /// Throws `.readOnly` after a background failure, `.closed` if the
     /// database closes first.
     public func compactRange(_ begin: [UInt8]?, _ end: [UInt8]?, in family: ColumnFamily? = nil) throws {
-        try core.compactRange(begin: begin, end: end)
+        try core.compactRange(begin: begin, end: end, in: family)
     }
 
     /// Counters kept since open.
@@ -120,8 +140,10 @@ public final class Database: Sendable {
     /// A named property of the database, or nil for an unknown name:
     /// `strata.num-files-at-level<N>`, `strata.estimate-num-keys`,
     /// `strata.stats`, `strata.last-sequence`, `strata.background-error`.
-    public func property(_ name: String) -> String? {
-        core.property(name)
+    /// Level, key and memtable figures are those of `family` (nil = the
+    /// default family); nil too for a dropped or foreign family.
+    public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
+        core.property(name, in: family)
     }
 
     /// Waits for queued writes, syncs the log and releases the database.

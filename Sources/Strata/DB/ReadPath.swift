@@ -1,9 +1,10 @@
 /// Point reads and iterator construction.
 extension DBCore {
-    func get(_ key: [UInt8], options readOptions: ReadOptions) throws -> [UInt8]? {
+    func get(_ key: [UInt8], in family: ColumnFamily?, options readOptions: ReadOptions) throws -> [UInt8]? {
         try checkOpen()
+        let cf = try resolve(family)
         // Sources and sequence together (see `readState`).
-        let (sv, seq) = readState(readOptions.snapshot)
+        let (sv, seq) = readState(readOptions.snapshot, in: cf)
         statistics.recordGet()
         return try key.withUnsafeBytes { (k) throws -> [UInt8]? in
             switch sv.mem.get(k, snapshotSequence: seq) {
@@ -39,14 +40,15 @@ extension DBCore {
         }
     }
 
-    func makeIterator(options readOptions: ReadOptions) throws -> Iterator {
+    func makeIterator(in family: ColumnFamily?, options readOptions: ReadOptions) throws -> Iterator {
         try checkOpen()
+        let cf = try resolve(family)
         let sv: SuperVersion
         let snapshot: Snapshot
         if let s = readOptions.snapshot {
-            (sv, snapshot) = (currentSuperVersion(), s)
+            (sv, snapshot) = (cf.superVersion, s)
         } else {
-            (sv, snapshot) = readStateWithNewSnapshot()
+            (sv, snapshot) = readStateWithNewSnapshot(in: cf)
         }
         var children: [any InternalIterator] = [sv.mem.makeIterator()]
         if let imm = sv.imm { children.append(imm.makeIterator()) }
