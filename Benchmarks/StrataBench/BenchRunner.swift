@@ -10,9 +10,9 @@ import Strata
 /// (fillsync: --num/1000 each, as in db_bench).
 public final class BenchRunner {
     let flags: BenchFlags
-    private var db: Database?
+    var db: Database?
     /// Advances per benchmark so that, as in db_bench, each one draws a different key sequence.
-    private var runCount: UInt64 = 0
+    var runCount: UInt64 = 0
     private let values: ValueSource
 
     public init(flags: BenchFlags) {
@@ -81,6 +81,15 @@ public final class BenchRunner {
         case "readseq":
             if db == nil { try openDB(fresh: false) }
             try runReadSeq(name)
+        case "seekrandom":
+            if db == nil { try openDB(fresh: false) }
+            try runSeekRandom(name)
+        case "deleteseq":
+            if db == nil { try openDB(fresh: false) }
+            try runDeleteSeq(name)
+        case "deleterange":
+            if db == nil { try openDB(fresh: false) }
+            try runDeleteRange(name)
         case "flush":
             if db == nil { try openDB(fresh: false) }
             try db!.flush()
@@ -186,7 +195,7 @@ public final class BenchRunner {
 
     /// Runs `body` on `flags.threads` threads started together; returns the
     /// wall time of the slowest and the merged histogram.
-    private func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (ops: Int, bytes: Int, note: String)) throws -> ThreadResult {
+    func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (ops: Int, bytes: Int, note: String)) throws -> ThreadResult {
         let n = flags.threads
         let collector = ResultCollector(count: n)
         let start = DispatchSemaphore(value: 0)
@@ -211,7 +220,7 @@ public final class BenchRunner {
         return ThreadResult(seconds: Double(nowNanoseconds() - wall0) / 1e9, ops: r.ops, bytes: r.bytes, note: r.note, histogram: r.hist)
     }
 
-    private func report(_ name: String, _ r: ThreadResult) {
+    func report(_ name: String, _ r: ThreadResult) {
         let ops = Double(r.ops)
         // db_bench reports micros/op per thread-op (elapsed * threads / ops).
         let microsPerOp = r.seconds * 1e6 * Double(flags.threads) / max(ops, 1)

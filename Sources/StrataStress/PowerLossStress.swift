@@ -23,6 +23,7 @@ public struct PowerLossStress {
         func next() -> UInt64 { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng }
 
         var bases: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: config.keysPerWorker), count: config.workers)
+        var acknowledgedTotal = 0
         for cycle in 0..<cycles {
             let db: Database
             do { db = try Database.open(at: "/stress", options: options) } catch { return "cycle \(cycle): open failed: \(error)" }
@@ -44,6 +45,10 @@ public struct PowerLossStress {
                 }.start()
             }
             group.wait()
+            if let e = workers.compactMap(\.lastError).first(where: { !$0.contains("simulated crash") }) {
+                return "cycle \(cycle): a worker failed before the crash: \(e)"
+            }
+            acknowledgedTotal += workers.reduce(0) { $0 + $1.history.lastAcknowledged + 1 }
             fs.crash()
             try? db.close()
             do { try fs.simulatePowerLoss(tornWrites: next() % 2 == 0) } catch { return "cycle \(cycle): power loss simulation failed: \(error)" }
@@ -62,7 +67,7 @@ public struct PowerLossStress {
                 bases[h.worker] = actual
             }
             try? reopened.close()
-            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok") }
+            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok (\(acknowledgedTotal) writes acknowledged so far)") }
         }
         return nil
     }

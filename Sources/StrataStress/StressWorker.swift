@@ -33,6 +33,8 @@ public final class StressWorker: @unchecked Sendable {
     // Used by one thread only (the worker's own); read by the driver after join.
     public var history: WorkerHistory
     public private(set) var failure: String?
+    /// The error that ended the worker, if one did (normally the crash).
+    public private(set) var lastError: String?
     private var rng: UInt64
     private var current: [[UInt8]?]
     private let config: StressConfig
@@ -130,6 +132,7 @@ public final class StressWorker: @unchecked Sendable {
                     if w == 0 { try db.flush() }
                 }
             } catch {
+                lastError = "\(error)"
                 return  // a crash (or an injected fault) ends the worker
             }
         }

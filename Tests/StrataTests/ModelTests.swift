@@ -4,7 +4,8 @@ import Testing
 
 /// Random operations against the database and an in-memory sorted model,
 /// checked after every read: gets, iterations both ways with bounds, seeks,
-/// snapshots, flushes, compactions of random ranges and close/reopen cycles.
+/// snapshots, range deletes, flushes, compactions of random ranges and
+/// close/reopen cycles.
 @Suite struct ModelTests {
     typealias Model = [[UInt8]: [UInt8]]
 
@@ -27,6 +28,11 @@ import Testing
     static func randomValue(_ rng: inout SeededRandom) -> [UInt8] {
         let len = Int(rng.next() % 40)
         return (0..<len).map { _ in UInt8(truncatingIfNeeded: rng.next()) }
+    }
+
+    /// What `deleteRange(from:to:)` does to the model: removes `[from, to)`.
+    static func removeRange(_ m: inout Model, _ from: [UInt8], _ to: [UInt8]) {
+        for k in m.keys where !k.lexicographicallyPrecedes(from) && k.lexicographicallyPrecedes(to) { m[k] = nil }
     }
 
     static func randomBound(_ rng: inout SeededRandom) -> [UInt8]? {
@@ -108,10 +114,15 @@ import Testing
         for _ in 0..<1500 {
             let r = rng.next() % 100
             switch r {
-            case 0..<40:
+            case 0..<36:
                 let k = Self.randomKey(&rng), v = Self.randomValue(&rng)
                 try db.put(k, v)
                 model[k] = v
+            case 36..<40:
+                // Random ranges, sometimes empty or inverted (a no-op).
+                let from = Self.randomKey(&rng), to = Self.randomKey(&rng)
+                try db.deleteRange(from: from, to: to)
+                Self.removeRange(&model, from, to)
             case 40..<55:
                 let k = Self.randomKey(&rng)
                 try db.delete(k)
@@ -121,7 +132,11 @@ import Testing
                 var staged = model
                 for _ in 0..<(1 + rng.next() % 8) {
                     let k = Self.randomKey(&rng)
-                    if rng.next() % 3 == 0 {
+                    if rng.next() % 8 == 0 {
+                        let to = Self.randomKey(&rng)
+                        b.deleteRange(from: k, to: to)
+                        Self.removeRange(&staged, k, to)
+                    } else if rng.next() % 3 == 0 {
                         b.delete(k); staged[k] = nil
                     } else {
                         let v = Self.randomValue(&rng)

@@ -76,7 +76,8 @@ public struct WriteBatch: Sendable {
         recordCount += 1
     }
 
-    /// Removes every key in `[from, to)` from `family`.
+    /// Removes every key in `[from, to)` from `family`. An empty range
+    /// (`from >= to`) is recorded but deletes nothing.
     @inlinable
     public mutating func deleteRange(from begin: [UInt8], to end: [UInt8], in family: ColumnFamily? = nil) {
         appendRecord(tag: 2, cf: family?.id ?? 0, begin, end)

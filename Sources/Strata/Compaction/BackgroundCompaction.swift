@@ -209,11 +209,14 @@ extension DBCore {
         if let e = request.error { throw e }
     }
 
-    /// Whether `family`'s active or immutable memtable holds a key in [begin, end].
+    /// Whether `family`'s active or immutable memtable holds a key in
+    /// [begin, end] (or any range tombstone).
     private func memtablesOverlap(_ family: ColumnFamilyState, begin: [UInt8]?, end: [UInt8]?) -> Bool {
         let sv = family.superVersion
         for m in [sv.mem, sv.imm] {
             guard let m, !m.isEmpty else { continue }
+            // A range tombstone may cover the range whatever its point keys.
+            if m.rangeTombstoneCount > 0 { return true }
             let it = m.makeIterator()
             if let begin {
                 makeInternalKey(begin, maxSequenceNumber, .forSeek).withUnsafeBytes { it.seek($0) }

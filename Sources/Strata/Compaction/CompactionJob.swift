@@ -56,6 +56,13 @@ final class CompactionJob {
     /// Per deeper level, the first file that may still hold a key (keys
     /// arrive ascending, so these only move forward).
     private var baseLevelCursors: [Int] = Array(repeating: 0, count: Version.numLevels)
+    /// Internal keys of the current output's first and last point entries.
+    private var firstPointKey: [UInt8]?
+    private var lastPointKey: [UInt8] = []
+    /// User-key range spanned by the input files (inclusive): no file of the
+    /// output level outside the inputs overlaps it.
+    private var inputLowest: [UInt8] = []
+    private var inputHighest: [UInt8] = []
 
     init(compaction: Compaction, snapshots: [SequenceNumber], environment: Environment) {
         self.compaction = compaction
@@ -95,11 +102,9 @@ final class CompactionJob {
         let c = compaction
         var readers: [TableReader] = []
         for level in c.inputs { for f in level { readers.append(try env.tableCache.reader(for: f)) } }
-        // RANGEDEL: gather the inputs' range tombstones.
         let rangeDeletions = CompactionRangeDeletions(inputs: readers, snapshots: snapshots)
-        // RANGEDEL: inputs wholly covered by a newer tombstone are deleted
-        // by the edit (already in it) and not read at all.
         let skipped = rangeDeletions.fullyCoveredInputs(c.inputs[0] + c.inputs[1])
+        computeInputRange()
 
         var children: [any InternalIterator] = []
         if c.level == 0 {
@@ -162,7 +167,7 @@ final class CompactionJob {
                 // below; older entries here share its stripe and go too.
                 drop = true
             } else if rangeDeletions.hides(userKey, sequence: sequence) {
-                // RANGEDEL: covered by a newer range tombstone in the same stripe.
+                // Covered by a newer range tombstone in the same stripe.
                 drop = true
             }
             previousStripe = stripe
@@ -170,14 +175,44 @@ final class CompactionJob {
             if !drop {
                 if builder == nil { try openOutput(lower: currentUserKey) }
                 try builder!.add(key, input.value)
+                if firstPointKey == nil { firstPointKey = key.array }
+                lastPointKey.removeAll(keepingCapacity: true)
+                lastPointKey.append(contentsOf: key)
             }
             input.next()
         }
         if let e = input.status() { throw e }
-        // RANGEDEL: tombstones after the last point entry (or in a
-        // compaction without point entries) still need an output file;
-        // open one here when `rangeDeletions` has fragments left.
-        if builder != nil { try finishOutput(nextUserKey: nil, rangeDeletions: rangeDeletions) }
+        if builder != nil {
+            try finishOutput(nextUserKey: nil, rangeDeletions: rangeDeletions)
+        } else if outputs.isEmpty && !rangeDeletions.isEmpty,
+                  !rangeDeletions.pieces(lower: nil, upper: nil, droppable: droppable).isEmpty {
+            // Only tombstones survive: they still need a file.
+            try openOutput(lower: [])
+            try finishOutput(nextUserKey: nil, rangeDeletions: rangeDeletions)
+        }
+    }
+
+    private func computeInputRange() {
+        let files = compaction.inputs.flatMap { $0 }
+        guard var lo = files.first?.smallest, var hi = files.first?.largest else { return }
+        for f in files {
+            if compareInternalKeys(f.smallest, lo) < 0 { lo = f.smallest }
+            if compareInternalKeys(f.largest, hi) > 0 { hi = f.largest }
+        }
+        inputLowest = lo.withUnsafeBytes { userKeyOf($0).array }
+        inputHighest = hi.withUnsafeBytes { userKeyOf($0).array }
+    }
+
+    /// Whether tombstones over `[begin, end)` may be dropped: the piece lies
+    /// inside the input range and no deeper level holds a file overlapping it.
+    private func droppable(_ begin: [UInt8], _ end: [UInt8]) -> Bool {
+        if compareBytes(begin, inputLowest) < 0 || compareBytes(end, inputHighest) > 0 { return false }
+        for level in (compaction.outputLevel + 1)..<Version.numLevels {
+            if !compaction.version.overlappingFiles(level: level, smallestUserKey: begin, largestUserKey: end).isEmpty {
+                return false
+            }
+        }
+        return true
     }
 
     /// Number of snapshots below `sequence`: two entries of one key are
@@ -241,19 +276,26 @@ final class CompactionJob {
     /// Finishes the current output: range tombstones, footer, fsync, close.
     private func finishOutput(nextUserKey: [UInt8]?, rangeDeletions: CompactionRangeDeletions) throws {
         guard let b = builder, let file = builderFile else { return }
-        // RANGEDEL: fragments in [outputLower, nextUserKey) go into this
-        // file; its bounds widen to cover them.
-        let widened = rangeDeletions.addFragments(to: b, lower: outputLower, upper: nextUserKey,
-                                                  bottommost: compaction.outputLevel == Version.numLevels - 1)
+        // Tombstone fragments in [outputLower, nextUserKey) go into this file.
+        for t in rangeDeletions.pieces(lower: outputLower, upper: nextUserKey, droppable: droppable) {
+            try b.addRangeTombstone(t)
+        }
         let props = try b.finish()
         try file.sync()
         try file.close()
-        var smallest = props.smallest
-        var largest = props.largest
-        if let w = widened {
-            if compareInternalKeys(w.smallest, smallest) < 0 { smallest = w.smallest }
-            if compareInternalKeys(w.largest, largest) > 0 { largest = w.largest }
+        // Bounds are the point entries' (see CompactionRangeDeletions); a
+        // file of tombstones only spans the compaction's input range.
+        let smallest: [UInt8]
+        let largest: [UInt8]
+        if let first = firstPointKey {
+            smallest = first
+            largest = lastPointKey
+        } else {
+            smallest = makeInternalKey(inputLowest, maxSequenceNumber, .rangeDeletion)
+            largest = makeInternalKey(inputHighest, 0, .deletion)
         }
+        firstPointKey = nil
+        lastPointKey.removeAll(keepingCapacity: true)
         outputs.append(FileMetaData(number: builderNumber, size: props.fileSize, smallest: smallest,
                                     largest: largest, numEntries: props.numEntries))
         bytesWritten += props.fileSize

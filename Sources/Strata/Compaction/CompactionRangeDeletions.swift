@@ -1,51 +1,81 @@
 /// The range tombstones that flow through one compaction: gathered from
 /// the input tables, used to drop the point entries they hide, and written
-/// again (fragmented per output file) unless the output is the bottom
-/// level and no snapshot needs them.
+/// again, fragmented, into the outputs.
 ///
-/// RANGEDEL: a stub until tables carry range tombstones (the `rangedel`
-/// branch adds `TableReader.rangeTombstones` and
-/// `TableBuilder.addRangeTombstone`). Every place the job consults it is
-/// marked `// RANGEDEL:`; filling in this type is the whole plug-in.
+/// Output file bounds stay those of the point entries (a tombstone-only
+/// output takes the compaction's input range). Reads do not depend on file
+/// bounds for tombstones — every table's tombstones apply to the whole
+/// version — so this only matters for which files later compactions pick,
+/// and keeps files of a level strictly disjoint in user keys.
+///
+/// A tombstone may be dropped only where dropping it cannot uncover an
+/// older entry: inside this compaction's input range (no other file of the
+/// output level overlaps it), where no deeper level has a file, and when no
+/// snapshot is older than it (every older entry it hid was in its stripe and
+/// is dropped by `hides`).
 struct CompactionRangeDeletions {
-    /// Tombstones from every input, newest first once gathered.
-    private(set) var tombstones: [RangeTombstone] = []
+    private let fragments: RangeTombstoneFragments?
     /// Live snapshot sequences, ascending.
     private let snapshots: [SequenceNumber]
 
-    /// RANGEDEL: gather `reader.rangeTombstones` from every input table.
     init(inputs: [TableReader], snapshots: [SequenceNumber]) {
         self.snapshots = snapshots
-        _ = inputs
+        let all = inputs.flatMap(\.rangeTombstones)
+        fragments = all.isEmpty ? nil : RangeTombstoneFragments(all)
     }
 
-    var isEmpty: Bool { tombstones.isEmpty }
+    var isEmpty: Bool { fragments == nil }
 
-    /// RANGEDEL: true when a tombstone with sequence > `sequence` covers
-    /// `userKey` and no snapshot separates them (no snapshot s with
-    /// `sequence <= s < tombstone.sequence`): the point entry is then
-    /// invisible to every reader and can be dropped.
+    /// Number of snapshots below `sequence` (see CompactionJob.stripeOf).
+    private func stripe(_ sequence: SequenceNumber) -> Int {
+        var lo = 0, hi = snapshots.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if snapshots[mid] < sequence { lo = mid + 1 } else { hi = mid }
+        }
+        return lo
+    }
+
+    /// True when a tombstone newer than `sequence` covers `userKey` and no
+    /// snapshot separates them: the entry is invisible to every reader.
     @inline(__always)
     func hides(_ userKey: UnsafeRawBufferPointer, sequence: SequenceNumber) -> Bool {
-        false
+        guard let f = fragments else { return false }
+        let i = f.firstFragment(endingAfter: userKey)
+        guard i < f.count, compareBytes(f.begin(i), userKey) <= 0 else { return false }
+        // The oldest tombstone newer than the entry is the one that decides.
+        var closest: SequenceNumber = 0
+        for t in f.sequences(i) where t > sequence { closest = t }
+        return closest != 0 && stripe(closest) == stripe(sequence)
     }
 
-    /// RANGEDEL: input files whose whole key range is covered by a
-    /// tombstone newer than every entry in them (same snapshot stripe):
-    /// deleted by the edit without being read or rewritten.
-    func fullyCoveredInputs(_ files: [FileMetaData]) -> Set<UInt64> {
-        []
-    }
+    /// Input files wholly covered by a newer tombstone are not skipped
+    /// unread: their entries are dropped one by one by `hides`, which frees
+    /// the same space; skipping would need each file's oldest sequence.
+    func fullyCoveredInputs(_ files: [FileMetaData]) -> Set<UInt64> { [] }
 
-    /// RANGEDEL: writes the fragments of every tombstone that falls in the
-    /// output file's user-key range [lower, upper) (nil = open end) with
-    /// `builder.addRangeTombstone`, skipping those no reader needs any more
-    /// (`bottommost`, so nothing older lies below, and no snapshot older
-    /// than the tombstone), and returns the internal-key bounds the file
-    /// must be widened to, if any, so that its range covers its tombstones.
-    func addFragments(to builder: TableBuilder, lower: [UInt8]?, upper: [UInt8]?, bottommost: Bool)
-        -> (smallest: [UInt8], largest: [UInt8])?
-    {
-        nil
+    /// The tombstones to write into an output covering user keys
+    /// `[lower, upper)` (nil = open), clipped to it. `droppable(begin, end)`
+    /// says whether a piece lies where nothing older can hide (inside the
+    /// input range, no deeper file overlapping); there, tombstones older
+    /// than every snapshot are dropped.
+    func pieces(lower: [UInt8]?, upper: [UInt8]?, droppable: ([UInt8], [UInt8]) -> Bool) -> [RangeTombstone] {
+        guard let f = fragments else { return [] }
+        var out: [RangeTombstone] = []
+        for i in 0..<f.count {
+            var b = f.begin(i).array
+            var e = f.end(i).array
+            if let lo = lower, compareBytes(e, lo) <= 0 { continue }
+            if let hi = upper, compareBytes(b, hi) >= 0 { continue }
+            if let lo = lower, compareBytes(b, lo) < 0 { b = lo }
+            if let hi = upper, compareBytes(e, hi) > 0 { e = hi }
+            if compareBytes(b, e) >= 0 { continue }
+            let canDrop = droppable(b, e)
+            for t in f.sequences(i) {
+                if canDrop && stripe(t) == 0 { continue }
+                out.append(RangeTombstone(begin: b, end: e, sequence: t))
+            }
+        }
+        return out
     }
 }

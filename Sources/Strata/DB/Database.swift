@@ -50,6 +50,22 @@ public final class Database: Sendable {
         try core.write(b, options: options)
     }
 
+    /// Removes every key in `[from, to)`: `from` included, `to` excluded,
+    /// in byte-wise key order. Costs one record however many keys the range
+    /// holds. Readers with a snapshot taken before the call still see the
+    /// keys; a later `put` of a key in the range makes it visible again.
+    ///
+    /// An empty range (`from >= to`) deletes nothing and is a no-op: no
+    /// error, nothing written. Keys longer than `maxKeySize` are refused
+    /// with `.invalidArgument`.
+    public func deleteRange(from: [UInt8], to: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
+        try core.checkOpen()
+        guard compareBytes(from, to) < 0 else { return }
+        var b = WriteBatch(reservingCapacity: from.count + to.count + 8)
+        b.deleteRange(from: from, to: to, in: family)
+        try core.write(b, options: options)
+    }
+
     /// Commits `batch` atomically, blocking until it is as durable as its
     /// commit mode promises (see Docs/durability.md).
     public func write(_ batch: WriteBatch, options: WriteOptions = WriteOptions()) throws {

@@ -103,8 +103,9 @@ extension DBCore {
         return true
     }
 
-    /// Writes every entry of `memtable` to table file `number`, fsyncs it and
-    /// its directory. Returns nil when the memtable holds no point entries.
+    /// Writes every entry and range tombstone of `memtable` to table file
+    /// `number`, fsyncs it and its directory. Returns nil when the memtable
+    /// holds neither point entries nor (non-empty) range tombstones.
     func writeLevel0Table(_ memtable: Memtable, number: UInt64, options tableOptions: TableBuilderOptions) throws -> FileMetaData? {
         if memtable.isEmpty { return nil }
         let start = ContinuousClock.now
@@ -117,7 +118,10 @@ extension DBCore {
             try builder.add(it.key, it.value)
             it.next()
         }
-        if builder.entryCount == 0 {
+        for t in memtable.rangeTombstoneList() {
+            try builder.addRangeTombstone(t)
+        }
+        if builder.recordCount == 0 {
             builder.abandon()
             try? file.close()
             try? fs.removeFile(at: tablePath)

@@ -240,7 +240,9 @@ extension DBCore {
     private func handOffLeadership() {
         guard let next = writers.first else {
             leaderActive = false
-            mu.broadcast()  // close() waits for an idle queue
+            // close() waits for an idle queue; waking everyone on every
+            // commit would cost a context switch per write.
+            if closing { mu.broadcast() }
             return
         }
         next.isLeader = true

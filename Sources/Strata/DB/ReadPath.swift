@@ -1,4 +1,10 @@
 /// Point reads and iterator construction.
+///
+/// Range tombstones: a point entry with sequence `s` is deleted for a
+/// reader at sequence `S` when a tombstone covering its key, from any
+/// source, has a sequence `t` with `s < t <= S`. Comparing sequences rather
+/// than trusting source order keeps this right however compaction moves
+/// tombstones and entries between levels.
 extension DBCore {
     func get(_ key: [UInt8], in family: ColumnFamily?, options readOptions: ReadOptions) throws -> [UInt8]? {
         try checkOpen()
@@ -7,14 +13,17 @@ extension DBCore {
         let (sv, seq) = readState(readOptions.snapshot, in: cf)
         statistics.recordGet()
         return try key.withUnsafeBytes { (k) throws -> [UInt8]? in
-            switch sv.mem.get(k, snapshotSequence: seq) {
-            case .found(let v): return v
+            // The newest visible tombstone over `k`; entries older than it are deleted.
+            let covering = sv.certainlyHasNoRangeTombstones ? 0 : try coveringSequence(sv, k, seq)
+            var found: SequenceNumber = 0
+            switch sv.mem.get(k, snapshotSequence: seq, sequence: &found) {
+            case .found(let v): return found < covering ? nil : v
             case .deleted: return nil
             case .notFound: break
             }
             if let imm = sv.imm {
-                switch imm.get(k, snapshotSequence: seq) {
-                case .found(let v): return v
+                switch imm.get(k, snapshotSequence: seq, sequence: &found) {
+                case .found(let v): return found < covering ? nil : v
                 case .deleted: return nil
                 case .notFound: break
                 }
@@ -28,8 +37,8 @@ extension DBCore {
                     for file in version.filesForGet(level: level, userKey: k) {
                         let table = try tableCache.reader(for: file)
                         switch try table.get(lk, verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache) {
-                        case .found(let kind, _, let value):
-                            return kind == .value ? value : nil
+                        case .found(let kind, let sequence, let value):
+                            return kind == .value && sequence >= covering ? value : nil
                         case .notFound:
                             continue
                         }
@@ -38,6 +47,19 @@ extension DBCore {
                 return nil
             }
         }
+    }
+
+    /// The sequence of the newest range tombstone over `key` visible at
+    /// `seq` in any source of `sv` (0 when none).
+    private func coveringSequence(_ sv: SuperVersion, _ key: UnsafeRawBufferPointer, _ seq: SequenceNumber) throws -> SequenceNumber {
+        var covering: SequenceNumber = 0
+        if let f = sv.mem.rangeTombstoneFragments() {
+            covering = f.maxCoveringSequence(key, atOrBelow: seq)
+        }
+        if let f = try sv.settledRangeDeletions(tables: tableCache).fragments {
+            covering = max(covering, f.maxCoveringSequence(key, atOrBelow: seq))
+        }
+        return covering
     }
 
     func makeIterator(in family: ColumnFamily?, options readOptions: ReadOptions) throws -> Iterator {
@@ -50,20 +72,46 @@ extension DBCore {
         } else {
             (sv, snapshot) = readStateWithNewSnapshot(in: cf)
         }
+        var settled: SettledRangeDeletions?
+        var tombstones: [RangeTombstoneCursor] = []
+        if !sv.certainlyHasNoRangeTombstones {
+            do {
+                let s = try sv.settledRangeDeletions(tables: tableCache)
+                settled = s
+                if let f = sv.mem.rangeTombstoneFragments() { tombstones.append(RangeTombstoneCursor(f, snapshot: snapshot.sequence)) }
+                if let f = s.fragments { tombstones.append(RangeTombstoneCursor(f, snapshot: snapshot.sequence)) }
+            } catch let e as StrataError {
+                // Without every tombstone no entry can be trusted; report
+                // the failure through the iterator's status, like other read errors.
+                return Iterator(iter: EmptyIterator(error: e), sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+                                upperBound: readOptions.upperBound, pins: [sv, snapshot])
+            }
+        }
         var children: [any InternalIterator] = [sv.mem.makeIterator()]
-        if let imm = sv.imm { children.append(imm.makeIterator()) }
+        var maxSequences: [SequenceNumber] = [sv.mem.maxPointSequence]
+        if let imm = sv.imm {
+            children.append(imm.makeIterator())
+            maxSequences.append(imm.maxPointSequence)
+        }
         let version = sv.version
-        for file in version.files[0] {
+        for (i, file) in version.files[0].enumerated() {
             do {
                 children.append(try tableCache.reader(for: file).makeIterator(
                     verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
             } catch let e as StrataError {
                 children.append(EmptyIterator(error: e))
             }
+            maxSequences.append(settled?.level0MaxPointSequence[i] ?? maxSequenceNumber)
         }
         for level in 1..<version.files.count where !version.files[level].isEmpty {
             children.append(LevelIterator(files: version.files[level], tables: tableCache,
                                           verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
+            maxSequences.append(settled?.levelMaxPointSequence[level] ?? maxSequenceNumber)
+        }
+        if !tombstones.isEmpty {
+            return Iterator(merging: MergingIterator(children, maxSequences: maxSequences), tombstones: tombstones,
+                            sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+                            upperBound: readOptions.upperBound, pins: [sv, snapshot])
         }
         let merged: any InternalIterator = children.count == 1 ? children[0] : MergingIterator(children)
         return Iterator(iter: merged, sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,

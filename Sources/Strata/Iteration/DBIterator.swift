@@ -2,8 +2,13 @@
 /// number, within optional bounds `[lowerBound, upperBound)`.
 ///
 /// It sees the newest version of each key not newer than its snapshot and
-/// hides deleted keys. Use one iterator from one thread at a time (it may be
-/// handed between threads); create as many iterators as you like.
+/// hides deleted keys, including keys under a range deletion the snapshot
+/// sees. Inside a deleted range it does not step key by key: every source
+/// whose entries are all older than the range tombstone jumps to the
+/// tombstone's end (or before its begin, in reverse).
+///
+/// Use one iterator from one thread at a time (it may be handed between
+/// threads); create as many iterators as you like.
 ///
 /// Mutable state is marked `@exclusivity(unchecked)`: an iterator is used by
 /// one thread at a time and never hands out `inout` access to its fields, so
@@ -15,6 +20,12 @@ public final class Iterator: @unchecked Sendable {
     private let upperBound: [UInt8]?
     /// Keeps the memtables, tables and snapshot this iterator reads alive.
     private let pins: [AnyObject]
+    /// Set when range tombstones apply: `iter` as its concrete type, for
+    /// the skipping moves. Nil (and `tombstones` empty) otherwise.
+    private let merging: MergingIterator?
+    @exclusivity(unchecked) private var tombstones: [RangeTombstoneCursor]
+    /// Which of `tombstones` last reported the newest covering tombstone.
+    @exclusivity(unchecked) private var coveringCursor = 0
 
     private enum Direction { case forward, reverse }
     @exclusivity(unchecked) private var direction: Direction = .forward
@@ -27,6 +38,22 @@ public final class Iterator: @unchecked Sendable {
 
     init(iter: any InternalIterator, sequence: SequenceNumber, lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = iter
+        self.sequence = sequence
+        self.lowerBound = lowerBound
+        self.upperBound = upperBound
+        self.pins = pins
+        merging = nil
+        tombstones = []
+    }
+
+    /// An iterator that applies the range tombstones in `tombstones` (one
+    /// cursor per fragment list, all at `sequence`) to the entries of
+    /// `merging`, whose children must carry their max sequences.
+    init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], sequence: SequenceNumber,
+         lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
+        self.iter = merging
+        self.merging = merging
+        self.tombstones = tombstones
         self.sequence = sequence
         self.lowerBound = lowerBound
         self.upperBound = upperBound
@@ -119,9 +146,21 @@ public final class Iterator: @unchecked Sendable {
     public func next() {
         precondition(valid, "Iterator.next() while not valid")
         if direction == .reverse {
-            // The internal iterator sits just before savedKey's entries.
             direction = .forward
-            if iter.isValid { iter.next() } else { iter.seekToFirst() }
+            if merging != nil {
+                // A reverse jump over a deleted range may have left the
+                // internal iterator far before savedKey: seek past it
+                // instead of stepping back over the range. (savedKey, 0,
+                // deletion) is the last possible entry of savedKey.
+                scratch.removeAll(keepingCapacity: true)
+                savedKey.withUnsafeBytes { appendInternalKey(&scratch, $0, 0, .deletion) }
+                scratch.withUnsafeBytes { iter.seek($0) }
+            } else if iter.isValid {
+                // The internal iterator sits just before savedKey's entries.
+                iter.next()
+            } else {
+                iter.seekToFirst()
+            }
             findNextUserEntry(skipping: true)
             return
         }
@@ -164,6 +203,7 @@ public final class Iterator: @unchecked Sendable {
     /// (they are older versions of a key already returned or deleted).
     private func findNextUserEntry(skipping: Bool) {
         var skipping = skipping
+        let applyTombstones = merging != nil
         while iter.isValid {
             let ikey = iter.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence {
@@ -173,20 +213,30 @@ public final class Iterator: @unchecked Sendable {
                     valid = false
                     return
                 }
-                switch kindOf(ikey) {
-                case .deletion:
-                    savedKey.removeAll(keepingCapacity: true)
-                    savedKey.append(contentsOf: ukey)
-                    skipping = true
-                case .value:
+                if let kind = kindOf(ikey), kind != .rangeDeletion {
+                    // The newest visible entry of a user key decides it;
+                    // older ones (hidden) are skipped.
                     let hidden = skipping && savedKey.withUnsafeBytes { compareBytes(ukey, $0) } <= 0
                     if !hidden {
-                        valid = true
+                        if applyTombstones {
+                            let covering = coveringSequence(ukey)
+                            if sequenceOf(ikey) < covering {
+                                savedKey.removeAll(keepingCapacity: true)
+                                savedKey.append(contentsOf: ukey)
+                                skipping = true
+                                skipForward(olderThan: covering)
+                                continue
+                            }
+                        }
+                        if kind == .value {
+                            valid = true
+                            savedKey.removeAll(keepingCapacity: true)
+                            return
+                        }
                         savedKey.removeAll(keepingCapacity: true)
-                        return
+                        savedKey.append(contentsOf: ukey)
+                        skipping = true
                     }
-                default:
-                    break
                 }
             }
             iter.next()
@@ -200,9 +250,10 @@ public final class Iterator: @unchecked Sendable {
     /// before it.
     private func findPrevUserEntry() {
         var lastKind: ValueKind = .deletion
+        let applyTombstones = merging != nil
         while iter.isValid {
             let ikey = iter.key
-            if ikey.count >= 8 && sequenceOf(ikey) <= sequence, let kind = kindOf(ikey), kind != .rangeDeletion {
+            if ikey.count >= 8 && sequenceOf(ikey) <= sequence, var kind = kindOf(ikey), kind != .rangeDeletion {
                 let ukey = userKeyOf(ikey)
                 if let lo = lowerBound, lo.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
                     // Below the bound: whatever was kept so far is the answer.
@@ -210,6 +261,13 @@ public final class Iterator: @unchecked Sendable {
                 }
                 if lastKind != .deletion && savedKey.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
                     break
+                }
+                var covering: SequenceNumber = 0
+                if applyTombstones {
+                    covering = coveringSequence(ukey)
+                    // Under a tombstone the snapshot sees, an older entry
+                    // counts as a deletion.
+                    if sequenceOf(ikey) < covering { kind = .deletion } else { covering = 0 }
                 }
                 lastKind = kind
                 if kind == .deletion {
@@ -220,6 +278,10 @@ public final class Iterator: @unchecked Sendable {
                     savedKey.append(contentsOf: ukey)
                     savedValue.removeAll(keepingCapacity: true)
                     savedValue.append(contentsOf: iter.value)
+                }
+                if covering > 0 {
+                    skipBackward(olderThan: covering)
+                    continue
                 }
             }
             iter.prev()
@@ -232,5 +294,39 @@ public final class Iterator: @unchecked Sendable {
             return
         }
         valid = true
+    }
+
+    // MARK: Range tombstones
+
+    /// The sequence of the newest tombstone covering `userKey` that the
+    /// snapshot sees (0 when none); notes which cursor holds it.
+    @inline(__always)
+    private func coveringSequence(_ userKey: UnsafeRawBufferPointer) -> SequenceNumber {
+        var best: SequenceNumber = 0
+        for i in 0..<tombstones.count {
+            let t = tombstones[i].coveringSequence(userKey)
+            if t > best {
+                best = t
+                coveringCursor = i
+            }
+        }
+        return best
+    }
+
+    /// Moves past the current (deleted) entry; sources older than the
+    /// covering tombstone jump to the end of its fragment.
+    private func skipForward(olderThan covering: SequenceNumber) {
+        scratch.removeAll(keepingCapacity: true)
+        // (end, max sequence, forSeek) is the first possible entry of `end`.
+        appendInternalKey(&scratch, tombstones[coveringCursor].end, maxSequenceNumber, .forSeek)
+        scratch.withUnsafeBytes { merging!.nextSkipping(olderThan: covering, to: $0) }
+    }
+
+    /// Moves before the current (deleted) entry; sources older than the
+    /// covering tombstone jump before the begin of its fragment.
+    private func skipBackward(olderThan covering: SequenceNumber) {
+        scratch.removeAll(keepingCapacity: true)
+        appendInternalKey(&scratch, tombstones[coveringCursor].begin, maxSequenceNumber, .forSeek)
+        scratch.withUnsafeBytes { merging!.prevSkipping(olderThan: covering, to: $0) }
     }
 }

@@ -25,6 +25,12 @@ final class Memtable: Sendable {
     private let smallestSequence = Atomic<UInt64>(.max)
     /// Largest sequence added plus one; 0 while empty.
     private let largestSequencePlusOne = Atomic<UInt64>(0)
+    /// Largest sequence of a point record (value or deletion); 0 while none.
+    private let largestPointSequence = Atomic<UInt64>(0)
+    /// The tombstones fragmented for readers, with the tombstone count they
+    /// were built from; rebuilt by the first reader that finds the count
+    /// has moved on. Guarded by its own lock, taken only when tombstones exist.
+    private let fragmentCache = Mutex<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
 
     init() {
         arena = Arena()
@@ -42,8 +48,10 @@ final class Memtable: Sendable {
         switch kind {
         case .value:
             points.insert(userKey: key, trailer: trailer, value: value)
+            notePointSequence(sequence)
         case .deletion:
             points.insert(userKey: key, trailer: trailer, value: UnsafeRawBufferPointer(start: nil, count: 0))
+            notePointSequence(sequence)
         case .rangeDeletion:
             rangeTombstones.insert(userKey: key, trailer: trailer, value: value)
             rangeTombstoneTotal.store(rangeTombstoneTotal.load(ordering: .relaxed) &+ 1, ordering: .releasing)
@@ -59,9 +67,22 @@ final class Memtable: Sendable {
         }
     }
 
+    private func notePointSequence(_ sequence: UInt64) {
+        if sequence > largestPointSequence.load(ordering: .relaxed) {
+            largestPointSequence.store(sequence, ordering: .relaxed)
+        }
+    }
+
     /// The newest point record for `userKey` with sequence <=
     /// `snapshotSequence`. Range tombstones are not consulted.
     func get(_ userKey: UnsafeRawBufferPointer, snapshotSequence: UInt64) -> MemtableGetResult {
+        var sequence: SequenceNumber = 0
+        return get(userKey, snapshotSequence: snapshotSequence, sequence: &sequence)
+    }
+
+    /// `get`, also reporting the found record's sequence in `sequence`
+    /// (left alone when `.notFound`), for checking it against range tombstones.
+    func get(_ userKey: UnsafeRawBufferPointer, snapshotSequence: UInt64, sequence: inout SequenceNumber) -> MemtableGetResult {
         // The seek kind sorts first among equal (key, sequence), so this
         // lands on the newest version at or below the snapshot.
         let trailer = packTrailer(min(snapshotSequence, maxSequenceNumber), .forSeek)
@@ -70,9 +91,14 @@ final class Memtable: Sendable {
         let userLength = length &- 8
         let found = UnsafeRawBufferPointer(start: node.entry + prefix, count: userLength)
         guard bytesEqual(found, userKey) else { return .notFound }
-        switch UInt8(truncatingIfNeeded: loadFixed64(node.entry + prefix + userLength)) {
-        case ValueKind.value.rawValue: return .found(node.value.array)
-        case ValueKind.deletion.rawValue: return .deleted
+        let foundTrailer = loadFixed64(node.entry + prefix + userLength)
+        switch UInt8(truncatingIfNeeded: foundTrailer) {
+        case ValueKind.value.rawValue:
+            sequence = foundTrailer >> 8
+            return .found(node.value.array)
+        case ValueKind.deletion.rawValue:
+            sequence = foundTrailer >> 8
+            return .deleted
         default: return .notFound
         }
     }
@@ -89,6 +115,39 @@ final class Memtable: Sendable {
         guard rangeTombstoneTotal.load(ordering: .acquiring) > 0 else { return nil }
         return MemtableIterator(owner: self, list: rangeTombstones)
     }
+
+    /// Every range tombstone added so far, in begin-key order.
+    func rangeTombstoneList() -> [RangeTombstone] {
+        guard let it = makeRangeTombstoneIterator() else { return [] }
+        var result: [RangeTombstone] = []
+        it.seekToFirst()
+        while it.isValid {
+            result.append(RangeTombstone(begin: userKeyOf(it.key).array, end: it.value.array, sequence: sequenceOf(it.key)))
+            it.next()
+        }
+        return result
+    }
+
+    /// The range tombstones fragmented for readers, nil when there are
+    /// none. Includes at least every tombstone added before this call (a
+    /// reader that loaded the published sequence first thus sees all it
+    /// may need); built once per tombstone count and shared.
+    func rangeTombstoneFragments() -> RangeTombstoneFragments? {
+        let total = rangeTombstoneTotal.load(ordering: .acquiring)
+        guard total > 0 else { return nil }
+        return fragmentCache.withLock { cache in
+            if cache.count >= total, let f = cache.fragments { return f }
+            // The list holds every tombstone counted in `total` (linked
+            // before the count moved) and maybe a few newer ones; the cache
+            // claims only `total`, since a concurrent insert may be missed.
+            let f = RangeTombstoneFragments(rangeTombstoneList())
+            cache = (total, f)
+            return f
+        }
+    }
+
+    /// The largest sequence of a point record; 0 while there is none.
+    var maxPointSequence: SequenceNumber { largestPointSequence.load(ordering: .relaxed) }
 
     /// Arena bytes in use (see `Arena.memoryUsage`); readable from any thread.
     var approximateMemoryUsage: Int { arena.memoryUsage }

@@ -17,8 +17,8 @@ struct TableBuilderOptions: Sendable {
 }
 
 /// Writes a sorted table (Docs/format-table.md): data blocks as keys
-/// arrive, then the filter, properties, meta-index and index blocks and
-/// the footer. Not thread-safe; one writer owns it.
+/// arrive, then the filter, range-deletion, properties, meta-index and
+/// index blocks and the footer. Not thread-safe; one writer owns it.
 ///
 /// The first failed write is remembered and every later call throws it,
 /// so a half-written file is never finished as if it were whole.
@@ -30,6 +30,8 @@ final class TableBuilder {
     private var filter: BloomFilterBuilder?
     private var props = TableProperties()
     private var lastKey: [UInt8] = []
+    /// Range tombstones in arrival order; sorted when the table is finished.
+    private var rangeTombstones: [RangeTombstone] = []
     private var offset: UInt64 = 0
     /// The handle of the last data block, waiting for the next block's first
     /// key to choose its index separator.
@@ -77,6 +79,7 @@ final class TableBuilder {
         filter?.add(userKey)
         if props.numEntries == 0 { props.smallest = internalKey.array }
         if kindOf(internalKey) == .deletion { props.numDeletions += 1 }
+        props.maxPointSequence = max(props.maxPointSequence, sequenceOf(internalKey))
         props.numEntries += 1
         props.rawKeySize += UInt64(internalKey.count)
         props.rawValueSize += UInt64(value.count)
@@ -89,6 +92,21 @@ final class TableBuilder {
         }
     }
 
+    /// Adds a range tombstone, in any order relative to other tombstones
+    /// and to point entries. An empty range (`begin >= end`) deletes
+    /// nothing and is not stored.
+    func addRangeTombstone(_ t: RangeTombstone) throws {
+        try checkOpen()
+        guard t.sequence <= maxSequenceNumber else {
+            throw StrataError(.invalidArgument, "range tombstone sequence \(t.sequence) out of range")
+        }
+        guard compareBytes(t.begin, t.end) < 0 else { return }
+        rangeTombstones.append(t)
+    }
+
+    /// Entries plus range tombstones added so far.
+    var recordCount: UInt64 { props.numEntries + UInt64(rangeTombstones.count) }
+
     /// Writes the remaining blocks and the footer. Does not sync or close the file.
     func finish() throws -> TableProperties {
         try checkOpen()
@@ -98,11 +116,16 @@ final class TableBuilder {
             addIndexEntry(successor, handle)
             pendingHandle = nil
         }
-        props.largest = lastKey
+        if props.numEntries > 0 {
+            props.largest = lastKey
+        }
         var meta: [(String, BlockHandle)] = []
         if let filter {
             let block = filter.finish()
             meta.append((TableFormat.filterBlockName, try write(block, compression: .none)))
+        }
+        if !rangeTombstones.isEmpty {
+            meta.append((TableFormat.rangeDeletionBlockName, try write(finishRangeTombstones(), compression: .none)))
         }
         meta.append((TableFormat.propertiesBlockName, try write(props.encodeBlock(), compression: .none)))
 
@@ -122,6 +145,33 @@ final class TableBuilder {
         closed = true
         props.fileSize = offset
         return props
+    }
+
+    /// Sorts the tombstones into the range-deletion block (internal key of
+    /// the begin → end user key) and widens `smallest`/`largest` to cover
+    /// them: a tombstone reaches from (begin, sequence) up to, not
+    /// including, `end`, recorded as the smallest internal key of `end`.
+    private func finishRangeTombstones() -> [UInt8] {
+        var keyed: [(key: [UInt8], end: [UInt8])] = rangeTombstones.map {
+            (makeInternalKey($0.begin, $0.sequence, .rangeDeletion), $0.end)
+        }
+        keyed.sort {
+            let c = compareInternalKeys($0.key, $1.key)
+            return c != 0 ? c < 0 : compareBytes($0.end, $1.end) < 0
+        }
+        var block = BlockBuilder(restartInterval: max(1, options.restartInterval))
+        var largestEnd = keyed[0].end
+        for t in keyed {
+            t.key.withUnsafeBytes { k in t.end.withUnsafeBytes { v in block.add(k, v) } }
+            if compareBytes(t.end, largestEnd) > 0 { largestEnd = t.end }
+        }
+        block.finish()
+        props.numRangeDeletions = UInt64(keyed.count)
+        let smallest = keyed[0].key
+        if props.smallest.isEmpty || compareInternalKeys(smallest, props.smallest) < 0 { props.smallest = smallest }
+        let largest = makeInternalKey(largestEnd, maxSequenceNumber, .rangeDeletion)
+        if props.largest.isEmpty || compareInternalKeys(largest, props.largest) > 0 { props.largest = largest }
+        return block.buffer
     }
 
     /// Stops building; the file is left as it is for the caller to delete.

@@ -15,6 +15,9 @@ enum TableFormat {
     static let filterBlockName = "strata.filter.bloom"
     /// Meta-index name of the properties block.
     static let propertiesBlockName = "strata.properties"
+    /// Meta-index name of the range-deletion block (absent when the table
+    /// has no range tombstones).
+    static let rangeDeletionBlockName = "strata.range_del"
 }
 
 /// Compression type byte stored in each block trailer.

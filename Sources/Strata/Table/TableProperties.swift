@@ -8,7 +8,14 @@ struct TableProperties: Sendable, Equatable {
     var rawKeySize: UInt64 = 0
     var rawValueSize: UInt64 = 0
     var dataBlocks: UInt64 = 0
-    /// Smallest and largest internal keys; empty for a table with no entries.
+    /// Range tombstones in the range-deletion block.
+    var numRangeDeletions: UInt64 = 0
+    /// The largest sequence number of any point entry (0 when there are
+    /// none). A table written before this property existed reads as
+    /// `maxSequenceNumber`: unknown, so no reader assumes its entries old.
+    var maxPointSequence: SequenceNumber = 0
+    /// Smallest and largest internal keys, covering point entries and range
+    /// tombstones (Docs/format-table.md); empty for a table with neither.
     var smallest: [UInt8] = []
     var largest: [UInt8] = []
     /// Size of the whole file (taken from the file, not stored).
@@ -19,8 +26,10 @@ struct TableProperties: Sendable, Equatable {
         static let dataBlocks = "strata.data.blocks"
         static let formatVersion = "strata.format.version"
         static let largest = "strata.largest.key"
+        static let maxPointSequence = "strata.max.point.sequence"
         static let numDeletions = "strata.num.deletions"
         static let numEntries = "strata.num.entries"
+        static let numRangeDeletions = "strata.num.range.deletions"
         static let rawKeySize = "strata.raw.key.size"
         static let rawValueSize = "strata.raw.value.size"
         static let smallest = "strata.smallest.key"
@@ -37,8 +46,10 @@ struct TableProperties: Sendable, Equatable {
             (Name.dataBlocks, number(dataBlocks)),
             (Name.formatVersion, number(UInt64(TableFormat.version))),
             (Name.largest, largest),
+            (Name.maxPointSequence, number(maxPointSequence)),
             (Name.numDeletions, number(numDeletions)),
             (Name.numEntries, number(numEntries)),
+            (Name.numRangeDeletions, number(numRangeDeletions)),
             (Name.rawKeySize, number(rawKeySize)),
             (Name.rawValueSize, number(rawValueSize)),
             (Name.smallest, smallest),
@@ -58,7 +69,7 @@ struct TableProperties: Sendable, Equatable {
         func bad(_ what: String) -> StrataError {
             StrataError(.corruption, "\(block.path): bad properties block at offset \(block.fileOffset): \(what)")
         }
-        var props = TableProperties(fileSize: fileSize)
+        var props = TableProperties(maxPointSequence: maxSequenceNumber, fileSize: fileSize)
         var seen = Set<String>()
         var cursor = BlockCursor(order: .bytewise)
         cursor.reset(block)
@@ -77,6 +88,8 @@ struct TableProperties: Sendable, Equatable {
             case Name.largest: props.largest = value.array
             case Name.numDeletions: props.numDeletions = try number()
             case Name.numEntries: props.numEntries = try number()
+            case Name.numRangeDeletions: props.numRangeDeletions = try number()
+            case Name.maxPointSequence: props.maxPointSequence = try number()
             case Name.rawKeySize: props.rawKeySize = try number()
             case Name.rawValueSize: props.rawValueSize = try number()
             case Name.smallest: props.smallest = value.array

@@ -11,24 +11,29 @@ final class TableReader: Sendable {
     let cache: BlockCache?
     let properties: TableProperties
     let indexBlock: Block
+    /// The table's range tombstones, sorted by begin key then sequence
+    /// descending; read and checked at open and kept for the reader's life.
+    let rangeTombstones: [RangeTombstone]
     private let filter: BloomFilter?
     /// Where the footer starts; no block may reach past it.
     private let dataEnd: UInt64
 
     private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
-                 properties: TableProperties, indexBlock: Block, filter: BloomFilter?, dataEnd: UInt64) {
+                 properties: TableProperties, indexBlock: Block, rangeTombstones: [RangeTombstone],
+                 filter: BloomFilter?, dataEnd: UInt64) {
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
         self.cache = cache
         self.properties = properties
         self.indexBlock = indexBlock
+        self.rangeTombstones = rangeTombstones
         self.filter = filter
         self.dataEnd = dataEnd
     }
 
     /// Opens a table, verifying the footer and the checksums of the index,
-    /// meta-index, filter and properties blocks.
+    /// meta-index, filter, range-deletion and properties blocks.
     static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> TableReader {
         let size = file.size
         let footerSize = UInt64(TableFormat.footerSize)
@@ -44,16 +49,22 @@ final class TableReader: Sendable {
 
         var filterHandle: BlockHandle?
         var propertiesHandle: BlockHandle?
+        var rangeDeletionHandle: BlockHandle?
         var meta = BlockCursor(order: .bytewise)
         meta.reset(metaBlock)
         meta.seekToFirst()
         while meta.isValid {
             let name = String(decoding: meta.key, as: UTF8.self)
-            if name == TableFormat.filterBlockName || name == TableFormat.propertiesBlockName {
+            if name == TableFormat.filterBlockName || name == TableFormat.propertiesBlockName
+                || name == TableFormat.rangeDeletionBlockName {
                 guard let h = BlockHandle.decodeExactly(meta.value) else {
                     throw StrataError(.corruption, "\(path): bad handle for \(name) in meta-index block at offset \(footer.metaIndex.offset)")
                 }
-                if name == TableFormat.filterBlockName { filterHandle = h } else { propertiesHandle = h }
+                switch name {
+                case TableFormat.filterBlockName: filterHandle = h
+                case TableFormat.propertiesBlockName: propertiesHandle = h
+                default: rangeDeletionHandle = h
+                }
             }
             meta.next()
         }
@@ -68,8 +79,45 @@ final class TableReader: Sendable {
             filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
                                                          verifyChecksum: true, hasEntries: false))
         }
+        var rangeTombstones: [RangeTombstone] = []
+        if let rangeDeletionHandle {
+            let block = try BlockReader.read(file, path: path, handle: rangeDeletionHandle, dataEnd: dataEnd, verifyChecksum: true)
+            rangeTombstones = try decodeRangeTombstones(block)
+        }
+        guard UInt64(rangeTombstones.count) == properties.numRangeDeletions else {
+            throw StrataError(.corruption, "\(path): properties count \(properties.numRangeDeletions) range tombstones but the table holds \(rangeTombstones.count)")
+        }
         return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, properties: properties,
-                           indexBlock: indexBlock, filter: filter, dataEnd: dataEnd)
+                           indexBlock: indexBlock, rangeTombstones: rangeTombstones, filter: filter, dataEnd: dataEnd)
+    }
+
+    /// Decodes the range-deletion block: internal keys of kind
+    /// `.rangeDeletion` in non-decreasing order, each with a non-empty range.
+    private static func decodeRangeTombstones(_ block: Block) throws -> [RangeTombstone] {
+        func bad(_ what: String) -> StrataError {
+            StrataError(.corruption, "\(block.path): bad range-deletion block at offset \(block.fileOffset): \(what)")
+        }
+        var result: [RangeTombstone] = []
+        var previous: [UInt8] = []
+        var cursor = BlockCursor(order: .internalKey)
+        cursor.reset(block)
+        cursor.seekToFirst()
+        while cursor.isValid {
+            let key = cursor.key
+            guard kindOf(key) == .rangeDeletion else { throw bad("entry \(result.count) is not a range tombstone") }
+            if !previous.isEmpty {
+                guard previous.withUnsafeBytes({ compareInternalKeys($0, key) }) <= 0 else {
+                    throw bad("entry \(result.count) is out of order")
+                }
+            }
+            let begin = userKeyOf(key)
+            guard compareBytes(begin, cursor.value) < 0 else { throw bad("entry \(result.count) has an empty range") }
+            result.append(RangeTombstone(begin: begin.array, end: cursor.value.array, sequence: sequenceOf(key)))
+            previous = key.array
+            cursor.next()
+        }
+        if let e = cursor.error { throw e }
+        return result
     }
 
     /// False only when the table certainly holds no entry of `userKey`.
