@@ -14,6 +14,7 @@ extension DBCore {
     /// A family dropped after this check is harmless: its records are logged
     /// but inserted nowhere, and recovery skips them (ids are never reused).
     func validate(_ batch: WriteBatch) throws {
+        for f in batch.families { _ = try resolve(f) }
         try batch.rep.withUnsafeBytes { (p) throws in
             var reader = WriteBatchReader(bytes: p)
             var lastCheckedFamily: UInt32 = 0
@@ -164,7 +165,7 @@ extension DBCore {
                     try apply(leader.batch.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
                 } else {
                     var combined = WriteBatch(reservingCapacity: bytes)
-                    for w in group { combined.append(w.batch) }
+                    for w in group { combined.appendRecords(of: w.batch) }
                     combined.stamp(sequence: first)
                     try apply(combined.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
                 }
