@@ -16,6 +16,7 @@ commands:
   get      print the value of --key
   put      set --key to --value
   delete   remove --key
+  dump-manifest  list column families (id, name, options), levels and files, log number, counters
   scan     print keys and values (--from, --to, --limit)
   stats    print the database's statistics
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
@@ -34,6 +35,8 @@ case "bench":
     }
 case "get", "put", "delete", "scan", "stats":
     runDataCommand(command, args)
+case "dump-manifest":
+    runDumpManifest(args)
 case "stress":
     runStress(args)
 case "stress-child":

@@ -334,6 +334,35 @@ import Testing
         try db.close()
     }
 
+    @Test func manifestSummaryListsFamiliesLevelsAndFiles() throws {
+        let fs = FaultInjectionFileSystem()
+        let db = try Database.open(at: "/db", options: Self.options(fs))
+        let custom = ColumnFamilyOptions(compression: .none, blockSize: 2048, bloomBitsPerKey: 5, writeBufferSize: 1 << 20)
+        let m = try db.createColumnFamily("messages", options: custom)
+        let gone = try db.createColumnFamily("gone")
+        try db.dropColumnFamily(gone)
+        try db.put(utf8("a"), utf8("1"), in: m)
+        try db.put([0, 255], utf8("2"), in: m)
+        try db.flush()
+        let s = try ManifestSummary.read(databaseAt: "/db", fileSystem: fs)
+        #expect(s.families.map(\.name) == ["default", "messages"])
+        #expect(s.families.map(\.id) == [0, 1])
+        #expect(s.families[0].options == nil)
+        #expect(s.families[1].options == custom)
+        #expect(s.maxColumnFamily == 2)
+        #expect(s.lastSequence == 2)
+        #expect(s.families[0].levels.joined().isEmpty)
+        let files = s.families[1].levels[0]
+        #expect(files.count == 1)
+        #expect(files.first?.smallestKey == [0, 255])
+        #expect(files.first?.smallestSequence == 2)
+        #expect(files.first?.largestKey == utf8("a"))
+        #expect(files.first?.entries == 2)
+        #expect(s.families[1].logNumber == s.families[0].logNumber)
+        #expect(s.nextFileNumber > files[0].number)
+        try db.close()
+    }
+
     // MARK: model
 
     @Test(arguments: [1, 2, 3] as [UInt64])
