@@ -343,7 +343,7 @@ final class VersionSet: Sendable {
 
     /// Edits that recreate the whole current state: first the default
     /// family with the comparator and counters, then one per other family.
-    private func snapshotEdits() -> [VersionEdit] {
+    func snapshotEdits() -> [VersionEdit] {
         let s = state.withLock { $0 }
         var edits: [VersionEdit] = []
         for (cf, name) in s.names.sorted(by: { $0.key < $1.key }) {
