@@ -363,6 +363,32 @@ import Testing
         try db.close()
     }
 
+    @Test func checkpointKeepsFamiliesAndTheirOptions() throws {
+        // On disk: checkpoints rename a directory into place.
+        let dir = TempDir("cf-checkpoint")
+        defer { dir.cleanup() }
+        var o = Options()
+        o.logger.logLevel = .critical
+        let db = try Database.open(at: dir.file("db"), options: o)
+        let custom = ColumnFamilyOptions(compression: .none, blockSize: 512, bloomBitsPerKey: 0, writeBufferSize: 1 << 20)
+        let m = try db.createColumnFamily("messages", options: custom)
+        try db.put(utf8("flushed"), utf8("1"), in: m)
+        try db.flush()
+        var batch = WriteBatch()
+        batch.put(utf8("logged"), utf8("2"), in: m)
+        batch.put(utf8("logged"), utf8("3"))
+        try db.write(batch, options: WriteOptions(commitMode: .syncDurable))
+        try db.createCheckpoint(at: dir.file("ckpt"))
+        try db.close()
+        let copy = try Database.open(at: dir.file("ckpt"), options: o)
+        let cm = try #require(copy.columnFamily("messages"))
+        #expect(cm.options == custom)
+        #expect(try copy.get(utf8("flushed"), in: cm) == utf8("1"))
+        #expect(try copy.get(utf8("logged"), in: cm) == utf8("2"))
+        #expect(try copy.get(utf8("logged")) == utf8("3"))
+        try copy.close()
+    }
+
     // MARK: model
 
     @Test(arguments: [1, 2, 3] as [UInt64])
