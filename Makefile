@@ -30,6 +30,7 @@ run: build
 test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
+	Tests/CLI/smoke.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
 
@@ -42,7 +43,7 @@ crash-test: build
 
 # The concurrency tests under ThreadSanitizer (separate build folder).
 test-tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable"
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress"
 
 bench: build
 	mkdir -p $(DATA)

@@ -19,6 +19,10 @@ public struct BenchFlags: Sendable {
     public var seed: UInt64 = 301
     public var compressionRatio = 0.5
     public var histogram = true
+    /// Next() calls after each seek in seekrandom.
+    public var seekNexts = 0
+    /// Print the database's statistics after the last benchmark.
+    public var statistics = false
 
     public init() {}
 
@@ -71,6 +75,8 @@ public struct BenchFlags: Sendable {
                 case "seed": f.seed = UInt64(try int())
                 case "compression_ratio": f.compressionRatio = Double(value) ?? 0.5
                 case "histogram": f.histogram = try bool()
+                case "seek_nexts": f.seekNexts = try int()
+                case "statistics": f.statistics = try bool()
                 default: throw BenchFlagError("unknown flag --\(name)")
                 }
             } catch let e as BenchFlagError {

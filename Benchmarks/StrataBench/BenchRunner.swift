@@ -7,13 +7,15 @@ import Strata
 /// Semantics follow db_bench: every fill* benchmark starts from a fresh
 /// database (unless --use_existing_db), read benchmarks use what the previous
 /// step left, and --threads=N runs N workers each doing --num operations
-/// (fillsync: --num/1000 each, as in db_bench).
+/// (fillsync: --num/1000 each, as in db_bench). With --use_existing_db the
+/// benchmarks that need a fresh database are skipped, as in db_bench, and
+/// every other benchmark runs against the database already at --db.
 public final class BenchRunner {
     let flags: BenchFlags
     var db: Database?
     /// Advances per benchmark so that, as in db_bench, each one draws a different key sequence.
     var runCount: UInt64 = 0
-    private let values: ValueSource
+    let values: ValueSource
 
     public init(flags: BenchFlags) {
         self.flags = flags
@@ -30,6 +32,9 @@ public final class BenchRunner {
                 FileHandle.standardError.write(Data("\(name): error: \(error)\n".utf8))
                 return false
             }
+        }
+        if flags.statistics, let db {
+            print(db.property("strata.stats") ?? "")
         }
         try? db?.close()
         db = nil
@@ -54,6 +59,9 @@ public final class BenchRunner {
         o.blockSize = flags.blockSize
         o.compression = flags.compression == "none" ? .none : .lz4
         o.commitMode = flags.sync ? .syncDurable : .asyncDurable(groupWindow: .seconds(1))
+        o.createIfMissing = !flags.useExistingDB
+        // Flush and stall notices would interleave with the result lines.
+        o.logger.logLevel = .warning
         return o
     }
 
@@ -66,12 +74,30 @@ public final class BenchRunner {
         db = try Database.open(at: flags.db, options: options())
     }
 
+    private static let needFreshDB: Set<String> = ["fillseq", "fillrandom", "fillsync"]
+
     private func runOne(_ name: String) throws {
         runCount += 1
+        if flags.useExistingDB && Self.needFreshDB.contains(name) {
+            print("\(name.padding(toLength: 12, withPad: " ", startingAt: 0)) : skipped (--use_existing_db is true)")
+            return
+        }
         switch name {
         case "fillseq": try openDB(fresh: true); try runWrites(name, order: .sequential, perThread: flags.num, sync: flags.sync)
         case "fillrandom": try openDB(fresh: true); try runWrites(name, order: .random, perThread: flags.num, sync: flags.sync)
         case "fillsync": try openDB(fresh: true); try runWrites(name, order: .random, perThread: max(1, flags.num / 1000), sync: true)
+        case "deleteseq":
+            if db == nil { try openDB(fresh: false) }
+            try runDeletes(name, order: .sequential)
+        case "deleterandom":
+            if db == nil { try openDB(fresh: false) }
+            try runDeletes(name, order: .random)
+        case "readwhilewriting":
+            if db == nil { try openDB(fresh: false) }
+            try runReadWhileWriting(name)
+        case "seekrandom":
+            if db == nil { try openDB(fresh: false) }
+            try runSeekRandom(name)
         case "overwrite":
             if db == nil { try openDB(fresh: false) }
             try runWrites(name, order: .random, perThread: flags.num, sync: flags.sync)
@@ -81,12 +107,6 @@ public final class BenchRunner {
         case "readseq":
             if db == nil { try openDB(fresh: false) }
             try runReadSeq(name)
-        case "seekrandom":
-            if db == nil { try openDB(fresh: false) }
-            try runSeekRandom(name)
-        case "deleteseq":
-            if db == nil { try openDB(fresh: false) }
-            try runDeleteSeq(name)
         case "deleterange":
             if db == nil { try openDB(fresh: false) }
             try runDeleteRange(name)
@@ -111,7 +131,7 @@ public final class BenchRunner {
         }
     }
 
-    private enum Order { case sequential, random }
+    enum Order { case sequential, random }
 
     private func runWrites(_ name: String, order: Order, perThread: Int, sync: Bool) throws {
         let db = self.db!
@@ -138,11 +158,17 @@ public final class BenchRunner {
     }
 
     private func runReadRandom(_ name: String) throws {
+        let result = try runThreads(readRandomBody())
+        report(name, result)
+    }
+
+    /// Each thread looks up `--reads` (or `--num`) random keys.
+    func readRandomBody() -> @Sendable (Int, inout LatencyHistogram) throws -> (ops: Int, bytes: Int, note: String) {
         let db = self.db!
         let perThread = flags.reads < 0 ? flags.num : flags.reads
         let flags = self.flags
         let base = flags.seed &+ runCount &* 1_000_003
-        let result = try runThreads { thread, hist in
+        return { thread, hist in
             var rng = SplitMix64(seed: base &+ UInt64(thread) &* 104_729 &+ 17)
             var key = [UInt8](repeating: 0x30, count: flags.keySize)
             var found = 0
@@ -159,7 +185,6 @@ public final class BenchRunner {
             }
             return (perThread, bytes, "(\(found) of \(perThread) found)")
         }
-        report(name, result)
     }
 
     private func runReadSeq(_ name: String) throws {

@@ -1,21 +1,17 @@
 import Strata
 
-/// Seek and delete workloads: `seekrandom` (db_bench semantics: each op is
-/// a seek to a random key followed by up to `seekNexts` nexts), `deleteseq`
-/// (point-delete keys 0..<num in order) and `deleterange` (one range
-/// delete over every key a fill wrote). `deleteseq` or `deleterange`
-/// followed by `seekrandom` shows what iterating over deleted data costs.
+/// Seek benchmarks (db_bench semantics).
 extension BenchRunner {
-    /// Nexts after each seek in `seekrandom`.
-    static let seekNexts = 10
-
+    /// seekrandom: each thread does --reads (or --num) seeks to random keys
+    /// below --num on one iterator, each followed by --seek_nexts next()
+    /// calls; "found" counts seeks that landed exactly on their key.
     func runSeekRandom(_ name: String) throws {
         let db = self.db!
         let perThread = flags.reads < 0 ? flags.num : flags.reads
         let flags = self.flags
         let base = flags.seed &+ runCount &* 1_000_003
         let result = try runThreads { thread, hist in
-            var rng = SplitMix64(seed: base &+ UInt64(thread) &* 15_485_863 &+ 29)
+            var rng = SplitMix64(seed: base &+ UInt64(thread) &* 104_729 &+ 29)
             var key = [UInt8](repeating: 0x30, count: flags.keySize)
             let it = try db.makeIterator()
             var found = 0
@@ -24,12 +20,15 @@ extension BenchRunner {
                 encodeKey(rng.next() % UInt64(flags.num), into: &key)
                 let t0 = nowNanoseconds()
                 it.seek(key)
-                if it.isValid { found += 1 }
-                var n = 0
-                while it.isValid && n < Self.seekNexts {
+                if it.isValid {
+                    if it.withKeyAndValue({ k, _ in k.elementsEqual(key) }) { found += 1 }
                     bytes += it.withKeyAndValue { $0.count + $1.count }
-                    it.next()
-                    n += 1
+                    var j = 0
+                    while j < flags.seekNexts && it.isValid {
+                        it.next()
+                        if it.isValid { bytes += it.withKeyAndValue { $0.count + $1.count } }
+                        j += 1
+                    }
                 }
                 hist.record(nowNanoseconds() - t0)
             }
@@ -38,23 +37,12 @@ extension BenchRunner {
         }
         report(name, result)
     }
+}
 
-    func runDeleteSeq(_ name: String) throws {
-        let db = self.db!
-        let flags = self.flags
-        let result = try runThreads { thread, hist in
-            var key = [UInt8](repeating: 0x30, count: flags.keySize)
-            for i in 0..<flags.num {
-                encodeKey(UInt64(i + thread * flags.num), into: &key)
-                let t0 = nowNanoseconds()
-                try db.delete(key)
-                hist.record(nowNanoseconds() - t0)
-            }
-            return (flags.num, flags.num * key.count, "")
-        }
-        report(name, result)
-    }
-
+/// Range deletion workload.
+extension BenchRunner {
+    /// deleterange: one range delete per thread over every key a fill of
+    /// --num keys wrote for that thread.
     func runDeleteRange(_ name: String) throws {
         let db = self.db!
         let flags = self.flags

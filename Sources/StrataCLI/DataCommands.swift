@@ -18,6 +18,8 @@ func openExisting(_ flags: [String: String]) -> Database {
     guard let path = flags["db"] else { fail("--db=PATH is required", code: 2) }
     var o = Options()
     o.createIfMissing = false
+    // A command prints its own result; routine engine logs would drown it.
+    o.logger.logLevel = .warning
     do {
         return try Database.open(at: path, options: o)
     } catch {

@@ -11,14 +11,20 @@ func fail(_ message: String, code: Int32 = 1) -> Never {
 let usage = """
 usage: strata <command> [--db=PATH] [flags]
 commands:
-  bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync
-           --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db ...)
+  bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync,
+           readwhilewriting,seekrandom,deleteseq,deleterandom,flush,stats
+           --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db
+           --seek_nexts --statistics ...)
   get      print the value of --key
   put      set --key to --value
   delete   remove --key
   dump-manifest  list column families (id, name, options), levels and files, log number, counters
   scan     print keys and values (--from, --to, --limit)
   stats    print the database's statistics
+  compact  compact a key range (--from, --to; default everything) down to the bottom level
+  checkpoint --to=PATH   write an openable copy (hard links where possible)
+  verify   read every block of every table, checking checksums
+  backup create|list|verify|restore|purge --dir=BACKUPS [--db=PATH] [--id=N] [--to=PATH] [--keep=N] [--overwrite]
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
 
@@ -37,6 +43,10 @@ case "get", "put", "delete", "scan", "stats":
     runDataCommand(command, args)
 case "dump-manifest":
     runDumpManifest(args)
+case "compact", "checkpoint", "verify":
+    runMaintenanceCommand(command, args)
+case "backup":
+    runBackupCommand(args)
 case "stress":
     runStress(args)
 case "stress-child":

@@ -80,3 +80,61 @@ import Testing
         #expect(cache.usage <= cache.capacity)
     }
 }
+
+@Suite struct BlockCacheSharingTests {
+    @Test func eraseDuringConcurrentUseKeepsAccountingExact() async throws {
+        let cache = BlockCache(capacity: 16 * 4000)
+        let blocks = try (0..<32).map { try BlockCacheTests.block(64 + $0, fill: UInt8($0)) }
+        await withTaskGroup(of: Void.self) { group in
+            for worker in 0..<3 {
+                group.addTask {
+                    var rng = SeededRandom(seed: UInt64(worker) + 10)
+                    for _ in 0..<4000 {
+                        let f = UInt64.random(in: 1...3, using: &rng), i = Int.random(in: 0..<32, using: &rng)
+                        if let b = cache.lookup(fileNumber: f, offset: UInt64(i) * 4096) {
+                            #expect(b === blocks[i])
+                        } else {
+                            cache.insert(fileNumber: f, offset: UInt64(i) * 4096, block: blocks[i])
+                        }
+                    }
+                }
+            }
+            group.addTask {
+                for _ in 0..<200 { cache.erase(fileNumber: 2) }
+            }
+        }
+        cache.erase(fileNumber: 2)
+        for i in 0..<32 { #expect(cache.lookup(fileNumber: 2, offset: UInt64(i) * 4096) == nil) }
+        // Usage is exactly the sum of the sizes of what is still cached.
+        var expected = 0
+        for f: UInt64 in [1, 3] {
+            for i in 0..<32 where cache.lookup(fileNumber: f, offset: UInt64(i) * 4096) != nil { expected += blocks[i].size }
+        }
+        #expect(cache.usage == expected)
+    }
+
+    @Test func pinnedBytesLeaveLessRoomForDataBlocks() throws {
+        let cache = BlockCache(capacity: 16 * 1000)
+        cache.pin(bytes: 16 * 600)
+        for i in 0..<1000 { cache.insert(fileNumber: 1, offset: UInt64(i) * 4096, block: try BlockCacheTests.block(100)) }
+        #expect(cache.dataUsage <= 16 * 400)
+        #expect(cache.usage == cache.dataUsage + 16 * 600)
+        #expect(cache.usage <= cache.capacity)
+        cache.unpin(bytes: 16 * 600)
+        #expect(cache.usage == cache.dataUsage)
+    }
+
+    @Test func tableReadersPinIndexAndFilterWhileOpen() throws {
+        var options = TableBuilderOptions()
+        options.bloomBitsPerKey = 10
+        let (bytes, _) = try TableTests.build(TableTests.entries(500), options: options)
+        let cache = BlockCache(capacity: 1 << 20)
+        do {
+            let reader = try TableTests.open(bytes, cache: cache)
+            // Index plus filter: more than the index alone.
+            #expect(cache.pinnedUsage > reader.indexBlock.size)
+            #expect(cache.usage == cache.pinnedUsage)
+        }
+        #expect(cache.pinnedUsage == 0)
+    }
+}

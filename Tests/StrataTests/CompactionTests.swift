@@ -294,7 +294,7 @@ import Testing
     final class FaultyFileSystem: FileSystem, @unchecked Sendable {
         let base = POSIXFileSystem()
         /// Operations left before failing; nil when disarmed.
-        private let budget = Mutex<Int?>(nil)
+        private let budget = Locked<Int?>(nil)
         private let counted = Atomic<Int>(0)
 
         func arm(_ n: Int?) { budget.withLock { $0 = n } }

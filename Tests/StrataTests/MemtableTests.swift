@@ -319,7 +319,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
 
 /// Thread-safe collection of failure messages from worker threads.
 private final class FailureLog: Sendable {
-    private let messages = Mutex<[String]>([])
+    private let messages = Locked<[String]>([])
     func record(_ s: String) { messages.withLock { if $0.count < 20 { $0.append(s) } } }
     var all: [String] { messages.withLock { $0 } }
 }

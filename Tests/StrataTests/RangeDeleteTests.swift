@@ -384,7 +384,7 @@ import Testing
         var o = Options()
         o.writeBufferSize = 32 << 10
         let db = try Database.open(at: dir.path, options: o)
-        let failures = Mutex<[String]>([])
+        let failures = Locked<[String]>([])
         let done = Atomic<Bool>(false)
         let group = DispatchGroup()
         group.enter()

@@ -11,7 +11,7 @@ final class CompactionControl: @unchecked Sendable {
     let stopping = Atomic<Bool>(false)
     /// Table numbers being written by a flush or compaction: never deleted
     /// as obsolete, though no version lists them yet.
-    let pendingOutputs = Mutex<Set<UInt64>>([])
+    let pendingOutputs = Locked<Set<UInt64>>([])
 
     // MARK: guarded by mu
     /// `compactRange` requests, served in order.

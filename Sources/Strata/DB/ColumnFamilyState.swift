@@ -7,7 +7,7 @@ import Synchronization
 /// Locking: `mem`, `imm`, `immLogNumber` and `picker` are guarded by
 /// `DBCore.mu` (only the commit leader switches memtables, only the flush
 /// thread clears `imm`). `dropped` is an atomic so the read path can check
-/// it without `mu`; the super version sits behind its own short `Mutex`.
+/// it without `mu`; the super version sits behind its own short lock (`Locked`).
 final class ColumnFamilyState: @unchecked Sendable {
     let name: String
     let id: UInt32
@@ -18,7 +18,7 @@ final class ColumnFamilyState: @unchecked Sendable {
     let owner: DatabaseIdentity
     /// Set (under `mu`) once the drop is in the MANIFEST.
     let dropped = Atomic<Bool>(false)
-    private let superVersionBox: Mutex<SuperVersion>
+    private let superVersionBox: Locked<SuperVersion>
 
     // MARK: guarded by DBCore.mu
     var mem: Memtable
@@ -42,7 +42,7 @@ final class ColumnFamilyState: @unchecked Sendable {
         self.picker = CompactionPicker(options: databaseOptions)
         let m = Memtable()
         self.mem = m
-        self.superVersionBox = Mutex(SuperVersion(mem: m, imm: nil, version: .empty))
+        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty))
     }
 
     /// Replaces what readers see. Caller holds `DBCore.mu`.

@@ -7,7 +7,7 @@ import Synchronization
 /// Locking: `mu` guards the write queue, the memtable pointers, the live
 /// log, background error and shutdown state, and serializes VersionSet
 /// mutations. Readers never take `mu`: they load `lastSequence` (atomic) and
-/// then the current `SuperVersion` (short `Mutex`). The commit leader writes
+/// then their family's current `SuperVersion` (short lock). The commit leader writes
 /// the log and inserts into the memtable with `mu` released; only the
 /// leader does either, so there is one memtable writer at a time.
 final class DBCore: @unchecked Sendable {
@@ -21,7 +21,7 @@ final class DBCore: @unchecked Sendable {
     let snapshots = SnapshotRegistry()
     let identity: DatabaseIdentity
     let defaultFamily: ColumnFamily
-    let statistics = Statistics()
+    let statistics: Statistics
     let compactions: CompactionControl
 
     /// Sequence number of the newest write visible to readers.
@@ -30,7 +30,7 @@ final class DBCore: @unchecked Sendable {
     let closedFlag = Atomic<Bool>(false)
     /// Live families by id. Changed only with `mu` held (create, drop,
     /// recovery); read without `mu` by `validate` and the family lookups.
-    let familyTable: Mutex<[UInt32: ColumnFamily]>
+    let familyTable: Locked<[UInt32: ColumnFamily]>
 
     // MARK: guarded by mu
     let mu = Monitor()
@@ -70,15 +70,23 @@ final class DBCore: @unchecked Sendable {
         self.compactions = CompactionControl(options: options)
         self.versions = VersionSet(directory: path, fileSystem: options.fileSystem, options: options)
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
-        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache)
+        self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
+        self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
+                                     maxOpenFiles: options.maxOpenFiles, statistics: statistics)
         let identity = DatabaseIdentity()
         self.identity = identity
         let state = ColumnFamilyState(name: "default", id: 0, options: ColumnFamilyOptions(databaseOptions: options),
                                       databaseOptions: options, owner: identity)
         self.defaultFamily = ColumnFamily(state: state)
-        self.familyTable = Mutex([0: defaultFamily])
+        self.familyTable = Locked([0: defaultFamily])
         self.activeMemtables = ActiveMemtables(defaultMemtable: state.mem, others: [:])
         self.familyStates = [state]
+        statistics.attach(blockCache: blockCache, tableCache: tableCache)
+    }
+
+    deinit {
+        // Breaks the statistics <-> table cache cycle when open failed before close could.
+        statistics.detachCaches()
     }
 
     // MARK: column families
@@ -152,6 +160,7 @@ final class DBCore: @unchecked Sendable {
         let compaction = Thread { [self] in compactionThreadMain() }
         compaction.name = "strata-compaction"
         compaction.start()
+        statistics.metrics?.start(interval: options.metricsPublishInterval, statistics: statistics)
     }
 
     /// Puts the database in read-only mode. Caller may or may not hold `mu`.
@@ -164,7 +173,8 @@ final class DBCore: @unchecked Sendable {
     func setBackgroundErrorLocked(_ e: StrataError, during what: String) {
         if bgError == nil {
             bgError = e
-            logger.error("strata: \(what) failed, database is now read-only: \(e)")
+            logger.error("strata: background error, database is now read-only",
+                         metadata: ["during": "\(what)", "error": "\(e)", "path": "\(path)"])
         }
         mu.broadcast()
         wakeCompactionLocked()  // fails waiting compactRange calls
@@ -220,7 +230,7 @@ final class DBCore: @unchecked Sendable {
         let p = DBPaths.log(path, number)
         let file = try fs.createFile(at: p)
         try fs.syncDirectory(at: path)
-        return WALHandle(writer: LogWriter(file: file), number: number, path: p)
+        return WALHandle(writer: LogWriter(file: file), number: number, path: p, statistics: statistics)
     }
 
     // MARK: close
@@ -253,6 +263,8 @@ final class DBCore: @unchecked Sendable {
         compactions.exited.park()
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
+        statistics.metrics?.stop(statistics: statistics)
+        statistics.detachCaches()
 
         var firstError: StrataError?
         mu.lock()

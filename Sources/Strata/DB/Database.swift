@@ -40,6 +40,8 @@ public final class Database: Sendable {
     public func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
         var b = WriteBatch(reservingCapacity: key.count + value.count + 8)
         b.put(key, value, in: family)
+        let t0 = monotonicNanoseconds()
+        defer { core.statistics.writeLatency.record(since: t0) }
         try core.write(b, options: options)
     }
 
@@ -47,6 +49,8 @@ public final class Database: Sendable {
     public func delete(_ key: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
         var b = WriteBatch(reservingCapacity: key.count + 8)
         b.delete(key, in: family)
+        let t0 = monotonicNanoseconds()
+        defer { core.statistics.writeLatency.record(since: t0) }
         try core.write(b, options: options)
     }
 
@@ -69,12 +73,16 @@ public final class Database: Sendable {
     /// Commits `batch` atomically, blocking until it is as durable as its
     /// commit mode promises (see Docs/durability.md).
     public func write(_ batch: WriteBatch, options: WriteOptions = WriteOptions()) throws {
+        let t0 = monotonicNanoseconds()
+        defer { core.statistics.writeLatency.record(since: t0) }
         try core.write(batch, options: options)
     }
 
     /// Commits `batch` atomically, suspending (never blocking a thread of
     /// the cooperative pool) until it is as durable as its commit mode promises.
     public func write(_ batch: WriteBatch, options: WriteOptions = WriteOptions()) async throws {
+        let t0 = monotonicNanoseconds()
+        defer { core.statistics.writeLatency.record(since: t0) }
         try await core.writeAsync(batch, options: options)
     }
 
@@ -82,7 +90,9 @@ public final class Database: Sendable {
 
     /// The value of `key`, or nil when absent.
     public func get(_ key: [UInt8], in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> [UInt8]? {
-        try core.get(key, in: family, options: options)
+        let t0 = monotonicNanoseconds()
+        defer { core.statistics.getLatency.record(since: t0) }
+        return try core.get(key, in: family, options: options)
     }
 
     /// A consistent view of the database as of now.
@@ -93,7 +103,12 @@ public final class Database: Sendable {
     /// An iterator over `family` honouring the snapshot and bounds in `options`.
     /// It starts unpositioned: call a seek method first.
     public func makeIterator(in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> Iterator {
-        try core.makeIterator(in: family, options: options)
+        let t0 = monotonicNanoseconds()
+        defer {
+            core.statistics.iteratorLatency.record(since: t0)
+            core.statistics.recordIterator()
+        }
+        return try core.makeIterator(in: family, options: options)
     }
 
     // MARK: column families
@@ -159,14 +174,18 @@ public final class Database: Sendable {
         try core.createCheckpoint(at: path)
     }
 
-    /// Counters kept since open.
+    /// Counters and latency histograms kept since open; `statistics.snapshot()`
+    /// reads them all at once (see Docs/architecture.md, "Statistics").
     public var statistics: Statistics { core.statistics }
 
     /// A named property of the database, or nil for an unknown name:
     /// `strata.num-files-at-level<N>`, `strata.estimate-num-keys`,
-    /// `strata.stats`, `strata.last-sequence`, `strata.background-error`.
-    /// Level, key and memtable figures are those of `family` (nil = the
-    /// default family); nil too for a dropped or foreign family.
+    /// `strata.stats` (per-level table, amplification, caches, latencies),
+    /// `strata.levelstats`, `strata.block-cache-usage`,
+    /// `strata.total-sst-files-size`, `strata.last-sequence`,
+    /// `strata.background-error`. Level, key and memtable figures are those
+    /// of `family` (nil = the default family); statistics are database-wide.
+    /// Nil too for a dropped or foreign family.
     public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
         core.property(name, in: family)
     }

@@ -131,7 +131,7 @@ extension DBCore {
         try file.sync()
         try file.close()
         try fs.syncDirectory(at: path)
-        statistics.recordFlush(bytes: props.fileSize, duration: ContinuousClock.now - start)
+        noteFlush(table: number, bytes: props.fileSize, entries: props.numEntries, duration: ContinuousClock.now - start)  // statistics + log hook
         return FileMetaData(number: number, size: props.fileSize, smallest: props.smallest,
                             largest: props.largest, numEntries: props.numEntries)
     }

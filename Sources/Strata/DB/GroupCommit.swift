@@ -280,7 +280,7 @@ extension DBCore {
         var stallStart: ContinuousClock.Instant?
         var delayed = false
         defer {
-            if let s = stallStart { statistics.recordStall(ContinuousClock.now - s) }
+            if let s = stallStart { noteStall(ContinuousClock.now - s, reason: "memtable flush pending") }  // statistics + log hook
         }
         while true {
             if bgError != nil { throw readOnlyError() }

@@ -1,3 +1,4 @@
+import CoreMetrics
 import Logging
 
 /// How a write becomes durable before `write` returns.
@@ -90,6 +91,13 @@ public struct Options: Sendable {
     public var logger: Logger = Logger(label: "strata")
     /// The storage seam; POSIX by default.
     public var fileSystem: any FileSystem = POSIXFileSystem()
+    /// Where statistics are reported through swift-metrics; nil uses
+    /// `MetricsSystem.factory` as bootstrapped when the database opens
+    /// (nothing is reported when that is the no-op factory).
+    public var metricsFactory: (any MetricsFactory)? = nil
+    /// How often counters and gauges are published to `metricsFactory`
+    /// (and once more at close); zero publishes only at close.
+    public var metricsPublishInterval: Duration = .seconds(10)
 
     /// Default options.
     public init() {}

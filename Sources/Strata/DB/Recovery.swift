@@ -28,6 +28,8 @@ extension DBCore {
     }
 
     private func recover() throws {
+        let started = ContinuousClock.now
+        var replayedBatches = 0
         let names = try fs.listDirectory(at: path)
         if !names.contains("CURRENT") {
             let ours = names.filter { n in
@@ -45,7 +47,7 @@ extension DBCore {
                 throw StrataError(.notFound, "no database at \(path) (createIfMissing is off)")
             }
             try versions.create()
-            logger.info("strata: created database at \(path)")
+            logger.info("strata: created database", metadata: ["path": "\(path)"])
         } else {
             if options.errorIfExists {
                 throw StrataError(.invalidArgument, "a database already exists at \(path) (errorIfExists is on)")
@@ -88,6 +90,7 @@ extension DBCore {
             let file = try fs.openForReading(at: logPath)
             defer { file.close() }
             let reader = LogReader(file: file, path: logPath, mode: options.walRecovery)
+            logger.info("strata: replaying log", metadata: ["log": "\(number)", "path": "\(logPath)"])
             var into = router(forLog: number)
             records: while let record = try reader.next() {
                 let batchSequence: SequenceNumber
@@ -95,6 +98,7 @@ extension DBCore {
                     let batch = try WriteBatch(decoding: record)
                     batchSequence = batch.sequence
                     if batch.count > 0 {
+                        replayedBatches += 1
                         try record.withUnsafeBytes { try insert(batchBytes: $0, into: into) }
                         maxSequence = max(maxSequence, batchSequence + UInt64(batch.count) - 1)
                     }
@@ -150,6 +154,11 @@ extension DBCore {
         })
         for f in families { publishSuperVersion(f) }
         deleteObsoleteFiles()
+        logger.info("strata: opened database", metadata: [
+            "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replayedBatches)",
+            "tables-written": "\(edits.values.reduce(0) { $0 + $1.newFiles.count })", "column-families": "\(families.count)", "last-sequence": "\(maxSequence)",
+            "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
+        ])
     }
 
     /// Creates the state of every family the MANIFEST lists besides

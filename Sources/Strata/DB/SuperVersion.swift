@@ -19,7 +19,7 @@ final class SuperVersion: Sendable {
     /// Whether the settled sources hold range tombstones; checked by every
     /// read, so that reads of a database without them cost one load.
     private let settledTombstoneState = Atomic<UInt8>(TombstoneState.unknown.rawValue)
-    private let settled = Mutex<SettledRangeDeletions?>(nil)
+    private let settled = Locked<SettledRangeDeletions?>(nil)
 
     init(mem: Memtable, imm: Memtable?, version: Version) {
         self.mem = mem

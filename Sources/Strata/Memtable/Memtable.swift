@@ -30,7 +30,7 @@ final class Memtable: Sendable {
     /// The tombstones fragmented for readers, with the tombstone count they
     /// were built from; rebuilt by the first reader that finds the count
     /// has moved on. Guarded by its own lock, taken only when tombstones exist.
-    private let fragmentCache = Mutex<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
+    private let fragmentCache = Locked<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
 
     init() {
         arena = Arena()

@@ -2,34 +2,86 @@ import Synchronization
 
 /// Open table readers by file number, so each table's footer, index and
 /// filter are read once and shared by every reader of the file.
+///
+/// Bounded by `Options.maxOpenFiles` (less a reserve for logs, the MANIFEST
+/// and the lock file): when full, the least recently used reader is
+/// dropped. Dropping only releases the cache's reference; an iterator or a
+/// lookup still holding the reader keeps it (and its file descriptor) alive,
+/// and the file is closed when the last holder lets go (`ReadableFile`
+/// closes in its deinit).
 final class TableCache: Sendable {
+    /// Descriptors kept out of the table budget: live log, MANIFEST, LOCK,
+    /// directory syncs, a table being written.
+    static let reservedFiles = 10
+
     private let directory: String
     private let fileSystem: any FileSystem
     private let blockCache: BlockCache?
-    private let readers = Mutex<[UInt64: TableReader]>([:])
+    private let statistics: Statistics?
+    /// Readers held at most.
+    let capacity: Int
+    private let state: Locked<TableCacheState>
 
-    init(directory: String, fileSystem: any FileSystem, blockCache: BlockCache?) {
+    /// `maxOpenFiles <= 0` leaves the cache unbounded.
+    init(directory: String, fileSystem: any FileSystem, blockCache: BlockCache?,
+         maxOpenFiles: Int = 0, statistics: Statistics? = nil) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.blockCache = blockCache
+        self.statistics = statistics
+        self.capacity = maxOpenFiles <= 0 ? Int.max / 2 : max(1, maxOpenFiles - Self.reservedFiles)
+        self.state = Locked(TableCacheState(readers: LRUTable(capacity: capacity)))
     }
 
+    /// The reader of `file`, opening the file on a miss.
     func reader(for file: FileMetaData) throws -> TableReader {
-        if let r = readers.withLock({ $0[file.number] }) { return r }
+        if let r = state.withLock({ $0.lookup(file.number) }) { return r }
         let path = DBPaths.table(directory, file.number)
         let handle = try fileSystem.openForReading(at: path)
-        let reader = try TableReader.open(file: handle, path: path, fileNumber: file.number, cache: blockCache)
-        return readers.withLock { m in
-            if let existing = m[file.number] { return existing }
-            m[file.number] = reader
+        let reader = try TableReader.open(file: handle, path: path, fileNumber: file.number, cache: blockCache,
+                                          statistics: statistics)
+        // Dropped readers are released after the lock, so closing their
+        // files never happens while other readers wait.
+        var dropped: [TableReader] = []
+        let r = state.withLock { s -> TableReader in
+            if let existing = s.readers.peek(file.number, 0) { return existing }
+            s.readers.insert(file.number, 0, reader, charge: 1, evicted: { dropped.append($0) })
             return reader
         }
+        dropped.removeAll()
+        return r
     }
 
-    /// Forgets a file's reader (the file is being deleted).
+    /// Forgets a file's reader and its cached blocks (the file is being
+    /// deleted; file numbers are never reused, so its blocks would only
+    /// take room until they aged out).
     func evict(_ number: UInt64) {
-        _ = readers.withLock { $0.removeValue(forKey: number) }
+        // The removed reader is released after the lock is dropped.
+        _ = state.withLock { $0.readers.remove(number, 0) }
+        blockCache?.erase(fileNumber: number)
     }
 
-    var openCount: Int { readers.withLock { $0.count } }
+    /// Readers currently held.
+    var openCount: Int { state.withLock { $0.readers.count } }
+    /// Lookups answered by a held reader.
+    var hits: UInt64 { state.withLock { $0.hits } }
+    /// Lookups that had to open the file.
+    var misses: UInt64 { state.withLock { $0.misses } }
+}
+
+/// The readers and the hit/miss counts, guarded by `TableCache.state`.
+struct TableCacheState {
+    var readers: LRUTable<TableReader>
+    var hits: UInt64 = 0
+    var misses: UInt64 = 0
+
+    @inline(__always)
+    mutating func lookup(_ number: UInt64) -> TableReader? {
+        if let r = readers.get(number, 0) {
+            hits &+= 1
+            return r
+        }
+        misses &+= 1
+        return nil
+    }
 }

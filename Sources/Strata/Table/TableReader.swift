@@ -9,32 +9,44 @@ final class TableReader: Sendable {
     let path: String
     let fileNumber: UInt64
     let cache: BlockCache?
+    /// Where bloom checks and disk block reads are counted (statistics hook).
+    let statistics: Statistics?
     let properties: TableProperties
     let indexBlock: Block
     /// The table's range tombstones, sorted by begin key then sequence
     /// descending; read and checked at open and kept for the reader's life.
     let rangeTombstones: [RangeTombstone]
     private let filter: BloomFilter?
+    /// Bytes of the index and filter blocks, pinned in the block cache while this reader lives.
+    private let pinnedBytes: Int
     /// Where the footer starts; no block may reach past it.
     private let dataEnd: UInt64
 
-    private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
+    private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?, statistics: Statistics?,
                  properties: TableProperties, indexBlock: Block, rangeTombstones: [RangeTombstone],
-                 filter: BloomFilter?, dataEnd: UInt64) {
+                 filter: BloomFilter?, filterBytes: Int, dataEnd: UInt64) {
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
         self.cache = cache
+        self.statistics = statistics
         self.properties = properties
         self.indexBlock = indexBlock
         self.rangeTombstones = rangeTombstones
         self.filter = filter
         self.dataEnd = dataEnd
+        self.pinnedBytes = indexBlock.size + filterBytes
+        cache?.pin(bytes: pinnedBytes)
+    }
+
+    deinit {
+        cache?.unpin(bytes: pinnedBytes)
     }
 
     /// Opens a table, verifying the footer and the checksums of the index,
     /// meta-index, filter, range-deletion and properties blocks.
-    static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?) throws -> TableReader {
+    static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
+                     statistics: Statistics? = nil) throws -> TableReader {
         let size = file.size
         let footerSize = UInt64(TableFormat.footerSize)
         guard size >= footerSize else {
@@ -75,9 +87,12 @@ final class TableReader: Sendable {
         let propertiesBlock = try BlockReader.read(file, path: path, handle: propertiesHandle, dataEnd: dataEnd, verifyChecksum: true)
         let properties = try TableProperties.decode(propertiesBlock, fileSize: size)
         var filter: BloomFilter?
+        var filterBytes = 0
         if let filterHandle {
-            filter = try BloomFilter(block: BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
-                                                         verifyChecksum: true, hasEntries: false))
+            let filterBlock = try BlockReader.read(file, path: path, handle: filterHandle, dataEnd: dataEnd,
+                                                   verifyChecksum: true, hasEntries: false)
+            filterBytes = filterBlock.size
+            filter = try BloomFilter(block: filterBlock)
         }
         var rangeTombstones: [RangeTombstone] = []
         if let rangeDeletionHandle {
@@ -87,8 +102,9 @@ final class TableReader: Sendable {
         guard UInt64(rangeTombstones.count) == properties.numRangeDeletions else {
             throw StrataError(.corruption, "\(path): properties count \(properties.numRangeDeletions) range tombstones but the table holds \(rangeTombstones.count)")
         }
-        return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, properties: properties,
-                           indexBlock: indexBlock, rangeTombstones: rangeTombstones, filter: filter, dataEnd: dataEnd)
+        return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, statistics: statistics,
+                           properties: properties, indexBlock: indexBlock, rangeTombstones: rangeTombstones,
+                           filter: filter, filterBytes: filterBytes, dataEnd: dataEnd)
     }
 
     /// Decodes the range-deletion block: internal keys of kind
@@ -132,7 +148,11 @@ final class TableReader: Sendable {
             throw StrataError(.invalidArgument, "lookup key of \(lookupKey.count) bytes is not an internal key")
         }
         let userKey = userKeyOf(lookupKey)
-        if let filter, !filter.mayContain(userKey) { return .notFound }
+        if let filter {
+            let excluded = !filter.mayContain(userKey)
+            statistics?.recordBloomCheck(useful: excluded)  // statistics hook
+            if excluded { return .notFound }
+        }
 
         var index = BlockCursor(order: .internalKey)
         index.reset(indexBlock)
@@ -142,7 +162,7 @@ final class TableReader: Sendable {
             return .notFound
         }
         let handle = try decodeHandle(index.value)
-        let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache)
+        let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache, forGet: true)
         // Keys up to this size are rebuilt on the stack; longer ones move to the heap.
         return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch in
             var cursor = BlockCursor(order: .internalKey, scratch: scratch)
@@ -177,11 +197,13 @@ final class TableReader: Sendable {
     }
 
     /// A data block from the cache, or read (and cached if `fillCache`).
-    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool) throws -> Block {
+    /// `forGet` counts a disk read towards point-lookup read amplification.
+    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool, forGet: Bool = false) throws -> Block {
         if let cache, let block = cache.lookup(fileNumber: fileNumber, offset: handle.offset) {
             return block
         }
         let block = try BlockReader.read(file, path: path, handle: handle, dataEnd: dataEnd, verifyChecksum: verifyChecksums)
+        statistics?.recordBlockRead(bytes: Int(handle.size), forGet: forGet)  // statistics hook
         if fillCache, let cache {
             cache.insert(fileNumber: fileNumber, offset: handle.offset, block: block)
         }

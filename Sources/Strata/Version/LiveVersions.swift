@@ -12,7 +12,7 @@ final class LiveVersions: Sendable {
         weak var version: Version?
     }
 
-    private let entries = Mutex<[WeakVersion]>([])
+    private let entries = Locked<[WeakVersion]>([])
     /// Dead versions swept by `register` since the last file sweep: their
     /// files may be obsolete even though nobody asked yet.
     private let released = Atomic<Int>(0)

@@ -39,8 +39,8 @@ final class VersionSet: Sendable {
         var number: UInt64 = 0
     }
 
-    private let state = Mutex(State())
-    private let manifestLock = Mutex(ManifestState())
+    private let state = Locked(State())
+    private let manifestLock = Locked(ManifestState())
     private let nextFile = Atomic<UInt64>(2)
     private let lastSeq = Atomic<UInt64>(0)
     private let manifestNumber = Atomic<UInt64>(0)

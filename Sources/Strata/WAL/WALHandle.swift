@@ -10,11 +10,14 @@ final class WALHandle: @unchecked Sendable {
     private var dirty = false
     let number: UInt64
     let path: String
+    /// Counts bytes appended (statistics hook).
+    private let statistics: Statistics?
 
-    init(writer: LogWriter, number: UInt64, path: String) {
+    init(writer: LogWriter, number: UInt64, path: String, statistics: Statistics? = nil) {
         self.writer = writer
         self.number = number
         self.path = path
+        self.statistics = statistics
     }
 
     /// Appends one record and hands it to the OS; with `sync`, also fsyncs
@@ -22,8 +25,10 @@ final class WALHandle: @unchecked Sendable {
     func append(_ record: UnsafeRawBufferPointer, sync: Bool) throws {
         lock.lock()
         defer { lock.unlock() }
+        let before = writer.fileSize
         try writer.addRecord(record)
         try writer.flush()
+        statistics?.recordWALBytes(writer.fileSize &- before)  // statistics hook
         if sync {
             try writer.sync()
             dirty = false
