@@ -18,6 +18,7 @@ commands:
   get      print the value of --key
   put      set --key to --value
   delete   remove --key
+  dump-manifest  list column families (id, name, options), levels and files, log number, counters
   scan     print keys and values (--from, --to, --limit)
   stats    print the database's statistics
   compact  compact a key range (--from, --to; default everything) down to the bottom level
@@ -40,6 +41,8 @@ case "bench":
     }
 case "get", "put", "delete", "scan", "stats":
     runDataCommand(command, args)
+case "dump-manifest":
+    runDumpManifest(args)
 case "compact", "checkpoint", "verify":
     runMaintenanceCommand(command, args)
 case "backup":

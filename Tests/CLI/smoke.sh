@@ -29,6 +29,8 @@ if "$S" get --db="$T/db" --key=hello 2>/dev/null; then fail "get of a deleted ke
 if "$S" get --db="$T/restored" --key=c 2>/dev/null; then fail "backup 1 holds a later write"; fi
 "$S" backup purge --dir="$T/bk" --keep=1 >/dev/null
 [ "$("$S" backup list --dir="$T/bk" | wc -l)" -eq 1 ] || fail "backup purge"
+"$S" dump-manifest --db="$T/db" | grep -q '^column family 0 "default"' || fail "dump-manifest"
+if "$S" dump-manifest --db="$T/nope" 2>/dev/null; then fail "dump-manifest of a missing database succeeded"; fi
 # Bad input: one clear line on stderr, non-zero exit.
 if "$S" get --db="$T/nope" --key=x 2>"$T/err"; then fail "opening a missing database succeeded"; fi
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "error output is not one line: $(cat "$T/err")"

@@ -115,7 +115,7 @@ private struct SetState: Equatable {
     }
 
     @Test func newerFormatAndUnknownTags() throws {
-        let newer = framed([1, 2, 3, 5])
+        let newer = framed([1, UInt8(VersionEdit.formatVersion + 1), 3, 5])
         let e1 = #expect(throws: StrataError.self) { try VersionEdit(decoding: newer, path: "M", offset: 0) }
         #expect(e1?.kind == .invalidArgument)
         #expect(e1?.message.contains("newer version") == true)
@@ -450,7 +450,7 @@ private struct SetState: Equatable {
         let path = DBPaths.manifest(dir.path, 1)
         let f = try dir.fs.createFile(at: path)
         let writer = LogWriter(file: f)
-        try writer.addRecord(framed([1, 2, 2, 3] + Array("new".utf8)))
+        try writer.addRecord(framed([1, UInt8(VersionEdit.formatVersion + 1), 2, 3] + Array("new".utf8)))
         try writer.close()
         let e = #expect(throws: StrataError.self) { try makeSet(dir).recover() }
         #expect(e?.kind == .invalidArgument)

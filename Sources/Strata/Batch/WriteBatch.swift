@@ -16,6 +16,10 @@ public struct WriteBatch: Sendable {
 
     @usableFromInline var rep: [UInt8]
     @usableFromInline var recordCount: UInt32 = 0
+    /// The non-default family handles named by the records (each at least
+    /// once; consecutive repeats are not added), so the database can refuse
+    /// a dropped family or one of another database before logging anything.
+    @usableFromInline var families: [ColumnFamily] = []
 
     /// An empty batch.
     public init() {
@@ -59,17 +63,20 @@ public struct WriteBatch: Sendable {
         rep.removeAll(keepingCapacity: true)
         rep.append(contentsOf: repeatElement(0, count: WriteBatch.headerSize))
         recordCount = 0
+        families.removeAll(keepingCapacity: true)
     }
 
     /// Sets `key` to `value` in `family` (nil = default family).
     @inlinable
     public mutating func put(_ key: [UInt8], _ value: [UInt8], in family: ColumnFamily? = nil) {
+        note(family)
         appendRecord(tag: 1, cf: family?.id ?? 0, key, value)
     }
 
     /// Removes `key` from `family`.
     @inlinable
     public mutating func delete(_ key: [UInt8], in family: ColumnFamily? = nil) {
+        note(family)
         rep.append(0)
         rep.appendVarint32(family?.id ?? 0)
         rep.appendLengthPrefixed(key)
@@ -80,13 +87,28 @@ public struct WriteBatch: Sendable {
     /// (`from >= to`) is recorded but deletes nothing.
     @inlinable
     public mutating func deleteRange(from begin: [UInt8], to end: [UInt8], in family: ColumnFamily? = nil) {
+        note(family)
         appendRecord(tag: 2, cf: family?.id ?? 0, begin, end)
+    }
+
+    /// Appends `other`'s records only (group commit: the handles were
+    /// checked already and the combined batch is never validated).
+    mutating func appendRecords(of other: WriteBatch) {
+        rep.append(contentsOf: other.rep[WriteBatch.headerSize...])
+        recordCount += other.recordCount
+    }
+
+    @inlinable
+    mutating func note(_ family: ColumnFamily?) {
+        guard let family, families.last !== family else { return }
+        families.append(family)
     }
 
     /// Appends the updates of `other` after those of this batch.
     public mutating func append(_ other: WriteBatch) {
         rep.append(contentsOf: other.rep[WriteBatch.headerSize...])
         recordCount += other.recordCount
+        for f in other.families { note(f) }
     }
 
     @inlinable

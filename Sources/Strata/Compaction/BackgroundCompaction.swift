@@ -14,17 +14,26 @@ extension DBCore {
         compactions.wakeup.signal()
     }
 
-    /// Refreshes the write-stall inputs from the current version. Caller holds `mu`.
-    func refreshCompactionPressureLocked(_ v: Version) {
-        compactions.level0Files = v.files[0].count
-        compactions.pendingCompactionBytes = compactions.picker.pendingCompactionBytes(v)
+    /// Refreshes the write-stall inputs from the current versions: the
+    /// largest level 0 of any family, the sum of their pending bytes.
+    /// Caller holds `mu`.
+    func refreshCompactionPressureLocked() {
+        var level0Files = 0
+        var pending: UInt64 = 0
+        for f in familyStates {
+            let v = versions.current(f.id)
+            level0Files = max(level0Files, v.files[0].count)
+            pending += f.picker.pendingCompactionBytes(v)
+        }
+        compactions.level0Files = level0Files
+        compactions.pendingCompactionBytes = pending
     }
 
     func compactionThreadMain() {
         mu.lock()
         while !shuttingDown {
             if bgError == nil, let work = nextCompactionLocked() {
-                runCompactionLocked(work.compaction, manual: work.manual, more: work.more)
+                runCompactionLocked(work.compaction, family: work.family, manual: work.manual, more: work.more)
                 // `work` is gone here, so the input version may now be unreferenced.
                 deleteObsoleteFiles()
                 continue
@@ -48,16 +57,34 @@ extension DBCore {
         mu.broadcast()
     }
 
+    /// The family whose highest level score is largest (>= 1), if any;
+    /// with `level0Only`, only families whose level 0 slows writers down.
+    private func familyMostInNeedLocked(level0Only: Bool) -> ColumnFamilyState? {
+        var best: (ColumnFamilyState, Double)?
+        for f in familyStates {
+            let v = versions.current(f.id)
+            if level0Only && v.files[0].count < options.level0SlowdownWritesTrigger { continue }
+            guard let score = f.picker.scores(v).max(), score >= 1 else { continue }
+            if best == nil || score > best!.1 { best = (f, score) }
+        }
+        return best?.0
+    }
+
     /// The next compaction: the front manual request's next step, else the
-    /// highest-scoring level. While a manual request runs, automatic work
-    /// is limited to level 0 when writers would otherwise slow down.
-    private func nextCompactionLocked() -> (compaction: Compaction, manual: ManualCompaction?, more: Bool)? {
-        let v = versions.current(0)
-        let picker = compactions.picker
+    /// highest-scoring level of the family most in need. While a manual
+    /// request runs, automatic work is limited to level 0 when writers
+    /// would otherwise slow down.
+    private func nextCompactionLocked() -> (compaction: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool)? {
+        while let m = compactions.manualQueue.first, m.family.dropped.load(ordering: .acquiring) {
+            finishManualLocked(m, error: StrataError(.invalidArgument, "column family \"\(m.family.name)\" was dropped during compactRange"))
+        }
         if let m = compactions.manualQueue.first {
-            if v.files[0].count >= options.level0SlowdownWritesTrigger, let c = picker.pickAutomatic(v), c.level == 0 {
-                return (c, nil, false)
+            if let f = familyMostInNeedLocked(level0Only: true), let c = f.picker.pickAutomatic(versions.current(f.id)), c.level == 0 {
+                return (c, f, nil, false)
             }
+            let family = m.family
+            let v = versions.current(family.id)
+            let picker = family.picker
             if m.level == nil {
                 // Compact down to the deepest level holding part of the range.
                 var deepest = 0
@@ -71,7 +98,7 @@ extension DBCore {
             let maxInput = 25 * max(1, options.targetFileSizeBase)
             while let level = m.level, level < m.targetLevel {
                 if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
-                    return (c, m, more)
+                    return (c, family, m, more)
                 }
                 m.level = level + 1
                 m.resumeFrom = nil
@@ -80,12 +107,13 @@ extension DBCore {
                 m.inPlacePass = true
                 if let (c, more) = picker.pickManual(v, level: m.targetLevel, begin: m.resumeFrom ?? m.begin, end: m.end,
                                                      maxInputBytes: maxInput, inPlace: true, resumeAfter: m.resumeFrom) {
-                    return (c, m, more)
+                    return (c, family, m, more)
                 }
             }
             finishManualLocked(m, error: nil)
         }
-        return picker.pickAutomatic(v).map { ($0, nil, false) }
+        guard let f = familyMostInNeedLocked(level0Only: false) else { return nil }
+        return f.picker.pickAutomatic(versions.current(f.id)).map { ($0, f, nil, false) }
     }
 
     private func finishManualLocked(_ m: ManualCompaction, error: StrataError?) {
@@ -97,9 +125,9 @@ extension DBCore {
 
     /// Runs `c` with `mu` released and installs its result. Called and
     /// returns with `mu` held.
-    private func runCompactionLocked(_ c: Compaction, manual: ManualCompaction?, more: Bool) {
+    private func runCompactionLocked(_ c: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool) {
         let job = CompactionJob(compaction: c, snapshots: snapshots.sequences, environment: CompactionJob.Environment(
-            directory: path, fileSystem: fs, tableCache: tableCache, tableOptions: tableOptions,
+            directory: path, fileSystem: fs, tableCache: tableCache, tableOptions: family.tableOptions,
             newOutputNumber: { [unowned self] in
                 let n = self.versions.newFileNumber()
                 self.compactions.protect(n)
@@ -118,8 +146,16 @@ extension DBCore {
         mu.lock()
         compactions.running = false
         defer { compactions.release(job.allocatedNumbers) }
+        if family.dropped.load(ordering: .acquiring) {
+            // Dropped meanwhile: the outputs are orphans (deleted by the
+            // caller's sweep once released), and a queued compactRange fails.
+            if let manual { finishManualLocked(manual, error: StrataError(.invalidArgument, "column family \"\(family.name)\" was dropped during compactRange")) }
+            mu.broadcast()
+            return
+        }
         switch result {
-        case .success(let edit):
+        case .success(var edit):
+            edit.columnFamily = family.id
             versions.lastSequence = lastSequence.load(ordering: .acquiring)
             do {
                 try versions.logAndApply(edit)
@@ -128,11 +164,11 @@ extension DBCore {
                 if let manual { finishManualLocked(manual, error: readOnlyError()) }
                 return
             }
-            publishSuperVersion()
+            publishSuperVersion(family)
             let what = c.isTrivialMove ? "moved" : "compacted"
             statistics.recordCompaction(bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
                                         level: c.outputLevel, duration: ContinuousClock.now - start)
-            logger.info("strata: \(what) \(c.inputFileCount) files (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+            logger.info("strata: \(what) \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
             if let manual {
                 if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
                 if manual.inPlacePass && !more { manual.compactedIntoTarget = true }  // the pass is over
@@ -156,25 +192,29 @@ extension DBCore {
 
     /// Compacts every level holding keys in [begin, end] down to the
     /// deepest such level; blocks until done. Writes go on meanwhile.
-    func compactRange(begin: [UInt8]?, end: [UInt8]?) throws {
+    func compactRange(begin: [UInt8]?, end: [UInt8]?, in handle: ColumnFamily?) throws {
         try checkOpen()
+        let family = try resolve(handle)
         if let b = begin, let e = end, compareBytes(b, e) > 0 { return }
-        if memtablesOverlap(begin: begin, end: end) { try flush() }
-        let request = ManualCompaction(begin: begin, end: end)
+        if memtablesOverlap(family, begin: begin, end: end) { try flush() }
+        let request = ManualCompaction(family: family, begin: begin, end: end)
         mu.lock()
         defer { mu.unlock() }
         if closing { throw StrataError(.closed, "database at \(path) is closed") }
         if bgError != nil { throw readOnlyError() }
+        if family.dropped.load(ordering: .acquiring) {
+            throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
+        }
         compactions.manualQueue.append(request)
         wakeCompactionLocked()
         while !request.done { mu.wait() }
         if let e = request.error { throw e }
     }
 
-    /// Whether the active or immutable memtable holds a key in [begin, end]
-    /// (or any range tombstone).
-    private func memtablesOverlap(begin: [UInt8]?, end: [UInt8]?) -> Bool {
-        let sv = currentSuperVersion()
+    /// Whether `family`'s active or immutable memtable holds a key in
+    /// [begin, end] (or any range tombstone).
+    private func memtablesOverlap(_ family: ColumnFamilyState, begin: [UInt8]?, end: [UInt8]?) -> Bool {
+        let sv = family.superVersion
         for m in [sv.mem, sv.imm] {
             guard let m, !m.isEmpty else { continue }
             // A range tombstone may cover the range whatever its point keys.
@@ -205,8 +245,8 @@ extension DBCore {
         defer { mu.unlock() }
         while true {
             if bgError != nil || shuttingDown { return true }
-            let busy = imm != nil || compactions.running || !compactions.manualQueue.isEmpty
-                || compactions.picker.scores(versions.current(0)).contains { $0 >= 1 }
+            let busy = flushPending || compactions.running || !compactions.manualQueue.isEmpty
+                || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
             if !busy { return true }
             if ContinuousClock.now >= deadline { return false }
             wakeCompactionLocked()

@@ -3,7 +3,6 @@ import Synchronization
 /// The database's compaction state. Everything except `pendingOutputs`
 /// and `stopping` is guarded by `DBCore.mu`.
 final class CompactionControl: @unchecked Sendable {
-    let picker: CompactionPicker
     /// The compaction thread waits here, not on `mu`'s own condition, so
     /// the write path's per-group broadcasts do not wake it.
     let wakeup = MonitorCondition()
@@ -23,9 +22,7 @@ final class CompactionControl: @unchecked Sendable {
     var level0Files = 0
     var pendingCompactionBytes: UInt64 = 0
 
-    init(options: Options) {
-        picker = CompactionPicker(options: options)
-    }
+    init(options: Options) {}
 
     /// Allocates nothing; marks `number` as being written.
     func protect(_ number: UInt64) {

@@ -1,6 +1,8 @@
 /// A `compactRange` request, handed to the compaction thread and waited on
 /// by its caller. Guarded by `DBCore.mu`.
 final class ManualCompaction {
+    /// The family whose levels are compacted.
+    let family: ColumnFamilyState
     /// User-key range, both ends inclusive; nil is open.
     let begin: [UInt8]?
     let end: [UInt8]?
@@ -21,7 +23,8 @@ final class ManualCompaction {
     var done = false
     var error: StrataError?
 
-    init(begin: [UInt8]?, end: [UInt8]?) {
+    init(family: ColumnFamilyState, begin: [UInt8]?, end: [UInt8]?) {
+        self.family = family
         self.begin = begin
         self.end = end
     }

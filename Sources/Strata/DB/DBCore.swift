@@ -7,7 +7,7 @@ import Synchronization
 /// Locking: `mu` guards the write queue, the memtable pointers, the live
 /// log, background error and shutdown state, and serializes VersionSet
 /// mutations. Readers never take `mu`: they load `lastSequence` (atomic) and
-/// then the current `SuperVersion` (short `Mutex`). The commit leader writes
+/// then their family's current `SuperVersion` (short lock). The commit leader writes
 /// the log and inserts into the memtable with `mu` released; only the
 /// leader does either, so there is one memtable writer at a time.
 final class DBCore: @unchecked Sendable {
@@ -19,7 +19,8 @@ final class DBCore: @unchecked Sendable {
     let blockCache: BlockCache?
     let tableCache: TableCache
     let snapshots = SnapshotRegistry()
-    let defaultFamily = ColumnFamily(name: "default", id: 0)
+    let identity: DatabaseIdentity
+    let defaultFamily: ColumnFamily
     let statistics: Statistics
     let compactions: CompactionControl
 
@@ -27,22 +28,31 @@ final class DBCore: @unchecked Sendable {
     let lastSequence = Atomic<UInt64>(0)
     /// Set once `close()` has begun; checked without `mu` on the read path.
     let closedFlag = Atomic<Bool>(false)
-    private let superVersionBox: Locked<SuperVersion>
+    /// Live families by id. Changed only with `mu` held (create, drop,
+    /// recovery); read without `mu` by `validate` and the family lookups.
+    let familyTable: Locked<[UInt32: ColumnFamily]>
 
     // MARK: guarded by mu
     let mu = Monitor()
     var writers: [PendingWrite] = []
     var leaderActive = false
-    var mem: Memtable
-    var imm: Memtable?
+    /// Every live family's active memtable (see `ActiveMemtables`).
+    var activeMemtables: ActiveMemtables
+    /// Live families' states by id, for the write path's per-group checks
+    /// (no lock or allocation to walk it).
+    var familyStates: [ColumnFamilyState]
     var wal: WALHandle?
     var logNumber: UInt64 = 0
     var bgError: StrataError?
     var closing = false
     var shuttingDown = false
-    /// A `.memoryOnly` write went into the active memtable since the last switch.
+    /// A `.memoryOnly` write went into an active memtable since the last switch.
     var unloggedWrites = false
     var immHasUnloggedWrites = false
+    /// A memtable switch is not fully recorded yet: some family's immutable
+    /// memtable awaits its flush, or the families that had nothing to flush
+    /// still have their log numbers to advance. The next switch waits.
+    var flushPending = false
 
     // MARK: threads
     let commitParker = ThreadParker()
@@ -63,10 +73,15 @@ final class DBCore: @unchecked Sendable {
         self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
         self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
                                      maxOpenFiles: options.maxOpenFiles, statistics: statistics)
+        let identity = DatabaseIdentity()
+        self.identity = identity
+        let state = ColumnFamilyState(name: "default", id: 0, options: ColumnFamilyOptions(databaseOptions: options),
+                                      databaseOptions: options, owner: identity)
+        self.defaultFamily = ColumnFamily(state: state)
+        self.familyTable = Locked([0: defaultFamily])
+        self.activeMemtables = ActiveMemtables(defaultMemtable: state.mem, others: [:])
+        self.familyStates = [state]
         statistics.attach(blockCache: blockCache, tableCache: tableCache)
-        let m = Memtable()
-        self.mem = m
-        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: Version.empty))
     }
 
     deinit {
@@ -74,28 +89,44 @@ final class DBCore: @unchecked Sendable {
         statistics.detachCaches()
     }
 
-    var tableOptions: TableBuilderOptions {
-        var t = TableBuilderOptions()
-        t.blockSize = options.blockSize
-        t.restartInterval = options.blockRestartInterval
-        t.compression = options.compression
-        t.bloomBitsPerKey = options.bloomBitsPerKey
-        return t
+    // MARK: column families
+
+    /// Live families, "default" first, then by id. Any thread.
+    var liveFamilies: [ColumnFamily] {
+        familyTable.withLock { t in t.values.sorted { $0.id < $1.id } }
+    }
+
+    /// The state of `family` (nil = default). Throws `.invalidArgument` for
+    /// a dropped family or one from another database. Any thread.
+    @inline(__always)
+    func resolve(_ family: ColumnFamily?) throws -> ColumnFamilyState {
+        guard let family else { return defaultFamily.state }
+        let state = family.state
+        guard state.owner === identity else {
+            throw StrataError(.invalidArgument, "column family \"\(family.name)\" belongs to another database (or an earlier open of \(path))")
+        }
+        guard !state.dropped.load(ordering: .acquiring) else {
+            throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
+        }
+        return state
+    }
+
+    /// Rebuilds `activeMemtables` and `familyStates` from the live
+    /// families, after a switch, create or drop. Caller holds `mu`.
+    func rebuildActiveMemtablesLocked() {
+        familyStates = liveFamilies.map(\.state)
+        var others: [UInt32: Memtable] = [:]
+        for s in familyStates where s.id != 0 { others[s.id] = s.mem }
+        activeMemtables = ActiveMemtables(defaultMemtable: defaultFamily.state.mem, others: others)
     }
 
     // MARK: super versions
 
-    /// Publishes the current mem/imm/version to readers. Caller holds `mu`.
-    func publishSuperVersion() {
-        let version = versions.current(0)
-        let sv = SuperVersion(mem: mem, imm: imm, version: version)
-        superVersionBox.withLock { $0 = sv }
-        refreshCompactionPressureLocked(version)
-    }
-
-    @inline(__always)
-    func currentSuperVersion() -> SuperVersion {
-        superVersionBox.withLock { $0 }
+    /// Publishes `family`'s current mem/imm/version to readers. Caller holds `mu`.
+    func publishSuperVersion(_ family: ColumnFamilyState) {
+        let version = versions.current(family.id)
+        family.install(SuperVersion(mem: family.mem, imm: family.imm, version: version))
+        refreshCompactionPressureLocked()
     }
 
     /// The current super version and the sequence to read it at, loaded
@@ -103,13 +134,13 @@ final class DBCore: @unchecked Sendable {
     /// a compaction that dropped entries hidden by newer ones (it only sees
     /// published sequences) cannot have dropped one this read needs.
     @inline(__always)
-    func readState(_ snapshot: Snapshot?) -> (SuperVersion, SequenceNumber) {
-        superVersionBox.withLock { sv in (sv, snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)) }
+    func readState(_ snapshot: Snapshot?, in family: ColumnFamilyState) -> (SuperVersion, SequenceNumber) {
+        family.withSuperVersion { sv in (sv, snapshot?.sequence ?? lastSequence.load(ordering: .acquiring)) }
     }
 
     /// The current super version and a new snapshot, taken together (see `readState`).
-    func readStateWithNewSnapshot() -> (SuperVersion, Snapshot) {
-        superVersionBox.withLock { sv in (sv, snapshots.acquireLatest { lastSequence.load(ordering: .acquiring) }) }
+    func readStateWithNewSnapshot(in family: ColumnFamilyState) -> (SuperVersion, Snapshot) {
+        family.withSuperVersion { sv in (sv, snapshots.acquireLatest { lastSequence.load(ordering: .acquiring) }) }
     }
 
     // MARK: threads
@@ -160,7 +191,7 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: files
 
-    /// Deletes files nothing refers to: logs older than the live log,
+    /// Deletes files nothing refers to: logs every family has flushed past,
     /// tables no live version lists (see `LiveVersions`: old versions held
     /// by iterators and super versions keep their files) and no flush or
     /// compaction is writing, temp files, old manifests. Caller holds `mu`
@@ -219,7 +250,7 @@ final class DBCore: @unchecked Sendable {
             do { try makeRoomForWrite(force: true) } catch {}
             leaderActive = false
         }
-        while imm != nil && bgError == nil { mu.wait() }
+        while flushPending && bgError == nil { mu.wait() }
         shuttingDown = true
         compactions.stopping.store(true, ordering: .relaxed)
         mu.broadcast()

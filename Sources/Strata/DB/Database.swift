@@ -92,7 +92,7 @@ public final class Database: Sendable {
     public func get(_ key: [UInt8], in family: ColumnFamily? = nil, options: ReadOptions = ReadOptions()) throws -> [UInt8]? {
         let t0 = monotonicNanoseconds()
         defer { core.statistics.getLatency.record(since: t0) }
-        return try core.get(key, options: options)
+        return try core.get(key, in: family, options: options)
     }
 
     /// A consistent view of the database as of now.
@@ -108,7 +108,7 @@ public final class Database: Sendable {
             core.statistics.iteratorLatency.record(since: t0)
             core.statistics.recordIterator()
         }
-        return try core.makeIterator(options: options)
+        return try core.makeIterator(in: family, options: options)
     }
 
     // MARK: column families
@@ -116,17 +116,37 @@ public final class Database: Sendable {
     /// The default column family.
     public var defaultColumnFamily: ColumnFamily { core.defaultFamily }
 
-    /// All column families, "default" first.
-    public var columnFamilies: [ColumnFamily] { [core.defaultFamily] }
+    /// All column families, "default" first, then by id (creation order).
+    public var columnFamilies: [ColumnFamily] { core.liveFamilies }
 
     /// The family named `name`, if it exists.
     public func columnFamily(_ name: String) -> ColumnFamily? {
-        name == "default" ? core.defaultFamily : nil
+        core.liveFamilies.first { $0.name == name }
+    }
+
+    /// Creates a column family: a separate keyspace with its own memtable,
+    /// levels and `options`, sharing the database's log, so one `WriteBatch`
+    /// can change several families atomically. Recorded in the MANIFEST
+    /// (with its options) before this returns. Throws `.invalidArgument`
+    /// when a family of that name exists or an option is out of range.
+    public func createColumnFamily(_ name: String, options: ColumnFamilyOptions = ColumnFamilyOptions()) throws -> ColumnFamily {
+        try core.createColumnFamily(name, options: options)
+    }
+
+    /// Drops `family`: it disappears from `columnFamilies` at once (recorded
+    /// in the MANIFEST before this returns), every later use of its handle
+    /// is `.invalidArgument`, and its files are deleted once no iterator or
+    /// read still uses them. Iterators open on it keep working. Dropping
+    /// "default" is `.invalidArgument`.
+    public func dropColumnFamily(_ family: ColumnFamily) throws {
+        try core.dropColumnFamily(family)
     }
 
     // MARK: maintenance
 
-    /// Writes the memtable to a table file and waits until it is on disk.
+    /// Writes the memtables to table files and waits until they are on disk.
+    /// Every column family with unflushed data is flushed: the families
+    /// share one log, which can only be retired once all of them are on disk.
     public func flush() throws {
         try core.checkOpen()
         try core.flush()
@@ -142,7 +162,7 @@ public final class Database: Sendable {
     /// Throws `.readOnly` after a background failure, `.closed` if the
     /// database closes first.
     public func compactRange(_ begin: [UInt8]?, _ end: [UInt8]?, in family: ColumnFamily? = nil) throws {
-        try core.compactRange(begin: begin, end: end)
+        try core.compactRange(begin: begin, end: end, in: family)
     }
 
     /// Creates an openable copy of the database at `path` (which must not
@@ -163,9 +183,11 @@ public final class Database: Sendable {
     /// `strata.stats` (per-level table, amplification, caches, latencies),
     /// `strata.levelstats`, `strata.block-cache-usage`,
     /// `strata.total-sst-files-size`, `strata.last-sequence`,
-    /// `strata.background-error`.
-    public func property(_ name: String) -> String? {
-        core.property(name)
+    /// `strata.background-error`. Level, key and memtable figures are those
+    /// of `family` (nil = the default family); statistics are database-wide.
+    /// Nil too for a dropped or foreign family.
+    public func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
+        core.property(name, in: family)
     }
 
     /// Waits for queued writes, syncs the log and releases the database.

@@ -1,48 +1,19 @@
-/// Memtable flush: the background thread that turns the immutable memtable
-/// into a level-0 table file and records it in the MANIFEST.
+/// Memtable flush: the background thread that turns each family's immutable
+/// memtable into a level-0 table file and records it in the MANIFEST.
 extension DBCore {
+    /// The flush thread: flushes each family's immutable memtable (one
+    /// version edit per family, carrying the log the switch started as the
+    /// family's new log number), then advances the log number of families
+    /// that had nothing to flush, so old logs become deletable.
     func flushThreadMain() {
         mu.lock()
         while true {
-            if let m = imm, bgError == nil {
-                let coveredLogs = logNumber  // every log below this holds only data in `m` or older
-                let number = versions.newFileNumber()
-                compactions.protect(number)  // not obsolete while being written
-                mu.unlock()
-                var result: Result<FileMetaData?, StrataError>
-                do {
-                    result = .success(try writeLevel0Table(m, number: number))
-                } catch let e as StrataError {
-                    result = .failure(e)
-                } catch {
-                    result = .failure(StrataError(.ioError, "\(error)"))
-                }
-                mu.lock()
-                defer { compactions.release([number]) }
-                switch result {
-                case .success(let meta):
-                    var edit = VersionEdit()
-                    edit.logNumber = coveredLogs
-                    if let meta { edit.addFile(level: 0, meta) }
-                    versions.lastSequence = lastSequence.load(ordering: .acquiring)
-                    do {
-                        try versions.logAndApply(edit)
-                        imm = nil
-                        immHasUnloggedWrites = false
-                        publishSuperVersion()
-                        deleteObsoleteFiles()
-                        wakeCompactionLocked()
-                        if let meta {
-                            logger.debug("strata: flushed memtable to table #\(meta.number) (\(meta.size) bytes, \(meta.numEntries) entries)")
-                        }
-                    } catch let e as StrataError {
-                        setBackgroundErrorLocked(e, during: "recording a flush in the MANIFEST")
-                    } catch {
-                        setBackgroundErrorLocked(StrataError(.ioError, "\(error)"), during: "recording a flush")
-                    }
-                case .failure(let e):
-                    try? fs.removeFile(at: DBPaths.table(path, number))
-                    setBackgroundErrorLocked(e, during: "memtable flush")
+            if bgError == nil && flushPending {
+                if let family = liveFamilies.first(where: { $0.state.imm != nil }) {
+                    flushImmutableMemtableLocked(family.state)
+                } else if advanceFamilyLogNumbersLocked() {
+                    flushPending = false
+                    immHasUnloggedWrites = false
                 }
                 mu.broadcast()
                 continue
@@ -54,10 +25,88 @@ extension DBCore {
         flushExited.unpark()
     }
 
+    /// Writes `family.imm` to a level-0 table and records it. Called and
+    /// returns with `mu` held; releases it while writing the table.
+    private func flushImmutableMemtableLocked(_ family: ColumnFamilyState) {
+        guard let m = family.imm else { return }
+        // Every log below this holds only data of this family in `m` or older.
+        let coveredLogs = family.immLogNumber
+        let number = versions.newFileNumber()
+        compactions.protect(number)  // not obsolete while being written
+        mu.unlock()
+        var result: Result<FileMetaData?, StrataError>
+        do {
+            result = .success(try writeLevel0Table(m, number: number, options: family.tableOptions))
+        } catch let e as StrataError {
+            result = .failure(e)
+        } catch {
+            result = .failure(StrataError(.ioError, "\(error)"))
+        }
+        mu.lock()
+        defer { compactions.release([number]) }
+        if family.dropped.load(ordering: .acquiring) {
+            // Dropped meanwhile: the table is an orphan, deleted below.
+            deleteObsoleteFiles()
+            return
+        }
+        switch result {
+        case .success(let meta):
+            var edit = VersionEdit()
+            edit.columnFamily = family.id
+            edit.logNumber = coveredLogs
+            if let meta { edit.addFile(level: 0, meta) }
+            versions.lastSequence = lastSequence.load(ordering: .acquiring)
+            do {
+                try versions.logAndApply(edit)
+                family.imm = nil
+                publishSuperVersion(family)
+                deleteObsoleteFiles()
+                wakeCompactionLocked()
+                if let meta {
+                    logger.debug("strata: flushed memtable of column family \(family.name) to table #\(meta.number) (\(meta.size) bytes, \(meta.numEntries) entries)")
+                }
+            } catch let e as StrataError {
+                setBackgroundErrorLocked(e, during: "recording a flush in the MANIFEST")
+            } catch {
+                setBackgroundErrorLocked(StrataError(.ioError, "\(error)"), during: "recording a flush")
+            }
+        case .failure(let e):
+            try? fs.removeFile(at: DBPaths.table(path, number))
+            setBackgroundErrorLocked(e, during: "memtable flush")
+        }
+    }
+
+    /// Once every retired memtable is flushed, every family's unflushed data
+    /// is in the live log (each switch starts a new log and retires every
+    /// non-empty memtable), so any family whose recorded log number is older
+    /// (it had nothing to flush) moves up to the live log; one MANIFEST sync
+    /// for all of them. Returns false on failure (background error set).
+    /// Caller holds `mu`.
+    private func advanceFamilyLogNumbersLocked() -> Bool {
+        let live = logNumber
+        var edits: [VersionEdit] = []
+        for f in liveFamilies where versions.logNumber(f.id) < live {
+            var edit = VersionEdit()
+            edit.columnFamily = f.id
+            edit.logNumber = live
+            edits.append(edit)
+        }
+        if edits.isEmpty { return true }
+        versions.lastSequence = lastSequence.load(ordering: .acquiring)
+        do {
+            try versions.logAndApply(edits)
+        } catch {
+            setBackgroundErrorLocked(asStrataError(error), during: "recording log numbers in the MANIFEST")
+            return false
+        }
+        deleteObsoleteFiles()
+        return true
+    }
+
     /// Writes every entry and range tombstone of `memtable` to table file
     /// `number`, fsyncs it and its directory. Returns nil when the memtable
     /// holds neither point entries nor (non-empty) range tombstones.
-    func writeLevel0Table(_ memtable: Memtable, number: UInt64) throws -> FileMetaData? {
+    func writeLevel0Table(_ memtable: Memtable, number: UInt64, options tableOptions: TableBuilderOptions) throws -> FileMetaData? {
         if memtable.isEmpty { return nil }
         let start = ContinuousClock.now
         let tablePath = DBPaths.table(path, number)
@@ -87,13 +136,14 @@ extension DBCore {
                             largest: props.largest, numEntries: props.numEntries)
     }
 
-    /// Switches the memtable out (if it holds anything) and waits until it
-    /// is on disk.
+    /// Switches every family's memtable out (those holding anything; they
+    /// share the log, so they are flushed together) and waits until they are
+    /// on disk.
     func flush() throws {
         try write(WriteBatch(), options: WriteOptions(), forceSwitch: true)
         mu.lock()
         defer { mu.unlock() }
-        while imm != nil && bgError == nil { mu.wait() }
+        while flushPending && bgError == nil { mu.wait() }
         if bgError != nil { throw readOnlyError() }
     }
 }

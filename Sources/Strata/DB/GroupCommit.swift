@@ -11,12 +11,20 @@ import Glibc
 /// the commit thread, so no disk wait ever blocks Swift's cooperative pool.
 extension DBCore {
     /// Checks a batch before it is queued, so that nothing invalid reaches the log.
+    /// A family dropped after this check is harmless: its records are logged
+    /// but inserted nowhere, and recovery skips them (ids are never reused).
     func validate(_ batch: WriteBatch) throws {
+        for f in batch.families { _ = try resolve(f) }
         try batch.rep.withUnsafeBytes { (p) throws in
             var reader = WriteBatchReader(bytes: p)
+            var lastCheckedFamily: UInt32 = 0
             while let r = try reader.next() {
-                if r.columnFamily != 0 {
-                    throw StrataError(.invalidArgument, "write batch names unknown column family id \(r.columnFamily)")
+                if r.columnFamily != lastCheckedFamily {
+                    let cf = r.columnFamily
+                    guard familyTable.withLock({ $0[cf] != nil }) else {
+                        throw StrataError(.invalidArgument, "write batch names column family id \(cf), which does not exist (never created, or dropped)")
+                    }
+                    lastCheckedFamily = cf
                 }
                 if r.key.count > options.maxKeySize {
                     throw StrataError(.invalidArgument, "key of \(r.key.count) bytes exceeds maxKeySize (\(options.maxKeySize))")
@@ -147,19 +155,19 @@ extension DBCore {
                 needSync = needSync || w.sync
                 if let aw = w.asyncWindow { window = min(window ?? aw, aw) }
             }
-            let memtable = mem
+            let memtables = activeMemtables
             let log = wal
             let logged = leader.logged
             mu.unlock()
             do {
                 if group.count == 1 {
                     leader.batch.stamp(sequence: first)
-                    try apply(leader.batch.rep, logged: logged, log: log, sync: needSync, memtable: memtable)
+                    try apply(leader.batch.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
                 } else {
                     var combined = WriteBatch(reservingCapacity: bytes)
-                    for w in group { combined.append(w.batch) }
+                    for w in group { combined.appendRecords(of: w.batch) }
                     combined.stamp(sequence: first)
-                    try apply(combined.rep, logged: logged, log: log, sync: needSync, memtable: memtable)
+                    try apply(combined.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
                 }
             } catch let e {
                 error = asStrataError(e)
@@ -186,22 +194,24 @@ extension DBCore {
         handOffLeadership()
     }
 
-    private func apply(_ rep: [UInt8], logged: Bool, log: WALHandle?, sync: Bool, memtable: Memtable) throws {
+    private func apply(_ rep: [UInt8], logged: Bool, log: WALHandle?, sync: Bool, memtables: ActiveMemtables) throws {
         try rep.withUnsafeBytes { (p) throws in
             if logged {
                 guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
                 try log.append(p, sync: sync)
             }
-            try insert(batchBytes: p, into: memtable)
+            try insert(batchBytes: p, into: memtables)
         }
     }
 
-    /// Inserts every record of an encoded, stamped batch into `memtable`.
-    func insert(batchBytes p: UnsafeRawBufferPointer, into memtable: Memtable) throws {
+    /// Inserts every record of an encoded, stamped batch into its family's
+    /// memtable; records of families `memtables` lacks are skipped but
+    /// still take their sequence number, so sequences match the log.
+    func insert(batchBytes p: UnsafeRawBufferPointer, into memtables: ActiveMemtables) throws {
         var seq = loadFixed64(p.baseAddress!)
         var reader = WriteBatchReader(bytes: p)
         while let r = try reader.next() {
-            memtable.add(sequence: seq, kind: r.kind, key: r.key, value: r.value)
+            memtables.memtable(for: r.columnFamily)?.add(sequence: seq, kind: r.kind, key: r.key, value: r.value)
             seq += 1
         }
     }
@@ -244,9 +254,16 @@ extension DBCore {
         }
     }
 
-    /// Ensures the memtable has room, switching to a new memtable and log
-    /// when it is full (or when `force` asks for a flush). Caller holds `mu`
-    /// and leads.
+    /// Ensures the memtables have room, switching to a new log and new
+    /// memtables when any family's memtable is full (or when `force` asks
+    /// for a flush). Caller holds `mu` and leads.
+    ///
+    /// All families share the log, so a switch turns every non-empty
+    /// family's memtable immutable at once: afterwards no family has data
+    /// only in an older log, and once the flushes are recorded every family's
+    /// log number is the new log (empty families get theirs advanced too, so
+    /// a quiet family never pins old logs). The next switch waits until every
+    /// family's immutable memtable is flushed.
     ///
     /// Write stalls, each counted in `statistics.recordStall`:
     /// - level 0 at `level0SlowdownWritesTrigger` files, or compaction
@@ -276,9 +293,11 @@ extension DBCore {
                 statistics.recordStall(ContinuousClock.now - start)
                 continue
             }
-            if !force && mem.approximateMemoryUsage < options.writeBufferSize { return }
-            if force && mem.isEmpty { return }
-            if imm != nil {
+            if !force && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize }) {
+                return
+            }
+            if force && familyStates.allSatisfy({ $0.mem.isEmpty }) { return }
+            if flushPending {
                 if stallStart == nil { stallStart = .now }
                 mu.wait()
                 continue
@@ -310,11 +329,17 @@ extension DBCore {
             }
             wal = newLog
             logNumber = number
-            imm = mem
+            for s in familyStates {
+                if s.mem.isEmpty { continue }
+                s.imm = s.mem
+                s.immLogNumber = number
+                s.mem = Memtable()
+                publishSuperVersion(s)
+            }
+            rebuildActiveMemtablesLocked()
+            flushPending = true
             immHasUnloggedWrites = unloggedWrites
             unloggedWrites = false
-            mem = Memtable()
-            publishSuperVersion()
             mu.broadcast()  // wakes the flush thread
             force = false
             return

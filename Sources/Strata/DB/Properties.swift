@@ -2,8 +2,12 @@ import Foundation
 
 /// `Database.property(_:)`: human- and machine-readable state.
 extension DBCore {
-    func property(_ name: String) -> String? {
-        let sv = currentSuperVersion()
+    /// Level and memtable figures are `family`'s (nil = default); the
+    /// statistics in `strata.stats` are database-wide. A dropped or foreign
+    /// family has no properties (nil).
+    func property(_ name: String, in family: ColumnFamily? = nil) -> String? {
+        guard let cf = try? resolve(family) else { return nil }
+        let sv = cf.superVersion
         let version = sv.version
         let prefix = "strata.num-files-at-level"
         if name.hasPrefix(prefix) {

@@ -6,10 +6,11 @@
 /// than trusting source order keeps this right however compaction moves
 /// tombstones and entries between levels.
 extension DBCore {
-    func get(_ key: [UInt8], options readOptions: ReadOptions) throws -> [UInt8]? {
+    func get(_ key: [UInt8], in family: ColumnFamily?, options readOptions: ReadOptions) throws -> [UInt8]? {
         try checkOpen()
+        let cf = try resolve(family)
         // Sources and sequence together (see `readState`).
-        let (sv, seq) = readState(readOptions.snapshot)
+        let (sv, seq) = readState(readOptions.snapshot, in: cf)
         statistics.recordGet()
         return try key.withUnsafeBytes { (k) throws -> [UInt8]? in
             // The newest visible tombstone over `k`; entries older than it are deleted.
@@ -61,14 +62,15 @@ extension DBCore {
         return covering
     }
 
-    func makeIterator(options readOptions: ReadOptions) throws -> Iterator {
+    func makeIterator(in family: ColumnFamily?, options readOptions: ReadOptions) throws -> Iterator {
         try checkOpen()
+        let cf = try resolve(family)
         let sv: SuperVersion
         let snapshot: Snapshot
         if let s = readOptions.snapshot {
-            (sv, snapshot) = (currentSuperVersion(), s)
+            (sv, snapshot) = (cf.superVersion, s)
         } else {
-            (sv, snapshot) = readStateWithNewSnapshot()
+            (sv, snapshot) = readStateWithNewSnapshot(in: cf)
         }
         var settled: SettledRangeDeletions?
         var tombstones: [RangeTombstoneCursor] = []

@@ -1,6 +1,8 @@
-/// Opening a database: lock, read CURRENT and the MANIFEST, replay the logs
-/// the MANIFEST does not cover, write what they held to a table, start a
-/// fresh log, and delete files nothing refers to.
+/// Opening a database: lock, read CURRENT and the MANIFEST, restore the
+/// column families, replay the logs the MANIFEST does not cover (each
+/// record's per-family parts only into families whose log number says they
+/// still need that log), write what they held to tables, start a fresh log,
+/// record it all with one edit per family, and delete files nothing refers to.
 extension DBCore {
     static func open(path: String, options: Options) throws -> DBCore {
         let fs = options.fileSystem
@@ -53,8 +55,18 @@ extension DBCore {
             try versions.recover()
         }
 
+        restoreFamilies()
+        let families = familyStates
+
         var maxSequence = versions.lastSequence
-        var edit = VersionEdit()
+        // One edit per family, each carrying the family's new log number, so
+        // any prefix of them that survives a crash is consistent.
+        var edits: [UInt32: VersionEdit] = [:]
+        for f in families {
+            var e = VersionEdit()
+            e.columnFamily = f.id
+            edits[f.id] = e
+        }
         let minLog = versions.minLogNumber
         let logs = names.compactMap { n -> UInt64? in
             if case .log(let num) = DBPaths.parse(n), num >= minLog { return num }
@@ -62,7 +74,16 @@ extension DBCore {
         }.sorted()
         for n in logs { versions.markFileNumberUsed(n) }
 
-        var memtable = Memtable()
+        var memtables: [UInt32: Memtable] = [:]
+        for f in families { memtables[f.id] = Memtable() }
+        // A family's records in a log below its log number are already in
+        // its tables; records of dropped families are skipped (ids are never
+        // reused, so such records can only belong to the dropped family).
+        func router(forLog number: UInt64) -> ActiveMemtables {
+            var others: [UInt32: Memtable] = [:]
+            for f in families where f.id != 0 && number >= versions.logNumber(f.id) { others[f.id] = memtables[f.id] }
+            return ActiveMemtables(defaultMemtable: number >= versions.logNumber(0) ? memtables[0] : nil, others: others)
+        }
         var stop = false
         for number in logs where !stop {
             let logPath = DBPaths.log(path, number)
@@ -70,6 +91,7 @@ extension DBCore {
             defer { file.close() }
             let reader = LogReader(file: file, path: logPath, mode: options.walRecovery)
             logger.info("strata: replaying log", metadata: ["log": "\(number)", "path": "\(logPath)"])
+            var into = router(forLog: number)
             records: while let record = try reader.next() {
                 let batchSequence: SequenceNumber
                 do {
@@ -77,7 +99,7 @@ extension DBCore {
                     batchSequence = batch.sequence
                     if batch.count > 0 {
                         replayedBatches += 1
-                        try record.withUnsafeBytes { try insert(batchBytes: $0, into: memtable) }
+                        try record.withUnsafeBytes { try insert(batchBytes: $0, into: into) }
                         maxSequence = max(maxSequence, batchSequence + UInt64(batch.count) - 1)
                     }
                 } catch let e as StrataError {
@@ -95,11 +117,15 @@ extension DBCore {
                         throw StrataError(.corruption, "\(logPath): \(e.message)")
                     }
                 }
-                if memtable.approximateMemoryUsage >= options.writeBufferSize {
-                    if let meta = try writeLevel0Table(memtable, number: versions.newFileNumber()) {
-                        edit.addFile(level: 0, meta)
+                // A whole batch is in the memtables before any of them is
+                // written out, and nothing is recorded until the end.
+                for f in families {
+                    guard let m = memtables[f.id], m.approximateMemoryUsage >= f.options.writeBufferSize else { continue }
+                    if let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
+                        edits[f.id]?.addFile(level: 0, meta)
                     }
-                    memtable = Memtable()
+                    memtables[f.id] = Memtable()
+                    into = router(forLog: number)
                 }
             }
             for report in reader.damageReports {
@@ -110,23 +136,39 @@ extension DBCore {
                 stop = true
             }
         }
-        if let meta = try writeLevel0Table(memtable, number: versions.newFileNumber()) {
-            edit.addFile(level: 0, meta)
+        for f in families {
+            if let m = memtables[f.id], let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
+                edits[f.id]?.addFile(level: 0, meta)
+            }
         }
 
         let newLog = versions.newFileNumber()
         wal = try createLog(number: newLog)
         logNumber = newLog
-        edit.logNumber = newLog
         versions.lastSequence = maxSequence
         lastSequence.store(maxSequence, ordering: .releasing)
-        try versions.logAndApply(edit)
-        publishSuperVersion()
+        try versions.logAndApply(families.map { f in
+            var e = edits[f.id]!
+            e.logNumber = newLog
+            return e
+        })
+        for f in families { publishSuperVersion(f) }
         deleteObsoleteFiles()
         logger.info("strata: opened database", metadata: [
             "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replayedBatches)",
-            "tables-written": "\(edit.newFiles.count)", "last-sequence": "\(maxSequence)",
+            "tables-written": "\(edits.values.reduce(0) { $0 + $1.newFiles.count })", "column-families": "\(families.count)", "last-sequence": "\(maxSequence)",
             "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
         ])
+    }
+
+    /// Creates the state of every family the MANIFEST lists besides
+    /// "default", with the options recorded for it.
+    private func restoreFamilies() {
+        for (id, name) in versions.columnFamilies where id != 0 {
+            let options = versions.familyOptions(id) ?? ColumnFamilyOptions()
+            let state = ColumnFamilyState(name: name, id: id, options: options, databaseOptions: self.options, owner: identity)
+            familyTable.withLock { $0[id] = ColumnFamily(state: state) }
+        }
+        rebuildActiveMemtablesLocked()
     }
 }

@@ -27,6 +27,9 @@ struct VersionEdit: Equatable {
     var lastSequence: UInt64?
     /// Name of a family being created (its id is `columnFamily`).
     var addColumnFamily: String?
+    /// Options of the family being created (only with `addColumnFamily`;
+    /// absent for families created before options were recorded).
+    var columnFamilyOptions: ColumnFamilyOptions?
     var dropColumnFamily: Bool = false
     var maxColumnFamily: UInt32?
     var deletedFiles: [DeletedFile] = []
@@ -42,8 +45,14 @@ struct VersionEdit: Equatable {
         newFiles.append(NewFile(level: level, file: file))
     }
 
-    /// The manifest format this build writes and the newest it reads.
-    static let formatVersion: UInt32 = 1
+    /// The newest manifest format this build reads. Edits are written as
+    /// format 1 unless they carry a field format 1 lacks (column family
+    /// options, format 2), so databases without such edits stay readable by
+    /// older builds, and older builds report the others as newer.
+    static let formatVersion: UInt32 = 2
+
+    /// The format this edit is written in.
+    var encodedFormatVersion: UInt32 { columnFamilyOptions != nil ? 2 : 1 }
 
     /// Field tags. Numbers are part of the on-disk format: never reuse one.
     enum Tag: UInt32 {
@@ -58,13 +67,14 @@ struct VersionEdit: Equatable {
         case maxColumnFamily = 9
         case deletedFile = 10
         case newFile = 11
+        case columnFamilyOptions = 12
     }
 
     func encode() -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(64 + newFiles.reduce(0) { $0 + 24 + $1.file.smallest.count + $1.file.largest.count })
         out.appendVarint32(Tag.formatVersion.rawValue)
-        out.appendVarint32(Self.formatVersion)
+        out.appendVarint32(encodedFormatVersion)
         if columnFamily != 0 {
             out.appendVarint32(Tag.columnFamily.rawValue)
             out.appendVarint32(columnFamily)
@@ -88,6 +98,10 @@ struct VersionEdit: Equatable {
         if let addColumnFamily {
             out.appendVarint32(Tag.addColumnFamily.rawValue)
             out.appendLengthPrefixed(Array(addColumnFamily.utf8))
+        }
+        if let columnFamilyOptions {
+            out.appendVarint32(Tag.columnFamilyOptions.rawValue)
+            out.appendLengthPrefixed(columnFamilyOptions.encode())
         }
         if dropColumnFamily {
             out.appendVarint32(Tag.dropColumnFamily.rawValue)
@@ -171,6 +185,9 @@ struct VersionEdit: Equatable {
                 guard let name = reader.readLengthPrefixed() else { throw missing("column family name") }
                 guard let s = String(validating: name, as: UTF8.self) else { throw corrupt("column family name is not UTF-8") }
                 addColumnFamily = s
+            case .columnFamilyOptions:
+                guard let body = reader.readLengthPrefixed() else { throw missing("column family options") }
+                columnFamilyOptions = try ColumnFamilyOptions(decoding: body) { corrupt("\($0) at byte \(fieldOffset)") }
             case .dropColumnFamily:
                 dropColumnFamily = true
             case .maxColumnFamily:
@@ -194,5 +211,8 @@ struct VersionEdit: Equatable {
             }
         }
         if first { throw corrupt("empty") }
+        if columnFamilyOptions != nil && addColumnFamily == nil {
+            throw corrupt("column family options without a family being added")
+        }
     }
 }

@@ -30,6 +30,7 @@ final class VersionSet: Sendable {
         var names: [UInt32: String] = [0: "default"]
         var logNumbers: [UInt32: UInt64] = [0: 0]
         var maxColumnFamily: UInt32 = 0
+        var familyOptions: [UInt32: ColumnFamilyOptions] = [:]
     }
 
     /// The open manifest, touched only by mutations.
@@ -101,6 +102,13 @@ final class VersionSet: Sendable {
     /// Existing families, by id ("default" = 0 first).
     var columnFamilies: [(id: UInt32, name: String)] {
         state.withLock { s in s.names.sorted { $0.key < $1.key }.map { (id: $0.key, name: $0.value) } }
+    }
+
+    /// The options recorded for family `cf` when it was created (nil for
+    /// "default", whose options come from `Options`, and for families
+    /// recorded without them).
+    func familyOptions(_ cf: UInt32) -> ColumnFamilyOptions? {
+        state.withLock { $0.familyOptions[cf] }
     }
 
     /// Largest family id ever used; a new family takes a larger one.
@@ -214,7 +222,7 @@ final class VersionSet: Sendable {
             m.number = number
             state.withLock {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
-                           maxColumnFamily: builder.maxColumnFamily)
+                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions)
             }
             for v in versions.values { liveVersions.register(v) }
             nextFile.store(max(nextFileNumber, largestNumber + 1), ordering: .relaxed)
@@ -249,13 +257,25 @@ final class VersionSet: Sendable {
     /// `lastSequence` from the counters when nil. An edit inconsistent with
     /// the current files is `.invalidArgument` and nothing is written.
     func logAndApply(_ edit: VersionEdit) throws {
+        try logAndApply([edit])
+    }
+
+    /// Applies `edits` in order, as if one at a time, but appends them all
+    /// before one sync (several families' changes after one log switch).
+    /// They are not atomic through a crash: a torn tail may keep a prefix of
+    /// them, which must be a consistent state on its own (it is when each
+    /// edit covers one family). Any invalid edit fails the whole call
+    /// before anything is written.
+    func logAndApply(_ edits: [VersionEdit]) throws {
+        if edits.isEmpty { return }
         try manifestLock.withLock { m in
             let before = state.withLock { $0 }
             var builder = VersionSetBuilder(names: before.names, logNumbers: before.logNumbers,
-                                            versions: before.versions, maxColumnFamily: before.maxColumnFamily)
+                                            versions: before.versions, maxColumnFamily: before.maxColumnFamily,
+                                            familyOptions: before.familyOptions)
             let versions: [UInt32: Version]
             do {
-                try builder.apply(edit)
+                for edit in edits { try builder.apply(edit) }
                 versions = try builder.finish()
             } catch let e as StrataError {
                 throw StrataError(.invalidArgument, "invalid version edit: \(e.message)")
@@ -278,11 +298,12 @@ final class VersionSet: Sendable {
             }
             guard let writer = m.writer else { preconditionFailure("manifest writer was just opened") }
 
-            var edit = edit
-            if edit.nextFileNumber == nil { edit.nextFileNumber = nextFile.load(ordering: .relaxed) }
-            if edit.lastSequence == nil { edit.lastSequence = lastSeq.load(ordering: .acquiring) }
             do {
-                try writer.addRecord(edit.encode())
+                for var edit in edits {
+                    if edit.nextFileNumber == nil { edit.nextFileNumber = nextFile.load(ordering: .relaxed) }
+                    if edit.lastSequence == nil { edit.lastSequence = lastSeq.load(ordering: .acquiring) }
+                    try writer.addRecord(edit.encode())
+                }
                 try writer.sync()
                 if oldManifest != nil { try setCurrent(m.number) }
             } catch {
@@ -306,7 +327,7 @@ final class VersionSet: Sendable {
             }
             state.withLock {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
-                           maxColumnFamily: builder.maxColumnFamily)
+                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions)
             }
             for v in versions.values { liveVersions.register(v) }
         }
@@ -335,6 +356,7 @@ final class VersionSet: Sendable {
                 e.maxColumnFamily = s.maxColumnFamily
             } else {
                 e.addColumnFamily = name
+                e.columnFamilyOptions = s.familyOptions[cf]
             }
             e.logNumber = s.logNumbers[cf] ?? 0
             let version = s.versions[cf] ?? .empty

@@ -6,11 +6,15 @@ struct VersionSetBuilder {
     private(set) var names: [UInt32: String]
     private(set) var logNumbers: [UInt32: UInt64]
     private(set) var maxColumnFamily: UInt32
+    /// Options recorded for families created with them.
+    private(set) var familyOptions: [UInt32: ColumnFamilyOptions]
     private var bases: [UInt32: Version]
     private var builders: [UInt32: VersionBuilder] = [:]
 
-    init(names: [UInt32: String], logNumbers: [UInt32: UInt64], versions: [UInt32: Version], maxColumnFamily: UInt32) {
+    init(names: [UInt32: String], logNumbers: [UInt32: UInt64], versions: [UInt32: Version], maxColumnFamily: UInt32,
+         familyOptions: [UInt32: ColumnFamilyOptions] = [:]) {
         self.names = names
+        self.familyOptions = familyOptions
         self.logNumbers = logNumbers
         self.bases = versions
         self.maxColumnFamily = maxColumnFamily
@@ -34,7 +38,9 @@ struct VersionSetBuilder {
             guard !edit.dropColumnFamily else {
                 throw StrataError(.corruption, "both adds and drops column family \(cf)")
             }
+            guard cf != 0 else { throw StrataError(.corruption, "adds column family 0 (\"\(name)\"), which is the default family") }
             names[cf] = name
+            familyOptions[cf] = edit.columnFamilyOptions
             bases[cf] = .empty
             logNumbers[cf] = 0
             maxColumnFamily = max(maxColumnFamily, cf)
@@ -48,6 +54,7 @@ struct VersionSetBuilder {
                 throw StrataError(.corruption, "drops column family \(cf) and changes its files")
             }
             names[cf] = nil
+            familyOptions[cf] = nil
             bases[cf] = nil
             builders[cf] = nil
             logNumbers[cf] = nil

@@ -1,0 +1,82 @@
+/// Creating and dropping column families.
+///
+/// Both run under `mu`, so they are ordered with memtable switches, flush
+/// installs and compaction installs, and each is in the MANIFEST (synced)
+/// before it returns. A created family starts with the live log as its log
+/// number: no older log can hold its records. A dropped family's records
+/// in the logs are skipped by recovery, since family ids are never reused.
+extension DBCore {
+    func createColumnFamily(_ name: String, options familyOptions: ColumnFamilyOptions) throws -> ColumnFamily {
+        try checkOpen()
+        guard !name.isEmpty else { throw StrataError(.invalidArgument, "a column family name must not be empty") }
+        guard name.utf8.count <= 1024 else {
+            throw StrataError(.invalidArgument, "column family name of \(name.utf8.count) bytes is longer than 1024")
+        }
+        try familyOptions.validate()
+        mu.lock()
+        defer { mu.unlock() }
+        if closing { throw StrataError(.closed, "database at \(path) is closed") }
+        if bgError != nil { throw readOnlyError() }
+        if familyTable.withLock({ t in t.values.contains { $0.name == name } }) {
+            throw StrataError(.invalidArgument, "column family \"\(name)\" already exists")
+        }
+        let previous = versions.maxColumnFamily
+        guard previous < UInt32.max else { throw StrataError(.invalidArgument, "no column family ids left") }
+        let id = previous + 1
+        var edit = VersionEdit()
+        edit.columnFamily = id
+        edit.addColumnFamily = name
+        edit.columnFamilyOptions = familyOptions
+        edit.maxColumnFamily = id
+        edit.logNumber = logNumber
+        try logAndApplyLocked(edit, during: "recording a new column family in the MANIFEST")
+        let state = ColumnFamilyState(name: name, id: id, options: familyOptions, databaseOptions: options, owner: identity)
+        let handle = ColumnFamily(state: state)
+        familyTable.withLock { $0[id] = handle }
+        rebuildActiveMemtablesLocked()
+        publishSuperVersion(state)
+        logger.info("strata: created column family \(name) (id \(id))")
+        return handle
+    }
+
+    func dropColumnFamily(_ handle: ColumnFamily) throws {
+        try checkOpen()
+        let family = try resolve(handle)
+        guard family.id != 0 else { throw StrataError(.invalidArgument, "the default column family cannot be dropped") }
+        mu.lock()
+        defer { mu.unlock() }
+        if closing { throw StrataError(.closed, "database at \(path) is closed") }
+        if bgError != nil { throw readOnlyError() }
+        guard !family.dropped.load(ordering: .acquiring) else {
+            throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
+        }
+        var edit = VersionEdit()
+        edit.columnFamily = family.id
+        edit.dropColumnFamily = true
+        try logAndApplyLocked(edit, during: "recording a dropped column family in the MANIFEST")
+        familyTable.withLock { $0[family.id] = nil }
+        family.releaseAfterDrop()
+        rebuildActiveMemtablesLocked()
+        refreshCompactionPressureLocked()
+        // Files no reader holds go now; the rest when their readers let go.
+        deleteObsoleteFiles()
+        wakeCompactionLocked()
+        mu.broadcast()  // writers waiting for this family's flush or level 0
+        logger.info("strata: dropped column family \(family.name) (id \(family.id))")
+    }
+
+    /// `versions.logAndApply` for an edit made outside flush and compaction:
+    /// a failure may or may not have left the edit durable, so, as there,
+    /// it stops writes. Caller holds `mu`.
+    private func logAndApplyLocked(_ edit: VersionEdit, during what: String) throws {
+        versions.lastSequence = lastSequence.load(ordering: .acquiring)
+        do {
+            try versions.logAndApply(edit)
+        } catch let e as StrataError where e.kind == .invalidArgument {
+            throw e
+        } catch {
+            setBackgroundErrorLocked(asStrataError(error), during: what)
+            throw readOnlyError()
+        }
+    }
+}

@@ -1,0 +1,101 @@
+import Synchronization
+
+/// The engine side of one column family: its options, memtables, the super
+/// version readers load, and its compaction picker. A `ColumnFamily` handle
+/// holds one; the database's family table holds the handles of live families.
+///
+/// Locking: `mem`, `imm`, `immLogNumber` and `picker` are guarded by
+/// `DBCore.mu` (only the commit leader switches memtables, only the flush
+/// thread clears `imm`). `dropped` is an atomic so the read path can check
+/// it without `mu`; the super version sits behind its own short lock (`Locked`).
+final class ColumnFamilyState: @unchecked Sendable {
+    let name: String
+    let id: UInt32
+    let options: ColumnFamilyOptions
+    /// How this family's flushes and compactions build tables.
+    let tableOptions: TableBuilderOptions
+    /// The database that created this state: handles are valid only there.
+    let owner: DatabaseIdentity
+    /// Set (under `mu`) once the drop is in the MANIFEST.
+    let dropped = Atomic<Bool>(false)
+    private let superVersionBox: Locked<SuperVersion>
+
+    // MARK: guarded by DBCore.mu
+    var mem: Memtable
+    var imm: Memtable?
+    /// The log that became live when `imm` was switched out: every older
+    /// log holds nothing of this family that is not in `imm` or a table.
+    var immLogNumber: UInt64 = 0
+    let picker: CompactionPicker
+
+    init(name: String, id: UInt32, options: ColumnFamilyOptions, databaseOptions: Options, owner: DatabaseIdentity) {
+        self.name = name
+        self.id = id
+        self.options = options
+        self.owner = owner
+        var t = TableBuilderOptions()
+        t.blockSize = options.blockSize
+        t.restartInterval = databaseOptions.blockRestartInterval
+        t.compression = options.compression
+        t.bloomBitsPerKey = options.bloomBitsPerKey
+        self.tableOptions = t
+        self.picker = CompactionPicker(options: databaseOptions)
+        let m = Memtable()
+        self.mem = m
+        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty))
+    }
+
+    /// Replaces what readers see. Caller holds `DBCore.mu`.
+    func install(_ sv: SuperVersion) {
+        superVersionBox.withLock { $0 = sv }
+    }
+
+    /// Runs `body` with the current super version inside its lock, so a
+    /// caller can load a sequence number atomically with it (see
+    /// `DBCore.readState`). `body` must be short and must not block.
+    @inline(__always)
+    func withSuperVersion<R>(_ body: (SuperVersion) -> R) -> R {
+        superVersionBox.withLock { body($0) }
+    }
+
+    /// The current super version.
+    @inline(__always)
+    var superVersion: SuperVersion { superVersionBox.withLock { $0 } }
+
+    /// Forgets the family's data after a drop, so nothing but the readers
+    /// that already hold its old super version keeps its memtables and
+    /// version (and so its files) alive. Caller holds `DBCore.mu`.
+    func releaseAfterDrop() {
+        dropped.store(true, ordering: .releasing)
+        mem = Memtable()
+        imm = nil
+        install(SuperVersion(mem: mem, imm: nil, version: .empty))
+    }
+}
+
+/// A token identifying one open database, so a `ColumnFamily` handle from
+/// another database (or an earlier open of the same one) is recognised.
+final class DatabaseIdentity: Sendable {}
+
+/// The active memtable of every live family, captured by the commit leader
+/// under `mu` and used with `mu` released to insert a group's records.
+/// Immutable; rebuilt whenever a memtable is switched or a family created
+/// or dropped. Recovery builds one per log, holding only the families whose
+/// log number says the log still concerns them.
+final class ActiveMemtables: Sendable {
+    /// Family 0's memtable, or nil when records for it are to be skipped.
+    let defaultMemtable: Memtable?
+    let others: [UInt32: Memtable]
+
+    init(defaultMemtable: Memtable?, others: [UInt32: Memtable]) {
+        self.defaultMemtable = defaultMemtable
+        self.others = others
+    }
+
+    /// The memtable for family `cf`, nil when its records are skipped
+    /// (family dropped, or recovery finds its data already in tables).
+    @inline(__always)
+    func memtable(for cf: UInt32) -> Memtable? {
+        cf == 0 ? defaultMemtable : others[cf]
+    }
+}
