@@ -233,6 +233,33 @@ public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
 
     public func rename(_ from: String, to: String) throws {
         _ = try check(.rename, from)
+        if base.isDirectory(at: from) {
+            try base.rename(from, to: to)
+            // Files and pending entries below it follow it to its new name.
+            let prefix = from.hasSuffix("/") ? from : from + "/"
+            let newPrefix = to.hasSuffix("/") ? to : to + "/"
+            state.withLock { s in
+                for (path, t) in s.tracked where path.hasPrefix(prefix) {
+                    s.tracked[path] = nil
+                    t.path = newPrefix + path.dropFirst(prefix.count)
+                    s.tracked[t.path] = t
+                }
+                for (dir, changes) in s.pendingEntries where dir == from || dir.hasPrefix(prefix) {
+                    s.pendingEntries[dir] = nil
+                    let moved = to + dir.dropFirst(from.count)
+                    s.pendingEntries[moved, default: []] += changes.map { c in
+                        func m(_ p: String) -> String { p.hasPrefix(prefix) ? newPrefix + p.dropFirst(prefix.count) : p }
+                        switch c {
+                        case .created(let p): return .created(path: m(p))
+                        case .linked(let p): return .linked(path: m(p))
+                        case .renamed(let f, let t, let r): return .renamed(from: m(f), to: m(t), replaced: r)
+                        }
+                    }
+                }
+            }
+            noteEntry(to, .renamed(from: from, to: to, replaced: nil))
+            return
+        }
         let replaced: [UInt8]? = base.fileExists(at: to) ? (try? base.openForReading(at: to).readAll(path: to)) : nil
         try base.rename(from, to: to)
         state.withLock { s in

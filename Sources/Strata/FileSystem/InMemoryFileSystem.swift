@@ -67,6 +67,28 @@ public final class InMemoryFileSystem: FileSystem, @unchecked Sendable {
 
     public func rename(_ from: String, to: String) throws {
         let (fd, fn) = Self.split(from), (td, tn) = Self.split(to)
+        let source = Self.normalize(from), target = Self.normalize(to)
+        if isDirectory(at: source) {
+            // A directory moves with everything below it; the target must
+            // not exist or be an empty directory, as with rename(2).
+            try withState { s in
+                guard s.directories[td] != nil else { throw StrataError(.notFound, "rename to \(to): no such directory") }
+                if s.directories[td]![tn] != nil { throw StrataError(.ioError, "rename \(from) to \(to): target is a file") }
+                if let existing = s.directories[target] {
+                    let prefix = target + "/"
+                    if !existing.isEmpty || s.directories.keys.contains(where: { $0.hasPrefix(prefix) }) {
+                        throw StrataError(.ioError, "rename \(from) to \(to): directory not empty")
+                    }
+                }
+                let prefix = source + "/"
+                for key in Array(s.directories.keys) where key == source || key.hasPrefix(prefix) {
+                    let moved = target + key.dropFirst(source.count)
+                    s.directories[moved] = s.directories.removeValue(forKey: key)
+                }
+            }
+            _ = (fd, fn)
+            return
+        }
         try withState { s in
             guard let node = s.directories[fd]?[fn] else { throw StrataError(.notFound, "rename \(from): no such file") }
             guard s.directories[td] != nil else { throw StrataError(.notFound, "rename to \(to): no such directory") }
