@@ -31,7 +31,7 @@ let package = Package(
         ),
         .target(
             name: "StrataBench",
-            dependencies: ["Strata"],
+            dependencies: ["Strata", "CStrataSupport"],
             path: "Benchmarks/StrataBench"
         ),
         .target(

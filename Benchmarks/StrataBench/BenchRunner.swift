@@ -110,6 +110,8 @@ public final class BenchRunner {
         case "deleterange":
             if db == nil { try openDB(fresh: false) }
             try runDeleteRange(name)
+        case "crc32c":
+            runCRC32C()
         case "flush":
             if db == nil { try openDB(fresh: false) }
             try db!.flush()
