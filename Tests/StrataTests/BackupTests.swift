@@ -48,23 +48,10 @@ import Testing
         let dir = TempDir("ckpt-conc"), ck = TempDir("ckpt-conc-out")
         defer { dir.cleanup(); ck.cleanup() }
         let db = try Database.open(at: dir.path, options: smallOptions())
-        let acknowledged = Atomic<Int>(-1)
-        let stop = Atomic<Bool>(false)
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            var i = 0
-            while !stop.load(ordering: .relaxed) {
-                try? db.put(utf8(String(format: "c%07d", i)), utf8("v\(i)"))
-                acknowledged.store(i, ordering: .releasing)
-                i += 1
-            }
-            done.signal()
-        }.start()
-        while acknowledged.load(ordering: .acquiring) < 2000 { usleep(1000) }
-        let before = acknowledged.load(ordering: .acquiring)
+        let writer = BackgroundWriter(db, atLeast: 2000)
+        let before = writer.acknowledged
         try db.createCheckpoint(at: ck.path)
-        stop.store(true, ordering: .relaxed)
-        done.wait()
+        writer.stop()
         let copy = try Database.open(at: ck.path, options: smallOptions())
         var present = 0
         for i in 0...before { if try copy.get(utf8(String(format: "c%07d", i))) == utf8("v\(i)") { present += 1 } }
@@ -210,24 +197,11 @@ import Testing
         let dir = TempDir("bk-conc-src"), bk = TempDir("bk-conc"), restored = TempDir("bk-conc-restored")
         defer { dir.cleanup(); bk.cleanup(); restored.cleanup() }
         let db = try Database.open(at: dir.path, options: options(POSIXFileSystem()))
-        let acknowledged = Atomic<Int>(-1)
-        let stop = Atomic<Bool>(false)
-        let done = DispatchSemaphore(value: 0)
-        Thread {
-            var i = 0
-            while !stop.load(ordering: .relaxed) {
-                try? db.put(utf8(String(format: "c%07d", i)), utf8("v\(i)"))
-                acknowledged.store(i, ordering: .releasing)
-                i += 1
-            }
-            done.signal()
-        }.start()
-        while acknowledged.load(ordering: .acquiring) < 3000 { usleep(1000) }
-        let before = acknowledged.load(ordering: .acquiring)
+        let writer = BackgroundWriter(db, atLeast: 3000)
+        let before = writer.acknowledged
         let engine = try BackupEngine(directory: bk.path)
         let info = try engine.createBackup(of: db)
-        stop.store(true, ordering: .relaxed)
-        done.wait()
+        writer.stop()
         try engine.verifyBackup(info.id)
         try engine.restore(info.id, to: restored.path)
         let r = try Database.open(at: restored.path, options: options(POSIXFileSystem()))
@@ -281,5 +255,34 @@ import Testing
             try r.close()
         }
         #expect(sawPartial > 0 && sawComplete > 0, "partial \(sawPartial), complete \(sawComplete)")
+    }
+}
+
+/// A thread writing `c<i>` = `v<i>` for i = 0, 1, 2... until stopped; the
+/// initializer returns once `atLeast` writes are acknowledged.
+final class BackgroundWriter: Sendable {
+    private let last = Atomic<Int>(-1)
+    private let stopping = Atomic<Bool>(false)
+    private let done = DispatchSemaphore(value: 0)
+
+    init(_ db: Database, atLeast count: Int) {
+        Thread { [self] in
+            var i = 0
+            while !self.stopping.load(ordering: .relaxed) {
+                try? db.put(utf8(String(format: "c%07d", i)), utf8("v\(i)"))
+                self.last.store(i, ordering: .releasing)
+                i += 1
+            }
+            self.done.signal()
+        }.start()
+        while last.load(ordering: .acquiring) < count { usleep(1000) }
+    }
+
+    /// Index of the newest acknowledged write.
+    var acknowledged: Int { last.load(ordering: .acquiring) }
+
+    func stop() {
+        stopping.store(true, ordering: .relaxed)
+        done.wait()
     }
 }

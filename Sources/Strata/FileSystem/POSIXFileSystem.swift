@@ -18,27 +18,26 @@ public struct POSIXFileSystem: FileSystem {
     }
 
     public func openForAppend(at path: String) throws -> any WritableFile {
-        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)
-        if fd < 0 { throw Self.errnoError("open", path) }
-        var st = stat()
-        if fstat(fd, &st) != 0 {
-            let e = Self.errnoError("stat", path)
-            Glibc.close(fd)
-            throw e
-        }
-        return POSIXWritableFile(fd: fd, path: path, size: UInt64(st.st_size))
+        let (fd, size) = try Self.openWithSize(path, O_WRONLY | O_APPEND | O_CLOEXEC)
+        return POSIXWritableFile(fd: fd, path: path, size: size)
     }
 
     public func openForReading(at path: String) throws -> any ReadableFile {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        if fd < 0 { throw Self.errnoError("open", path) }
+        let (fd, size) = try Self.openWithSize(path, O_RDONLY | O_CLOEXEC)
+        return POSIXReadableFile(fd: fd, path: path, size: size)
+    }
+
+    /// Opens `path` with `flags` and returns the descriptor and the file's size.
+    private static func openWithSize(_ path: String, _ flags: Int32) throws -> (Int32, UInt64) {
+        let fd = open(path, flags)
+        if fd < 0 { throw errnoError("open", path) }
         var st = stat()
         if fstat(fd, &st) != 0 {
-            let e = Self.errnoError("stat", path)
+            let e = errnoError("stat", path)
             Glibc.close(fd)
             throw e
         }
-        return POSIXReadableFile(fd: fd, path: path, size: UInt64(st.st_size))
+        return (fd, UInt64(st.st_size))
     }
 
     public func rename(_ from: String, to: String) throws {
