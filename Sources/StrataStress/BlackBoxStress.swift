@@ -47,7 +47,9 @@ public struct BlackBoxStress {
                 return "cycle \(cycle): child exited with status \(child.terminationStatus) (a worker saw wrong data or could not open the database)"
             }
             let db: Database
-            do { db = try Database.open(at: dbPath) } catch { return "cycle \(cycle): reopen after SIGKILL failed: \(error)" }
+            var options = Options()
+            options.logger.logLevel = .warning
+            do { db = try Database.open(at: dbPath, options: options) } catch { return "cycle \(cycle): reopen after SIGKILL failed: \(error)" }
             defer { try? db.close() }
             for w in 0..<config.workers {
                 var h = WorkerHistory(worker: w, keysPerWorker: config.keysPerWorker, base: bases[w])
@@ -74,7 +76,9 @@ public enum StressChild {
     /// Opens the database, runs the workers until killed (or `maxOperations`).
     public static func run(db path: String, oracle: String, config: StressConfig, cycle: Int, maxOperations: Int = .max) -> Int32 {
         let db: Database
-        do { db = try Database.open(at: path) } catch {
+        var options = Options()
+        options.logger.logLevel = .warning  // the parent's output is the report
+        do { db = try Database.open(at: path, options: options) } catch {
             FileHandle.standardError.write(Data("stress-child: open failed: \(error)\n".utf8))
             return 4
         }

@@ -165,10 +165,13 @@ extension DBCore {
                 return
             }
             publishSuperVersion(family)
-            let what = c.isTrivialMove ? "moved" : "compacted"
             statistics.recordCompaction(bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
                                         level: c.outputLevel, duration: ContinuousClock.now - start)
-            logger.info("strata: \(what) \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+            if c.isTrivialMove {
+                logger.info("strata: moved \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to level \(c.outputLevel) without rewriting")
+            } else {
+                logger.info("strata: compacted \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+            }
             if let manual {
                 if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
                 if manual.inPlacePass && !more { manual.compactedIntoTarget = true }  // the pass is over
