@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: all deps build run test test-tsan crash-test bench compare-rocksdb clean
+.PHONY: all deps build run test test-tsan sanitize crash-test bench compare-rocksdb clean
 
 all: build
 
@@ -34,6 +34,17 @@ test: deps
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
 
+# ThreadSanitizer and AddressSanitizer: the concurrency-heavy tests and a
+# short power-loss stress run under each (separate build folders).
+SANITIZE_TESTS := Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress|FaultInjection|ColumnFamily
+sanitize: deps
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "$(SANITIZE_TESTS)"
+	$(SWIFT) build --sanitize=thread --scratch-path .build-tsan --product strata
+	.build-tsan/debug/strata stress --mode=powerloss --cycles=20 --seed=$$(date +%s)
+	$(SWIFT) test --sanitize=address --scratch-path .build-asan --filter "$(SANITIZE_TESTS)"
+	$(SWIFT) build --sanitize=address --scratch-path .build-asan --product strata
+	.build-asan/debug/strata stress --mode=powerloss --cycles=20 --seed=$$(date +%s)
+
 # Long crash loops on a release build: CYCLES SIGKILL cycles, then 10x as
 # many power-loss cycles.
 CYCLES ?= 1000
@@ -54,4 +65,4 @@ compare-rocksdb: build
 	Benchmarks/compare-rocksdb.sh
 
 clean:
-	rm -rf .build .build-tsan $(DATA)
+	rm -rf .build .build-tsan .build-asan $(DATA)
