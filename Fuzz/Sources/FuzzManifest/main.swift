@@ -1,0 +1,2 @@
+import FuzzSupport
+runFuzzer(seeds: { [] }) { _ in }
