@@ -69,3 +69,77 @@ import Testing
         }
     }
 }
+
+/// File numbers at the top of the 64-bit range, which made recovery trap on
+/// `largest file number + 1` (reproduced through the FuzzManifest harness;
+/// the input is Fuzz/corpus/FuzzManifest/crash-file-number-overflow).
+@Suite struct FuzzFileNumberRegressionTests {
+    /// The MANIFEST edit of that input: version 1, comparator, next file 10,
+    /// last sequence 0, and a new file numbered 2^64 - 1; checksum appended.
+    static let editFields: [UInt8] = [
+        0x01, 0x01,
+        0x02, 0x0f] + utf8("strata.bytewise") + [
+        0x04, 0x0a,
+        0x05, 0x00,
+        0x0b, 0x00, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,  // level 0, number 2^64 - 1
+        0x01,                                                                    // size 1
+        0x09, 0x61, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,             // smallest "a"@1
+        0x09, 0x62, 0x01, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,             // largest "b"@1
+        0x01,                                                                    // 1 entry
+    ]
+
+    static var edit: [UInt8] {
+        var out = editFields
+        out.appendFixed32(CRC32C.mask(CRC32C.checksum(editFields)))
+        return out
+    }
+
+    @Test func editWithAHugeFileNumberIsCorruption() {
+        do {
+            _ = try VersionEdit(decoding: Self.edit, path: "/m", offset: 0)
+            Issue.record("decoded an edit naming file 2^64 - 1")
+        } catch let e as StrataError {
+            #expect(e.kind == .corruption)
+        } catch {
+            Issue.record("unexpected error \(error)")
+        }
+        // The same edit with a number in range decodes.
+        var fields = Self.editFields
+        fields.replaceSubrange(25..<35, with: [0x07])
+        fields.appendFixed32(CRC32C.mask(CRC32C.checksum(fields)))
+        #expect(throws: Never.self) { try VersionEdit(decoding: fields, path: "/m", offset: 0) }
+    }
+
+    @Test func recoveryOfSuchAManifestFailsWithCorruption() throws {
+        let fs = InMemoryFileSystem()
+        try fs.createDirectory(at: "/db")
+        let current = try fs.createFile(at: "/db/CURRENT")
+        try current.append(utf8("MANIFEST-000005\n"))
+        let writer = LogWriter(file: try fs.createFile(at: "/db/MANIFEST-000005"))
+        try writer.addRecord(Self.edit)
+        try writer.close()
+        let versions = VersionSet(directory: "/db", fileSystem: fs, options: Options())
+        do {
+            try versions.recover()
+            Issue.record("recovered a manifest naming file 2^64 - 1")
+        } catch let e as StrataError {
+            #expect(e.kind == .corruption)
+        }
+    }
+
+    @Test func directoryEntriesWithHugeNumbersAreNotTheEngines() throws {
+        #expect(DBPaths.parse("18446744073709551615.log") == nil)
+        #expect(DBPaths.parse("MANIFEST-9223372036854775808") == nil)
+        #expect(DBPaths.parse("9223372036854775807.sst") == .table(DBPaths.maxFileNumber))
+        let fs = InMemoryFileSystem()
+        var options = Options()
+        options.fileSystem = fs
+        let db = try Database.open(at: "/db", options: options)
+        try db.put(utf8("k"), utf8("v"))
+        try db.close()
+        try fs.createFile(at: "/db/18446744073709551615.log").close()
+        let reopened = try Database.open(at: "/db", options: options)
+        #expect(try reopened.get(utf8("k")) == utf8("v"))
+        try reopened.close()
+    }
+}

@@ -11,6 +11,7 @@ import FuzzSupport
 /// Generous bound on steps; more means an iterator that does not terminate.
 let stepLimit = 100_000
 
+/// The entries one iteration visited, and the error it ended with.
 struct Walk {
     var entries: [([UInt8], [UInt8])] = []
     var error: StrataError?

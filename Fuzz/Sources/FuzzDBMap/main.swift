@@ -32,6 +32,7 @@ func sortedEntries(_ model: Model, from lower: [UInt8]? = nil, below upper: [UIn
     .map { ($0.key, $0.value) }
 }
 
+/// One database and its model, driven by one input.
 final class Session {
     let fs = InMemoryFileSystem()
     var options = Options()

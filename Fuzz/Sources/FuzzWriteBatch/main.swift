@@ -7,6 +7,7 @@ import FuzzSupport
 // must apply to a memtable the way recovery applies it (no trap, every
 // record visible).
 
+/// One decoded batch record, copied out of the batch bytes.
 struct Record: Equatable {
     var kind: ValueKind
     var family: UInt32
