@@ -46,7 +46,8 @@ test-tsan: deps
 
 # libFuzzer targets (separate package under Fuzz/, never part of the normal
 # build): each runs FUZZ_SECONDS on its corpus under Fuzz/corpus/<target>/,
-# one at a time. A finding stops `make fuzz` and leaves crash-* in Fuzz/.
+# one at a time; full output in Fuzz/.work/<target>.log. A finding stops
+# `make fuzz` and leaves crash-* (or leak-*, timeout-*) in Fuzz/.
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS := FuzzWAL FuzzWriteBatch FuzzBlock FuzzTable FuzzManifest FuzzDBMap
 FUZZ_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -use-ld=lld
@@ -64,7 +65,8 @@ fuzz: fuzz-build
 		mkdir -p Fuzz/corpus/$$t Fuzz/.work/$$t; \
 		echo "== $$t ($(FUZZ_SECONDS) s)"; \
 		(cd Fuzz && $(FUZZ_ENV) .build/release/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
-			.work/$$t corpus/$$t) 2>&1 | grep -E '^(stat::|Done|==|SUMMARY)|ERROR|Fatal error|crash-' || true; \
+			.work/$$t corpus/$$t) > Fuzz/.work/$$t.log 2>&1; \
+		grep -E '^(stat::number|stat::average|Done)|ERROR|Fatal error' Fuzz/.work/$$t.log || true; \
 		test -z "$$(ls Fuzz/crash-* Fuzz/leak-* Fuzz/timeout-* 2>/dev/null)" || { echo "finding in $$t: $$(ls Fuzz/crash-* Fuzz/leak-* Fuzz/timeout-* 2>/dev/null)"; exit 1; }; \
 	done
 
