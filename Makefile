@@ -7,7 +7,7 @@ SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
 APT_PACKAGES := liblz4-dev pkg-config
 
-.PHONY: all deps build run test test-tsan sanitize crash-test bench compare-rocksdb clean
+.PHONY: all deps build run test test-tsan sanitize crash-test fuzz fuzz-build fuzz-seeds bench compare-rocksdb clean
 
 all: build
 
@@ -56,6 +56,32 @@ crash-test: build
 test-tsan: deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress"
 
+# libFuzzer targets (separate package under Fuzz/, never part of the normal
+# build): each runs FUZZ_SECONDS on its corpus under Fuzz/corpus/<target>/,
+# one at a time; full output in Fuzz/.work/<target>.log. A finding stops
+# `make fuzz` and leaves crash-* (or leak-*, timeout-*) in Fuzz/.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS := FuzzWAL FuzzWriteBatch FuzzBlock FuzzTable FuzzManifest FuzzDBMap
+FUZZ_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -use-ld=lld
+FUZZ_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-suppressions.txt
+
+fuzz-build: deps
+	cd Fuzz && $(SWIFT) build $(FUZZ_FLAGS)
+
+# Regenerates the seed inputs (seed-NN) each target writes from real encoders.
+fuzz-seeds: fuzz-build
+	for t in $(FUZZ_TARGETS); do $(FUZZ_ENV) STRATA_FUZZ_SEEDS=$(CURDIR)/Fuzz/corpus/$$t Fuzz/.build/release/$$t || exit 1; done
+
+fuzz: fuzz-build
+	for t in $(FUZZ_TARGETS); do \
+		mkdir -p Fuzz/corpus/$$t Fuzz/.work/$$t; \
+		echo "== $$t ($(FUZZ_SECONDS) s)"; \
+		(cd Fuzz && $(FUZZ_ENV) .build/release/$$t -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+			.work/$$t corpus/$$t) > Fuzz/.work/$$t.log 2>&1; \
+		grep -E '^(stat::number|stat::average|Done)|ERROR|Fatal error' Fuzz/.work/$$t.log || true; \
+		test -z "$$(ls Fuzz/crash-* Fuzz/leak-* Fuzz/timeout-* 2>/dev/null)" || { echo "finding in $$t: $$(ls Fuzz/crash-* Fuzz/leak-* Fuzz/timeout-* 2>/dev/null)"; exit 1; }; \
+	done
+
 bench: build
 	mkdir -p $(DATA)
 	.build/release/strata bench --db=$(DATA)/bench --benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq --num=1000000
@@ -65,4 +91,4 @@ compare-rocksdb: build
 	Benchmarks/compare-rocksdb.sh
 
 clean:
-	rm -rf .build .build-tsan .build-asan $(DATA)
+	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.work

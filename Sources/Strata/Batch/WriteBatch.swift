@@ -49,6 +49,12 @@ public struct WriteBatch: Sendable {
         if seen != recordCount {
             throw StrataError(.corruption, "write batch header says \(recordCount) records, found \(seen)")
         }
+        // Record i gets sequence + i, which must fit an internal key's
+        // 56-bit sequence (the memtable traps on anything larger).
+        let first = sequence
+        if first > maxSequenceNumber || (recordCount > 0 && UInt64(recordCount - 1) > maxSequenceNumber - first) {
+            throw StrataError(.corruption, "write batch sequence \(first) + \(recordCount) records exceeds the largest sequence number")
+        }
     }
 
     /// Number of updates in the batch.

@@ -30,16 +30,21 @@ enum DBPaths {
     static func current(_ dir: String) -> String { join(dir, "CURRENT") }
     static func lock(_ dir: String) -> String { join(dir, "LOCK") }
 
+    /// Largest file number the engine uses or accepts (2^63 - 1), so that
+    /// "number + 1" never overflows. A MANIFEST naming a larger one is
+    /// corrupt; a directory entry with a larger one is not the engine's.
+    static let maxFileNumber = UInt64(Int64.max)
+
     /// Classifies a directory entry; nil for files that are not the engine's.
     static func parse(_ name: String) -> DBFileKind? {
         if name == "CURRENT" { return .current }
         if name == "LOCK" { return .lock }
         if name.hasPrefix("MANIFEST-") {
-            guard let n = UInt64(name.dropFirst(9)) else { return nil }
+            guard let n = UInt64(name.dropFirst(9)), n <= maxFileNumber else { return nil }
             return .manifest(n)
         }
         for (suffix, make) in [(".log", DBFileKind.log), (".sst", DBFileKind.table), (".dbtmp", DBFileKind.temp)] as [(String, (UInt64) -> DBFileKind)] {
-            if name.hasSuffix(suffix), let n = UInt64(name.dropLast(suffix.count)) { return make(n) }
+            if name.hasSuffix(suffix), let n = UInt64(name.dropLast(suffix.count)), n <= maxFileNumber { return make(n) }
         }
         return nil
     }

@@ -18,6 +18,10 @@ final class LiveVersions: Sendable {
     private let released = Atomic<Int>(0)
 
     func register(_ version: Version) {
+        // A version without files pins nothing; skipping it also keeps the
+        // static empty version out of here (a weak reference to an object
+        // that lives forever only adds a side table that is never freed).
+        if version.totalFiles == 0 { return }
         let swept = entries.withLock { list in
             let before = list.count
             list.removeAll { $0.version == nil }

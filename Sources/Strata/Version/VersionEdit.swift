@@ -170,9 +170,11 @@ struct VersionEdit: Equatable {
                 comparatorName = s
             case .logNumber:
                 guard let v = reader.readVarint64() else { throw missing("log number") }
+                guard v <= DBPaths.maxFileNumber else { throw corrupt("log number \(v) out of range") }
                 logNumber = v
             case .nextFileNumber:
                 guard let v = reader.readVarint64() else { throw missing("next file number") }
+                guard v <= DBPaths.maxFileNumber else { throw corrupt("next file number \(v) out of range") }
                 nextFileNumber = v
             case .lastSequence:
                 guard let v = reader.readVarint64() else { throw missing("last sequence") }
@@ -196,6 +198,7 @@ struct VersionEdit: Equatable {
             case .deletedFile:
                 guard let level = reader.readVarint32(), let number = reader.readVarint64() else { throw missing("deleted file") }
                 guard level < Version.numLevels else { throw corrupt("deleted file level \(level) out of range") }
+                guard number <= DBPaths.maxFileNumber else { throw corrupt("deleted file number \(number) out of range") }
                 deletedFiles.append(DeletedFile(level: Int(level), number: number))
             case .newFile:
                 guard let level = reader.readVarint32(), let number = reader.readVarint64(),
@@ -203,6 +206,7 @@ struct VersionEdit: Equatable {
                       let largest = reader.readLengthPrefixed(), let entries = reader.readVarint64()
                 else { throw missing("new file") }
                 guard level < Version.numLevels else { throw corrupt("new file level \(level) out of range") }
+                guard number <= DBPaths.maxFileNumber else { throw corrupt("new file number \(number) out of range") }
                 guard smallest.count >= 8, largest.count >= 8 else { throw corrupt("file #\(number) has a key shorter than 8 bytes") }
                 guard compareInternalKeys(smallest, largest) <= 0 else { throw corrupt("file #\(number) has smallest key > largest key") }
                 let file = FileMetaData(number: number, size: size, smallest: [UInt8](smallest),

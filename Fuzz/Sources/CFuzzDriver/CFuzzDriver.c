@@ -1,0 +1,2 @@
+// Declarations only (see include/CFuzzDriver.h); SwiftPM needs a source file.
+#include "CFuzzDriver.h"

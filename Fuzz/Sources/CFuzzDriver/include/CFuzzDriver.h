@@ -1,0 +1,12 @@
+#ifndef C_FUZZ_DRIVER_H
+#define C_FUZZ_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// libFuzzer's entry point for programs that keep their own main
+/// (compiler-rt's libclang_rt.fuzzer; linked by -sanitize=fuzzer).
+int LLVMFuzzerRunDriver(int *argc, char ***argv,
+                        int (*callback)(const uint8_t *data, size_t size));
+
+#endif
