@@ -41,7 +41,7 @@ sanitize: deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "$(SANITIZE_TESTS)"
 	$(SWIFT) build --sanitize=thread --scratch-path .build-tsan --product strata
 	.build-tsan/debug/strata stress --mode=powerloss --cycles=20 --seed=$$(date +%s)
-	$(SWIFT) test --sanitize=address --scratch-path .build-asan --filter "$(SANITIZE_TESTS)"
+	LSAN_OPTIONS=suppressions=$(CURDIR)/Tests/lsan-suppressions.txt $(SWIFT) test --sanitize=address --scratch-path .build-asan --filter "$(SANITIZE_TESTS)"
 	$(SWIFT) build --sanitize=address --scratch-path .build-asan --product strata
 	.build-asan/debug/strata stress --mode=powerloss --cycles=20 --seed=$$(date +%s)
 
