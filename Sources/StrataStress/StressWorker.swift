@@ -26,9 +26,10 @@ public struct NoRecorder: StressRecorder {
     public func acknowledged(worker: Int, index: Int) {}
 }
 
-/// Random operations of one worker on its own keys: batches of puts and
-/// deletes in both commit modes, reads and scans checked against the
-/// worker's exact expected state, snapshot reads, flushes.
+/// Random operations of one worker on its own keys: batches of puts,
+/// deletes and range deletes in both commit modes, reads and scans checked
+/// against the worker's exact expected state, snapshot reads, flushes and
+/// range compactions.
 public final class StressWorker: @unchecked Sendable {
     // Used by one thread only (the worker's own); read by the driver after join.
     public var history: WorkerHistory
@@ -71,7 +72,14 @@ public final class StressWorker: @unchecked Sendable {
                     var op = StressOperation(changes: [], synced: Double(next() % 1000) / 1000 < config.syncFraction)
                     for _ in 0..<(1 + Int(next() % 4)) {
                         let k = Int(next() % UInt64(config.keysPerWorker))
-                        if next() % 5 == 0 {
+                        if next() % 12 == 0 {
+                            // A range delete over some of this worker's keys
+                            // (keys sort in index order, and never into
+                            // another worker's set).
+                            let hi = min(config.keysPerWorker, k + 1 + Int(next() % 30))
+                            batch.deleteRange(from: key(k), to: key(hi))
+                            for i in k..<hi { op.changes.append((i, nil)) }
+                        } else if next() % 5 == 0 {
                             batch.delete(key(k))
                             op.changes.append((k, nil))
                         } else {
@@ -129,7 +137,13 @@ public final class StressWorker: @unchecked Sendable {
                         return fail("snapshot read changed after a later delete")
                     }
                 default:
-                    if w == 0 { try db.flush() }
+                    if w == 0 {
+                        try db.flush()
+                    } else if w == 1 {
+                        // Compaction of this worker's range, racing the others' writes.
+                        let lo = Int(next() % UInt64(config.keysPerWorker))
+                        try db.compactRange(key(lo), key(min(config.keysPerWorker - 1, lo + 40)))
+                    }
                 }
             } catch {
                 lastError = "\(error)"
