@@ -5,6 +5,7 @@ let package = Package(
     name: "Strata",
     products: [
         .library(name: "Strata", targets: ["Strata"]),
+        .library(name: "StrataMessageStore", targets: ["StrataMessageStore"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -30,6 +31,10 @@ let package = Package(
             ]
         ),
         .target(
+            name: "StrataMessageStore",
+            dependencies: ["Strata"]
+        ),
+        .target(
             name: "StrataBench",
             dependencies: ["Strata", "CStrataSupport"],
             path: "Benchmarks/StrataBench"
@@ -51,6 +56,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
+        ),
+        .testTarget(
+            name: "StrataMessageStoreTests",
+            dependencies: ["StrataMessageStore", "Strata"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -1,0 +1,95 @@
+import Foundation
+
+/// Byte encodings of the LSM store (Docs/message-store.md):
+///
+/// Message key (column family `messages`), order-preserving:
+/// `queue length (2 bytes, big-endian) | queue (UTF-8) | enqueue time
+/// (8 bytes, big-endian milliseconds since 1970, offset by 2^63 so the order
+/// holds for negative times) | sequence (8 bytes, big-endian)`.
+///
+/// Message value: a version byte (1) then `varint length + bytes` for id,
+/// queue and payload; fixed 8-byte little-endian fields: timestamp (the bits
+/// of a Double, seconds since 1970, so dates round-trip exactly), delivery
+/// count, a flags word (bit 0 scheduledAt present, bit 1 expiresAt present),
+/// scheduledAt and expiresAt (Double bits, 0 when absent); then a varint
+/// header count followed by key/value strings, sorted by key.
+enum MessageCodec {
+    static func queuePrefix(_ queue: String) -> [UInt8] {
+        let q = Array(queue.utf8)
+        return [UInt8(q.count >> 8), UInt8(q.count & 0xff)] + q
+    }
+
+    static func key(queue: String, timestamp: Date, sequence: UInt64) -> [UInt8] {
+        var k = queuePrefix(queue)
+        let ms = UInt64(bitPattern: Int64((timestamp.timeIntervalSince1970 * 1000).rounded(.down))) &+ (1 << 63)
+        for shift in stride(from: 56, through: 0, by: -8) { k.append(UInt8(truncatingIfNeeded: ms >> UInt64(shift))) }
+        for shift in stride(from: 56, through: 0, by: -8) { k.append(UInt8(truncatingIfNeeded: sequence >> UInt64(shift))) }
+        return k
+    }
+
+    /// The smallest key after every key of `queue`.
+    static func queueEnd(_ queue: String) -> [UInt8] {
+        queuePrefix(queue) + [UInt8](repeating: 0xff, count: 17)
+    }
+
+    static func encode(_ m: Message) -> [UInt8] {
+        var out: [UInt8] = [1]
+        func varint(_ v: UInt64) { var v = v; while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }; out.append(UInt8(v)) }
+        func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
+        func fixed(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
+        func bits(_ d: Date?) -> UInt64 { d?.timeIntervalSince1970.bitPattern ?? 0 }
+        bytes(Array(m.id.utf8)); bytes(Array(m.queue.utf8)); bytes(m.payload)
+        fixed(bits(m.timestamp)); fixed(UInt64(max(0, m.deliveryCount)))
+        fixed((m.scheduledAt == nil ? 0 : 1) | (m.expiresAt == nil ? 0 : 2))
+        fixed(bits(m.scheduledAt)); fixed(bits(m.expiresAt))
+        varint(UInt64(m.headers.count))
+        for (k, v) in m.headers.sorted(by: { $0.key < $1.key }) { bytes(Array(k.utf8)); bytes(Array(v.utf8)) }
+        return out
+    }
+
+    static func decode(_ b: [UInt8]) throws -> Message {
+        var i = 0
+        func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable message record at byte \(i) of \(b.count)") }
+        func varint() throws -> UInt64 {
+            var r: UInt64 = 0, shift: UInt64 = 0
+            while i < b.count, shift <= 63 {
+                let x = b[i]; i += 1
+                r |= UInt64(x & 0x7f) << shift
+                if x < 0x80 { return r }
+                shift += 7
+            }
+            throw bad()
+        }
+        func bytes() throws -> [UInt8] {
+            let n = try varint()
+            guard n <= UInt64(b.count - i) else { throw bad() }
+            defer { i += Int(n) }
+            return Array(b[i..<i + Int(n)])
+        }
+        func string() throws -> String {
+            guard let s = String(validating: try bytes(), as: UTF8.self) else { throw bad() }
+            return s
+        }
+        func fixed() throws -> UInt64 {
+            guard b.count - i >= 8 else { throw bad() }
+            var v: UInt64 = 0
+            for k in 0..<8 { v |= UInt64(b[i + k]) << UInt64(8 * k) }
+            i += 8
+            return v
+        }
+        func date(_ v: UInt64) -> Date { Date(timeIntervalSince1970: Double(bitPattern: v)) }
+        guard b.first == 1 else { throw MessageStoreError(.corruption, "message record version \(b.first.map(String.init) ?? "missing") is not 1") }
+        i = 1
+        let id = try string(), queue = try string(), payload = try bytes()
+        let ts = try fixed(), count = try fixed(), flags = try fixed(), sched = try fixed(), exp = try fixed()
+        guard flags <= 3 else { throw bad() }
+        let n = try varint()
+        guard n <= UInt64(b.count) else { throw bad() }
+        var headers: [String: String] = [:]
+        for _ in 0..<n { headers[try string()] = try string() }
+        guard i == b.count, count <= UInt64(Int.max) else { throw bad() }
+        return Message(id: id, queue: queue, payload: payload, timestamp: date(ts), headers: headers,
+                       deliveryCount: Int(count), scheduledAt: flags & 1 != 0 ? date(sched) : nil,
+                       expiresAt: flags & 2 != 0 ? date(exp) : nil)
+    }
+}

@@ -1,0 +1,111 @@
+import Foundation
+import Strata
+import StrataMessageStore
+import Testing
+
+/// The contract every backend must meet, run once per backend.
+enum Backend: String, CaseIterable, Sendable {
+    case memory, lsm
+
+    func make(_ dir: String) async throws -> any MessageStore {
+        switch self {
+        case .memory: return InMemoryMessageStore()
+        case .lsm: return try await LSMMessageStore.open(at: dir + "/store")
+        }
+    }
+}
+
+func temporaryDirectory() -> String {
+    let d = NSTemporaryDirectory() + "strata-ms-\(UUID().uuidString)"
+    try? FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true)
+    return d
+}
+
+@Suite struct MessageStoreContractTests {
+    @Test(arguments: Backend.allCases)
+    func addGetRemovePendingInOrder(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        try await store.initialize()
+        let t0 = Date(timeIntervalSince1970: 1_700_000_000)
+        try await store.add(Message(id: "m2", queue: "orders", payload: [2], timestamp: t0.addingTimeInterval(1)))
+        try await store.add(Message(id: "m1", queue: "orders", payload: [1], timestamp: t0, headers: ["k": "v"]))
+        try await store.add(Message(id: "m3", queue: "orders", payload: [3], timestamp: t0.addingTimeInterval(1)))
+        try await store.add(Message(id: "x", queue: "other", payload: [9], timestamp: t0))
+        #expect(try await store.get(id: "m1")?.headers == ["k": "v"])
+        #expect(try await store.pending(queue: "orders", limit: 10).map(\.id) == ["m1", "m2", "m3"])
+        #expect(try await store.pending(queue: "orders", limit: 2).map(\.id) == ["m1", "m2"])
+        #expect(try await store.pending(queue: "order", limit: 10).isEmpty)  // a prefix of a queue name is another queue
+        await #expect(throws: MessageStoreError.self) { try await store.add(Message(id: "m1", queue: "orders", payload: [])) }
+        try await store.remove(id: "m1")
+        try await store.remove(id: "never")
+        #expect(try await store.get(id: "m1") == nil)
+        #expect(try await store.pending(queue: "orders", limit: 10).map(\.id) == ["m2", "m3"])
+        try await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func batchIsAllOrNothing(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        try await store.add(Message(id: "a", queue: "q", payload: []))
+        await #expect(throws: MessageStoreError.self) {
+            try await store.add(contentsOf: [Message(id: "b", queue: "q", payload: []), Message(id: "a", queue: "q", payload: [])])
+        }
+        #expect(try await store.get(id: "b") == nil)
+        try await store.add(contentsOf: (0..<50).map { Message(id: "n\($0)", queue: "q", payload: [UInt8($0)]) })
+        #expect(try await store.pending(queue: "q", limit: 100).count == 51)
+        try await store.close()
+    }
+
+    @Test(arguments: Backend.allCases)
+    func backupAndRestore(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        try await store.add(Message(id: "kept", queue: "q", payload: [1]))
+        try await store.backup(to: dir + "/backup")
+        try await store.add(Message(id: "later", queue: "q", payload: [2]))
+        try await store.remove(id: "kept")
+        try await store.restore(from: dir + "/backup")
+        #expect(try await store.get(id: "kept")?.payload == [1])
+        #expect(try await store.get(id: "later") == nil)
+        try await store.compact()
+        try await store.close()
+    }
+
+    @Test func lsmStoreSurvivesRestart() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        do {
+            let store = try await LSMMessageStore.open(at: dir + "/store")
+            for i in 0..<100 { try await store.add(Message(id: "m\(i)", queue: "q", payload: [UInt8(i)])) }
+            for i in 0..<50 { try await store.remove(id: "m\(i)") }
+            try await store.close()
+        }
+        let store = try await LSMMessageStore.open(at: dir + "/store")
+        let pending = try await store.pending(queue: "q", limit: 1000)
+        #expect(pending.map(\.id) == (50..<100).map { "m\($0)" })
+        try await store.add(Message(id: "new", queue: "q", payload: []))
+        #expect(try await store.pending(queue: "q", limit: 1000).last?.id == "new")
+        try await store.close()
+    }
+
+    @Test func concurrentProducersShareTheStore() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await LSMMessageStore.open(at: dir + "/store")
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<16 {
+                group.addTask {
+                    for i in 0..<25 { try await store.add(Message(id: "p\(p)-\(i)", queue: "q", payload: [])) }
+                }
+            }
+            try await group.waitForAll()
+        }
+        #expect(try await store.pending(queue: "q", limit: 1000).count == 400)
+        try await store.close()
+    }
+}
