@@ -109,3 +109,30 @@ func temporaryDirectory() -> String {
         try await store.close()
     }
 }
+
+@Suite struct DuplicateIdTests {
+    @Test(arguments: Backend.allCases)
+    func concurrentAddsOfOneIdStoreItOnce(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        let successes = try await withThrowingTaskGroup(of: Bool.self) { group in
+            for i in 0..<16 {
+                group.addTask {
+                    do {
+                        try await store.add(Message(id: "same", queue: "q", payload: [UInt8(i)]))
+                        return true
+                    } catch let e as MessageStoreError where e.kind == .duplicateId {
+                        return false
+                    }
+                }
+            }
+            var n = 0
+            for try await ok in group where ok { n += 1 }
+            return n
+        }
+        #expect(successes == 1)
+        #expect(try await store.pending(queue: "q", limit: 100).count == 1)
+        try await store.close()
+    }
+}

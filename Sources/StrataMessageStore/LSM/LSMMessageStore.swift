@@ -23,6 +23,10 @@ public final class LSMMessageStore: MessageStore {
     private let path: String
     private let options: MessageStoreOptions
     private let state: Mutex<Opened?>
+    /// Ids whose add is in flight: reserved before the existence check and
+    /// released after the write, so two concurrent adds of one id cannot
+    /// both pass the check.
+    private let inFlight = Mutex<Set<String>>([])
     /// Orders messages that share an enqueue millisecond.
     private let sequence = Atomic<UInt64>(0)
 
@@ -65,13 +69,20 @@ public final class LSMMessageStore: MessageStore {
 
     public func add(contentsOf messages: [Message]) async throws {
         let o = try opened()
+        for m in messages { try InMemoryMessageStore.validate(m) }
+        let ids = messages.map(\.id)
+        try inFlight.withLock { reserved in
+            var seen = Set<String>()
+            for id in ids where reserved.contains(id) || !seen.insert(id).inserted {
+                throw MessageStoreError(.duplicateId, "a message with id \(id) is already stored")
+            }
+            reserved.formUnion(ids)
+        }
+        defer { inFlight.withLock { $0.subtract(ids) } }
         var batch = WriteBatch()
-        var seen = Set<String>()
         for m in messages {
-            try InMemoryMessageStore.validate(m)
             let id = Array(m.id.utf8)
-            let exists = try o.db.get(id, in: o.ids) != nil
-            if !seen.insert(m.id).inserted || exists {
+            if try o.db.get(id, in: o.ids) != nil {
                 throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored")
             }
             let key = MessageCodec.key(queue: m.queue, timestamp: m.timestamp,
