@@ -54,8 +54,11 @@ public struct BlackBoxStress {
             for w in 0..<config.workers {
                 var h = WorkerHistory(worker: w, keysPerWorker: config.keysPerWorker, base: bases[w])
                 OracleFile.load(path: "\(oraclePath)/\(w)", into: &h)
-                guard let actual = try? readWorkerState(db, worker: w, keysPerWorker: config.keysPerWorker) else {
+                guard let (actual, mismatch) = try? readCheckedWorkerState(db, worker: w, keysPerWorker: config.keysPerWorker) else {
                     return "cycle \(cycle): reading worker \(w)'s keys failed"
+                }
+                if let i = mismatch {
+                    return "cycle \(cycle): worker \(w): key \(i) differs between the default and the shadow family (a cross-family batch was partly applied)"
                 }
                 guard let m = h.matchingPrefix(actual: actual, lowest: h.lastAcknowledged) else {
                     return "cycle \(cycle): worker \(w): state after SIGKILL matches no prefix at or after acknowledged write #\(h.lastAcknowledged) (of \(h.operations.count))"
@@ -78,7 +81,10 @@ public enum StressChild {
         let db: Database
         var options = Options()
         options.logger.logLevel = .warning  // the parent's output is the report
-        do { db = try Database.open(at: path, options: options) } catch {
+        do {
+            db = try Database.open(at: path, options: options)
+            try ensureShadowFamily(db)
+        } catch {
             FileHandle.standardError.write(Data("stress-child: open failed: \(error)\n".utf8))
             return 4
         }

@@ -26,7 +26,10 @@ public struct PowerLossStress {
         var acknowledgedTotal = 0
         for cycle in 0..<cycles {
             let db: Database
-            do { db = try Database.open(at: "/stress", options: options) } catch { return "cycle \(cycle): open failed: \(error)" }
+            do {
+                db = try Database.open(at: "/stress", options: options)
+                try ensureShadowFamily(db)
+            } catch { return "cycle \(cycle): open failed: \(error)" }
             let workers = (0..<config.workers).map {
                 StressWorker(history: WorkerHistory(worker: $0, keysPerWorker: config.keysPerWorker, base: bases[$0]), config: config, cycle: cycle)
             }
@@ -58,8 +61,11 @@ public struct PowerLossStress {
             do { reopened = try Database.open(at: "/stress", options: options) } catch { return "cycle \(cycle): reopen failed: \(error)" }
             for w in workers {
                 let h = w.history
-                guard let actual = try? readWorkerState(reopened, worker: h.worker, keysPerWorker: h.keysPerWorker) else {
+                guard let (actual, mismatch) = try? readCheckedWorkerState(reopened, worker: h.worker, keysPerWorker: h.keysPerWorker) else {
                     return "cycle \(cycle): reading worker \(h.worker)'s keys failed"
+                }
+                if let i = mismatch {
+                    return "cycle \(cycle): worker \(h.worker): key \(i) differs between the default and the shadow family (a cross-family batch was partly applied)"
                 }
                 guard h.matchingPrefix(actual: actual, lowest: h.lastSyncAcknowledged) != nil else {
                     return "cycle \(cycle): worker \(h.worker): recovered state is no prefix of its writes at or after its last synced write #\(h.lastSyncAcknowledged) (of \(h.operations.count))"

@@ -73,7 +73,32 @@ public struct WorkerHistory: Sendable {
     }
 }
 
-/// Reads a worker's keys from the database.
+/// The column family every stress batch is mirrored into.
+public let shadowFamilyName = "shadow"
+
+/// Opens or creates the shadow family.
+@discardableResult
+public func ensureShadowFamily(_ db: Database) throws -> ColumnFamily {
+    try db.columnFamily(shadowFamilyName) ?? db.createColumnFamily(shadowFamilyName)
+}
+
+/// Reads a worker's keys from the database (default family).
 public func readWorkerState(_ db: Database, worker: Int, keysPerWorker: Int) throws -> [[UInt8]?] {
     try (0..<keysPerWorker).map { try db.get(WorkerHistory.key(worker: worker, index: $0)) }
+}
+
+/// Reads a worker's keys from the default and the shadow family; a
+/// difference means a cross-family batch was partly applied.
+public func readCheckedWorkerState(_ db: Database, worker: Int, keysPerWorker: Int) throws -> (state: [[UInt8]?], mismatch: Int?) {
+    let shadow = db.columnFamily(shadowFamilyName)
+    var state: [[UInt8]?] = []
+    var mismatch: Int?
+    for i in 0..<keysPerWorker {
+        let k = WorkerHistory.key(worker: worker, index: i)
+        let v = try db.get(k)
+        let mirrored = shadow == nil ? v : try db.get(k, in: shadow)
+        if v != mirrored && mismatch == nil { mismatch = i }
+        state.append(v)
+    }
+    return (state, mismatch)
 }

@@ -27,7 +27,8 @@ public struct NoRecorder: StressRecorder {
 }
 
 /// Random operations of one worker on its own keys: batches of puts,
-/// deletes and range deletes in both commit modes, reads and scans checked
+/// deletes and range deletes (mirrored into the shadow family) in both
+/// commit modes, reads and scans checked
 /// against the worker's exact expected state, snapshot reads, flushes and
 /// range compactions.
 public final class StressWorker: @unchecked Sendable {
@@ -63,6 +64,9 @@ public final class StressWorker: @unchecked Sendable {
     /// what a crash looks like. A read returning wrong data is a failure.
     public func run(db: Database, recorder: any StressRecorder, shouldStop: () -> Bool) {
         let w = history.worker
+        // Every batch is mirrored into the "shadow" family, so a batch partly
+        // applied across families shows up as the two families disagreeing.
+        let shadow = db.columnFamily(shadowFamilyName)
         while !shouldStop() {
             let r = next() % 100
             do {
@@ -78,13 +82,16 @@ public final class StressWorker: @unchecked Sendable {
                             // another worker's set).
                             let hi = min(config.keysPerWorker, k + 1 + Int(next() % 30))
                             batch.deleteRange(from: key(k), to: key(hi))
+                            batch.deleteRange(from: key(k), to: key(hi), in: shadow)
                             for i in k..<hi { op.changes.append((i, nil)) }
                         } else if next() % 5 == 0 {
                             batch.delete(key(k))
+                            batch.delete(key(k), in: shadow)
                             op.changes.append((k, nil))
                         } else {
                             let v = Array("c\(cycle)-w\(w)-o\(history.operations.count)-k\(k)".utf8)
                             batch.put(key(k), v)
+                            batch.put(key(k), v, in: shadow)
                             op.changes.append((k, v))
                         }
                     }
@@ -125,6 +132,7 @@ public final class StressWorker: @unchecked Sendable {
                     let before = current[k]
                     var b = WriteBatch()
                     b.delete(key(k))
+                    b.delete(key(k), in: shadow)
                     let index = history.operations.count
                     let op = StressOperation(changes: [(k, nil)], synced: false)
                     history.operations.append(op)
