@@ -62,9 +62,6 @@ extension DBCore {
                 publishSuperVersion(family)
                 deleteObsoleteFiles()
                 wakeCompactionLocked()
-                if let meta {
-                    logger.debug("strata: flushed memtable of column family \(family.name) to table #\(meta.number) (\(meta.size) bytes, \(meta.numEntries) entries)")
-                }
             } catch let e as StrataError {
                 setBackgroundErrorLocked(e, during: "recording a flush in the MANIFEST")
             } catch {

@@ -113,11 +113,14 @@ final class SkipList: @unchecked Sendable {
 
     // MARK: Readers
 
-    /// The first node whose key is >= `(userKey, trailer)`, or nil. With
-    /// `recordSplice` the predecessor at every level goes into `splice`
-    /// (writer only).
+    /// Walks down from the top level to the place of `(userKey, trailer)`:
+    /// returns the last node < the target at level 0 (`head` if none) and the
+    /// first node >= it (nil if none). With `recordSplice` the predecessor at
+    /// every level goes into `splice` (writer only).
     @inline(__always)
-    func findGreaterOrEqual(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool = false) -> SkipListNode? {
+    private func descend(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool)
+        -> (predecessor: SkipListNode, next: UnsafeMutableRawPointer?)
+    {
         var x = head
         var level = height.load(ordering: .relaxed) &- 1
         // The node last found to be >= the target: when a lower level leads
@@ -131,26 +134,23 @@ final class SkipList: @unchecked Sendable {
             }
             knownNotLess = next
             if recordSplice { splice[level] = x.entry }
-            if level == 0 { return next.map(SkipListNode.init) }
+            if level == 0 { return (x, next) }
             level &-= 1
         }
     }
 
+    /// The first node whose key is >= `(userKey, trailer)`, or nil. With
+    /// `recordSplice` the predecessor at every level goes into `splice`
+    /// (writer only).
+    @inline(__always)
+    func findGreaterOrEqual(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool = false) -> SkipListNode? {
+        descend(userKey: userKey, trailer: trailer, recordSplice: recordSplice).next.map(SkipListNode.init)
+    }
+
     /// The last node whose key is < `(userKey, trailer)`, or nil.
     func findLessThan(userKey: UnsafeRawBufferPointer, trailer: UInt64) -> SkipListNode? {
-        var x = head
-        var level = height.load(ordering: .relaxed) &- 1
-        var knownNotLess: UnsafeMutableRawPointer? = nil
-        while true {
-            let next = x.next(level)
-            if let n = next, n != knownNotLess, SkipListNode(n).compare(userKey: userKey, trailer: trailer) < 0 {
-                x = SkipListNode(n)
-                continue
-            }
-            knownNotLess = next
-            if level == 0 { return x == head ? nil : x }
-            level &-= 1
-        }
+        let x = descend(userKey: userKey, trailer: trailer, recordSplice: false).predecessor
+        return x == head ? nil : x
     }
 
     /// The first node, or nil when empty.
