@@ -7,10 +7,14 @@ import Testing
 enum Backend: String, CaseIterable, Sendable {
     case memory, lsm
 
-    func make(_ dir: String) async throws -> any MessageStore {
+    func make(_ dir: String, clock: MessageClock = .system) async throws -> any MessageStore {
         switch self {
-        case .memory: return InMemoryMessageStore()
-        case .lsm: return try await LSMMessageStore.open(at: dir + "/store")
+        case .memory: return InMemoryMessageStore(clock: clock)
+        case .lsm:
+            var options = MessageStoreOptions()
+            options.clock = clock
+            options.rangeDeleteInterval = 8
+            return try await LSMMessageStore.open(at: dir + "/store", options: options)
         }
     }
 }

@@ -20,11 +20,103 @@ enum MessageCodec {
     }
 
     static func key(queue: String, timestamp: Date, sequence: UInt64) -> [UInt8] {
-        var k = queuePrefix(queue)
-        let ms = UInt64(bitPattern: Int64((timestamp.timeIntervalSince1970 * 1000).rounded(.down))) &+ (1 << 63)
-        for shift in stride(from: 56, through: 0, by: -8) { k.append(UInt8(truncatingIfNeeded: ms >> UInt64(shift))) }
-        for shift in stride(from: 56, through: 0, by: -8) { k.append(UInt8(truncatingIfNeeded: sequence >> UInt64(shift))) }
+        key(prefix: queuePrefix(queue), milliseconds: timestamp.millisecondsSince1970, sequence: sequence)
+    }
+
+    static func key(prefix: [UInt8], milliseconds: Int64, sequence: UInt64) -> [UInt8] {
+        var k = prefix
+        k.reserveCapacity(prefix.count + 16)
+        appendBigEndian(&k, UInt64(bitPattern: milliseconds) &+ (1 << 63))
+        appendBigEndian(&k, sequence)
         return k
+    }
+
+    static func appendBigEndian(_ out: inout [UInt8], _ v: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
+    }
+
+    static func readBigEndian(_ b: ArraySlice<UInt8>) -> UInt64 {
+        b.reduce(0) { $0 << 8 | UInt64($1) }
+    }
+
+    /// The visibility time (ms) of a message key; nil if `key` is not one.
+    static func milliseconds(ofKey key: [UInt8]) -> Int64? {
+        guard key.count >= 18 else { return nil }
+        let n = Int(key[0]) << 8 | Int(key[1])
+        guard key.count == 2 + n + 16 else { return nil }
+        return Int64(bitPattern: readBigEndian(key[(2 + n)..<(10 + n)]) &- (1 << 63))
+    }
+
+    /// The queue a message key belongs to; nil if `key` is not one.
+    static func queue(ofKey key: [UInt8]) -> String? {
+        guard key.count >= 18 else { return nil }
+        let n = Int(key[0]) << 8 | Int(key[1])
+        guard key.count == 2 + n + 16 else { return nil }
+        return String(validating: key[2..<(2 + n)], as: UTF8.self)
+    }
+
+    /// The smallest key greater than `key`.
+    static func successor(_ key: [UInt8]) -> [UInt8] { key + [0] }
+
+    // MARK: Delivery records (family `delivery`, keyed like `messages`)
+
+    /// Delivery state of a message that has been received at least once:
+    /// version byte 1, delivery count (8 bytes LE), lock token (16 bytes,
+    /// all zero when unlocked), lock end (8 bytes LE, ms since 1970).
+    struct Delivery: Equatable {
+        var count: Int
+        var lock: UUID?
+        var lockedUntil: Int64
+    }
+
+    static func encode(_ d: Delivery) -> [UInt8] {
+        var out: [UInt8] = [1]
+        out.reserveCapacity(33)
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(d.count) >> UInt64(8 * i))) }
+        let u = (d.lock ?? UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0))).uuid
+        withUnsafeBytes(of: u) { out.append(contentsOf: $0) }
+        for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(bitPattern: d.lockedUntil) >> UInt64(8 * i))) }
+        return out
+    }
+
+    static func decodeDelivery(_ b: [UInt8]) throws -> Delivery {
+        guard b.count == 33, b[0] == 1 else {
+            throw MessageStoreError(.corruption, "delivery record of \(b.count) bytes (version \(b.first.map(String.init) ?? "none")) is not 33 bytes of version 1")
+        }
+        var count: UInt64 = 0, until: UInt64 = 0
+        for i in 0..<8 { count |= UInt64(b[1 + i]) << UInt64(8 * i); until |= UInt64(b[25 + i]) << UInt64(8 * i) }
+        guard count <= UInt64(Int32.max) else { throw MessageStoreError(.corruption, "delivery count \(count) out of range") }
+        var u = UUID().uuid
+        withUnsafeMutableBytes(of: &u) { $0.copyBytes(from: b[9..<25]) }
+        let lock = b[9..<25].allSatisfy { $0 == 0 } ? nil : UUID(uuid: u)
+        return Delivery(count: Int(count), lock: lock, lockedUntil: Int64(bitPattern: until))
+    }
+
+    // MARK: Id index values (family `ids`)
+
+    /// What the `ids` family says of an id: stored at a message key, or
+    /// removed but inside its duplicate window until a time (ms).
+    enum IdEntry: Equatable {
+        case stored(key: [UInt8])
+        case removed(windowEnd: Int64)
+    }
+
+    static func encode(_ e: IdEntry) -> [UInt8] {
+        switch e {
+        case .stored(let key): return [1] + key
+        case .removed(let end):
+            var out: [UInt8] = [2]
+            appendBigEndian(&out, UInt64(bitPattern: end))
+            return out
+        }
+    }
+
+    static func decodeIdEntry(_ b: [UInt8]) throws -> IdEntry {
+        switch b.first {
+        case 1 where b.count >= 19: return .stored(key: Array(b[1...]))
+        case 2 where b.count == 9: return .removed(windowEnd: Int64(bitPattern: readBigEndian(b[1...])))
+        default: throw MessageStoreError(.corruption, "id index entry of \(b.count) bytes with tag \(b.first.map(String.init) ?? "none")")
+        }
     }
 
     /// The smallest key after every key of `queue`.

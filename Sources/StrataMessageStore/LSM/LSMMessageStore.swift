@@ -1,127 +1,314 @@
 import Foundation
+import Logging
 import Strata
 import Synchronization
 
 /// Options of the LSM message store.
 public struct MessageStoreOptions: Sendable {
-    /// Commit mode of every write (adds and acks).
+    /// Commit mode of every write (adds, locks, acks).
     public var commitMode: CommitMode = .syncDurable
     /// Options of the underlying engine.
     public var engine: Options = Options()
+    /// Where the store reads the time (locks, schedules, expiry, windows).
+    public var clock: MessageClock = .system
+    /// Memory for cached messages across all queues (LRU by queue).
+    public var cacheBudgetBytes: Int = 64 << 20
+    /// A queue writes a range delete over its acknowledged prefix (and
+    /// records its head) after this many acknowledgements.
+    public var rangeDeleteInterval: Int = 1024
+    /// Logs opens, closes, restores, purges and errors.
+    public var logger: Logger = Logger(label: "strata.messagestore")
     /// Default options.
     public init() {}
 }
 
-/// The message store on the Strata engine. Messages live in column family
-/// `messages` under order-preserving `queue | time | sequence` keys, so a
-/// queue is one contiguous key range read oldest first with a bounded
-/// iterator; `ids` maps each id to its message key. An add or an ack
-/// changes both families in one atomic batch. Writes go through the async
-/// write path (they suspend, never block a pool thread); concurrent
-/// producers share group commits.
+/// Cache counters of an LSM store.
+public struct MessageCacheStatistics: Sendable, Equatable {
+    /// Receives served from memory.
+    public var hits: Int
+    /// Receives that had to read the engine first.
+    public var misses: Int
+    /// Bytes of messages held in memory now.
+    public var bytes: Int
+    /// hits / (hits + misses), 0 when nothing was received.
+    public var hitRate: Double { hits + misses == 0 ? 0 : Double(hits) / Double(hits + misses) }
+}
+
+/// The message store on the Strata engine (Docs/message-store.md has the
+/// layout byte by byte). Four column families: `messages` under
+/// order-preserving `queue | visible-at | sequence` keys, so a queue is one
+/// contiguous key range read oldest first; `delivery` (delivery count and
+/// lock of messages received at least once, same keys); `ids` (message id →
+/// key, or a duplicate-window marker after the ack); `entities` (queue and
+/// topic settings, queue heads). Every state change is one atomic batch
+/// written with the store's commit mode before the call returns; concurrent
+/// callers share group commits. Each queue keeps a window of its oldest
+/// messages in memory, so receives are served from memory, the head is
+/// known exactly and scans start above acknowledged keys.
 public final class LSMMessageStore: MessageStore {
-    private let path: String
-    private let options: MessageStoreOptions
+    let path: String
+    let options: MessageStoreOptions
+    var clock: MessageClock { options.clock }
     private let state: Mutex<Opened?>
-    /// Ids whose add is in flight: reserved before the existence check and
+    let catalog = Mutex(EntityCatalog())
+    let runtimes = Mutex<[String: QueueRuntime]>([:])
+    /// Ids whose add is in flight: reserved before the duplicate check and
     /// released after the write, so two concurrent adds of one id cannot
     /// both pass the check.
-    private let inFlight = Mutex<Set<String>>([])
-    /// Orders messages that share an enqueue millisecond.
-    private let sequence = Atomic<UInt64>(0)
+    let inFlightIds = Mutex<Set<String>>([])
+    /// Orders messages that share a visibility millisecond.
+    let sequence = Atomic<UInt64>(0)
+    let useCounter = Atomic<UInt64>(0)
+    let cacheHits = Atomic<Int>(0)
+    let cacheMisses = Atomic<Int>(0)
+    let metrics = MessageStoreMetrics()
 
-    private struct Opened: @unchecked Sendable {
+    struct Opened: Sendable {
         let db: Database
         let messages: ColumnFamily
         let ids: ColumnFamily
+        let delivery: ColumnFamily
+        let entities: ColumnFamily
     }
 
-    private init(path: String, options: MessageStoreOptions, opened: Opened) {
+    private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
         self.state = Mutex(opened)
-        // Above every sequence used before: the engine's sequence only grows.
+        self.catalog.withLock { $0 = catalog }
+        // Above every sequence used before: each stored message took at least
+        // two engine sequence numbers, and the engine's only grows.
         sequence.store(UInt64(opened.db.property("strata.last-sequence") ?? "0") ?? 0, ordering: .relaxed)
     }
 
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
-        LSMMessageStore(path: path, options: options, opened: try openEngine(path, options))
+        let opened = try openEngine(path, options)
+        let store = LSMMessageStore(path: path, options: options, opened: opened, catalog: try loadCatalog(opened))
+        options.logger.info("message store opened", metadata: ["path": "\(path)"])
+        return store
     }
 
-    private static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
+    static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
         let db = try Database.open(at: path, options: options.engine)
-        let messages = try db.columnFamily("messages") ?? db.createColumnFamily("messages")
-        let ids = try db.columnFamily("ids") ?? db.createColumnFamily("ids")
-        return Opened(db: db, messages: messages, ids: ids)
+        func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
+        return Opened(db: db, messages: try family("messages"), ids: try family("ids"),
+                      delivery: try family("delivery"), entities: try family("entities"))
     }
 
-    private func opened() throws -> Opened {
+    static func loadCatalog(_ o: Opened) throws -> EntityCatalog {
+        var c = EntityCatalog()
+        let it = try o.db.makeIterator(in: o.entities)
+        it.seekToFirst()
+        let decoder = JSONDecoder()
+        while it.isValid {
+            let k = it.key
+            guard let tag = k.first, let name = String(validating: k.dropFirst(), as: UTF8.self) else {
+                it.next()
+                continue
+            }
+            do {
+                switch tag {
+                case UInt8(ascii: "q"): c.queues[name] = try decoder.decode(QueueSettings.self, from: Data(it.value))
+                case UInt8(ascii: "t"): c.topics[name] = try decoder.decode([String: EntityCatalog.Subscription].self, from: Data(it.value))
+                default: break
+                }
+            } catch {
+                throw MessageStoreError(.corruption, "\(o.db.path): entity record \(name) is undecodable: \(error)")
+            }
+            it.next()
+        }
+        try it.checkStatus()
+        return c
+    }
+
+    func opened() throws -> Opened {
         guard let o = state.withLock({ $0 }) else { throw MessageStoreError(.closed, "store at \(path) is closed") }
         return o
     }
 
+    var writeOptions: WriteOptions { WriteOptions(commitMode: options.commitMode) }
+
+    /// Writes `batch`, counting failures.
+    func write(_ batch: WriteBatch, _ o: Opened) async throws {
+        do {
+            try await o.db.write(batch, options: writeOptions)
+        } catch {
+            metrics.errors.increment()
+            options.logger.error("message store write failed", metadata: ["error": "\(error)"])
+            throw error
+        }
+    }
+
+    /// The runtime of `queue`, created (with its persisted head) on first use.
+    func runtime(_ queue: String, _ o: Opened) throws -> QueueRuntime {
+        let use = useCounter.add(1, ordering: .relaxed).newValue
+        if let rt = runtimes.withLock({ $0[queue] }) {
+            rt.lastUse.store(use, ordering: .relaxed)
+            return rt
+        }
+        let head = try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities)
+        let rt = runtimes.withLock { map in
+            if let existing = map[queue] { return existing }
+            let rt = QueueRuntime(name: queue, persistedHead: head)
+            map[queue] = rt
+            return rt
+        }
+        rt.lastUse.store(use, ordering: .relaxed)
+        return rt
+    }
+
     public func initialize() async throws { _ = try opened() }
+
+    // MARK: Core
 
     public func add(_ message: Message) async throws {
         try await add(contentsOf: [message])
     }
 
     public func add(contentsOf messages: [Message]) async throws {
+        try await insert(messages)
+        metrics.added.increment(by: messages.count)
+    }
+
+    /// Stores `messages` atomically after the duplicate check.
+    func insert(_ messages: [Message]) async throws {
         let o = try opened()
+        let now = clock.now()
         for m in messages { try InMemoryMessageStore.validate(m) }
+        for q in Set(messages.map(\.queue)) where catalog.withLock({ $0.needsImplicitRegistration(q) }) {
+            try saveQueue(q, QueueSettings(), o, onlyIfAbsent: true)
+        }
         let ids = messages.map(\.id)
-        try inFlight.withLock { reserved in
+        try inFlightIds.withLock { reserved in
             var seen = Set<String>()
             for id in ids where reserved.contains(id) || !seen.insert(id).inserted {
                 throw MessageStoreError(.duplicateId, "a message with id \(id) is already stored")
             }
             reserved.formUnion(ids)
         }
-        defer { inFlight.withLock { $0.subtract(ids) } }
-        var batch = WriteBatch()
-        for m in messages {
-            let id = Array(m.id.utf8)
-            if try o.db.get(id, in: o.ids) != nil {
-                throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored")
-            }
-            let key = MessageCodec.key(queue: m.queue, timestamp: m.timestamp,
-                                       sequence: sequence.add(1, ordering: .relaxed).newValue)
-            batch.put(key, MessageCodec.encode(m), in: o.messages)
-            batch.put(id, key, in: o.ids)
+        defer { inFlightIds.withLock { $0.subtract(ids) } }
+        for m in messages where try isDuplicate(m.id, now: now, o) {
+            throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window")
         }
-        try await o.db.write(batch, options: WriteOptions(commitMode: options.commitMode))
+        var batch = WriteBatch()
+        var registered: [(QueueRuntime, [UInt8])] = []
+        registered.reserveCapacity(messages.count)
+        for var m in messages {
+            if m.expiresAt == nil, let ttl = catalog.withLock({ $0.settings(of: m.queue) }).defaultTimeToLive {
+                m.expiresAt = m.timestamp.adding(ttl)
+            }
+            let rt = try runtime(m.queue, o)
+            let key = rt.window.withLock { w in
+                let ms = max((m.scheduledAt ?? m.timestamp).millisecondsSince1970, w.persistedHeadMs)
+                let key = MessageCodec.key(prefix: rt.prefix, milliseconds: ms,
+                                           sequence: sequence.add(1, ordering: .relaxed).newValue)
+                w.registerAdd(key: key, message: m)
+                return key
+            }
+            batch.put(key, MessageCodec.encode(m), in: o.messages)
+            batch.put(Array(m.id.utf8), MessageCodec.encode(.stored(key: key)), in: o.ids)
+            registered.append((rt, key))
+        }
+        do {
+            try await write(batch, o)
+        } catch {
+            for (rt, key) in registered { rt.window.withLock { $0.finishAdd(key: key, ok: false) } }
+            throw error
+        }
+        for (rt, key) in registered { rt.window.withLock { $0.finishAdd(key: key, ok: true) } }
+        enforceCacheBudgetOccasionally()
+    }
+
+    /// Whether `id` is stored or inside a duplicate window at `now`.
+    func isDuplicate(_ id: String, now: Date, _ o: Opened) throws -> Bool {
+        guard let raw = try o.db.get(Array(id.utf8), in: o.ids) else { return false }
+        switch try MessageCodec.decodeIdEntry(raw) {
+        case .stored(let key): return try o.db.get(key, in: o.messages) != nil  // purged messages leave dangling entries
+        case .removed(let end): return end > now.millisecondsSince1970
+        }
+    }
+
+    /// The stored message at `key`, with its current delivery count.
+    func load(key: [UInt8], _ o: Opened) throws -> Message? {
+        guard let value = try o.db.get(key, in: o.messages) else { return nil }
+        var m = try MessageCodec.decode(value)
+        if let d = try o.db.get(key, in: o.delivery) { m.deliveryCount = try MessageCodec.decodeDelivery(d).count }
+        return m
     }
 
     public func get(id: String) async throws -> Message? {
         let o = try opened()
-        guard let key = try o.db.get(Array(id.utf8), in: o.ids),
-              let value = try o.db.get(key, in: o.messages) else { return nil }
-        return try MessageCodec.decode(value)
+        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
+              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else { return nil }
+        return try load(key: key, o)
+    }
+
+    /// Adds the deletes of an acknowledged message to `batch`: its record, its
+    /// delivery state, and its id (or a duplicate-window marker).
+    func appendAck(key: [UInt8], message: Message, now: Date, to batch: inout WriteBatch, _ o: Opened) {
+        batch.delete(key, in: o.messages)
+        batch.delete(key, in: o.delivery)
+        let id = Array(message.id.utf8)
+        if let w = catalog.withLock({ $0.settings(of: message.queue) }).duplicateDetectionWindow,
+           message.timestamp.adding(w) > now {
+            batch.put(id, MessageCodec.encode(.removed(windowEnd: message.timestamp.adding(w).millisecondsSince1970)), in: o.ids)
+        } else {
+            batch.delete(id, in: o.ids)
+        }
     }
 
     public func remove(id: String) async throws {
         let o = try opened()
-        let idKey = Array(id.utf8)
-        guard let key = try o.db.get(idKey, in: o.ids) else { return }
+        let now = clock.now()
+        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
+              case .stored(let key) = try MessageCodec.decodeIdEntry(raw),
+              let queue = MessageCodec.queue(ofKey: key),
+              let message = try load(key: key, o) else { return }
+        let rt = try runtime(queue, o)
         var batch = WriteBatch()
-        batch.delete(key, in: o.messages)
-        batch.delete(idKey, in: o.ids)
-        try await o.db.write(batch, options: WriteOptions(commitMode: options.commitMode))
+        appendAck(key: key, message: message, now: now, to: &batch, o)
+        try await write(batch, o)
+        rt.window.withLock { w in
+            if w.remove(key: key) { w.acksSinceRangeDelete += 1 }
+        }
+        metrics.completed.increment()
+        try await maybeClearAcknowledged(rt, o)
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
         let o = try opened()
-        let it = try o.db.makeIterator(in: o.messages, options: ReadOptions(
-            lowerBound: MessageCodec.queuePrefix(queue), upperBound: MessageCodec.queueEnd(queue)))
+        guard limit > 0 else { return [] }
+        let rt = try runtime(queue, o)
+        let start = rt.window.withLock { $0.scanStart }
         var out: [Message] = []
+        try scan(rt, from: start, o) { _, m, d in
+            var m = m
+            if let d { m.deliveryCount = d.count }
+            out.append(m)
+            return out.count < limit
+        }
+        return out
+    }
+
+    /// Visits the stored messages of `rt`'s queue from `start` in key order,
+    /// with their delivery state, until `body` returns false.
+    func scan(_ rt: QueueRuntime, from start: [UInt8], _ o: Opened,
+              _ body: ([UInt8], Message, MessageCodec.Delivery?) throws -> Bool) throws {
+        let bounds = ReadOptions(lowerBound: start, upperBound: rt.end)
+        let it = try o.db.makeIterator(in: o.messages, options: bounds)
+        let dit = try o.db.makeIterator(in: o.delivery, options: bounds)
         it.seekToFirst()
-        while it.isValid && out.count < limit {
-            out.append(try MessageCodec.decode(it.value))
+        dit.seekToFirst()
+        while it.isValid {
+            let key = it.key
+            while dit.isValid && dit.key.lexicographicallyPrecedes(key) { dit.next() }
+            let d = dit.isValid && dit.key == key ? try MessageCodec.decodeDelivery(dit.value) : nil
+            if try !body(key, try MessageCodec.decode(it.value), d) { break }
             it.next()
         }
         try it.checkStatus()
-        return out
+        try dit.checkStatus()
     }
 
     public func backup(to path: String) async throws {
@@ -141,6 +328,7 @@ public final class LSMMessageStore: MessageStore {
         }
         try? fm.removeItem(atPath: staged + "/LOCK")
         let probe = try Self.openEngine(staged, options)
+        _ = try Self.loadCatalog(probe)
         try probe.db.close()
         try state.withLock { s in
             guard let o = s else { throw MessageStoreError(.closed, "store at \(path) is closed") }
@@ -150,15 +338,38 @@ public final class LSMMessageStore: MessageStore {
             try? fm.removeItem(atPath: aside)
             try fm.moveItem(atPath: path, toPath: aside)
             try fm.moveItem(atPath: staged, toPath: path)
-            s = try Self.openEngine(path, options)
+            let reopened = try Self.openEngine(path, options)
+            let c = try Self.loadCatalog(reopened)
+            runtimes.withLock { $0 = [:] }
+            catalog.withLock { $0 = c }
+            sequence.store(max(sequence.load(ordering: .relaxed),
+                               UInt64(reopened.db.property("strata.last-sequence") ?? "0") ?? 0), ordering: .relaxed)
+            s = reopened
             try? fm.removeItem(atPath: aside)
         }
+        options.logger.notice("message store restored", metadata: ["path": "\(path)", "from": "\(backupPath)"])
     }
 
     public func compact() async throws {
         let o = try opened()
-        try o.db.compactRange(nil, nil, in: o.messages)
-        try o.db.compactRange(nil, nil, in: o.ids)
+        // Drop duplicate-window markers whose window has closed.
+        let now = clock.now().millisecondsSince1970
+        var batch = WriteBatch()
+        let it = try o.db.makeIterator(in: o.ids)
+        it.seekToFirst()
+        while it.isValid {
+            if it.value.first == 2, case .removed(let end) = try MessageCodec.decodeIdEntry(it.value), end <= now {
+                batch.delete(it.key, in: o.ids)
+            }
+            it.next()
+        }
+        try it.checkStatus()
+        if batch.count > 0 { try await write(batch, o) }
+        for rt in runtimes.withLock({ Array($0.values) }) {
+            rt.window.withLock { $0.acksSinceRangeDelete = max($0.acksSinceRangeDelete, options.rangeDeleteInterval) }
+            try await maybeClearAcknowledged(rt, o)
+        }
+        for family in [o.messages, o.delivery, o.ids] { try o.db.compactRange(nil, nil, in: family) }
     }
 
     public func close() async throws {
@@ -167,5 +378,57 @@ public final class LSMMessageStore: MessageStore {
             return s
         }
         try o?.db.close()
+        runtimes.withLock { $0 = [:] }
+        if o != nil { options.logger.info("message store closed", metadata: ["path": "\(path)"]) }
+    }
+
+    /// After enough acknowledgements, clears the queue's acknowledged prefix
+    /// with one range delete and records the head, so scans after a restart
+    /// start there and compaction drops the whole prefix.
+    func maybeClearAcknowledged(_ rt: QueueRuntime, _ o: Opened) async throws {
+        // Capped at "now": new messages are placed at or above the recorded
+        // head's time, and a head at a future scheduled message would delay them.
+        let now = MessageCodec.key(prefix: rt.prefix, milliseconds: clock.now().millisecondsSince1970, sequence: 0)
+        let head: [UInt8]? = rt.window.withLock { w in
+            guard w.acksSinceRangeDelete >= options.rangeDeleteInterval else { return nil }
+            let head = min(w.head, now, by: { $0.lexicographicallyPrecedes($1) })
+            guard w.persistedHead.lexicographicallyPrecedes(head) else { return nil }
+            w.acksSinceRangeDelete = 0
+            w.persistedHead = head
+            w.persistedHeadMs = QueueRuntime.milliseconds(of: head, prefixCount: rt.prefix.count)
+            return head
+        }
+        guard let head else { return }
+        var batch = WriteBatch()
+        batch.deleteRange(from: rt.prefix, to: head, in: o.messages)
+        batch.deleteRange(from: rt.prefix, to: head, in: o.delivery)
+        batch.put([UInt8(ascii: "h")] + rt.prefix, head, in: o.entities)
+        try await write(batch, o)
+    }
+
+    /// Cache counters.
+    public var cacheStatistics: MessageCacheStatistics {
+        let bytes = runtimes.withLock { Array($0.values) }.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes } }
+        return MessageCacheStatistics(hits: cacheHits.load(ordering: .relaxed), misses: cacheMisses.load(ordering: .relaxed), bytes: bytes)
+    }
+
+    func enforceCacheBudgetOccasionally() {
+        if useCounter.load(ordering: .relaxed) & 255 == 0 { enforceCacheBudget() }
+    }
+
+    /// Evicts the tails of the least recently used queues' windows until the
+    /// cached bytes fit the budget.
+    func enforceCacheBudget() {
+        let all = runtimes.withLock { Array($0.values) }
+        var total = all.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes } }
+        guard total > options.cacheBudgetBytes else { return }
+        for rt in all.sorted(by: { $0.lastUse.load(ordering: .relaxed) < $1.lastUse.load(ordering: .relaxed) }) {
+            guard total > options.cacheBudgetBytes else { break }
+            rt.window.withLock { w in
+                let before = w.bytes
+                w.evict(toBytes: max(0, before - (total - options.cacheBudgetBytes)))
+                total -= before - w.bytes
+            }
+        }
     }
 }

@@ -45,6 +45,13 @@ public struct MessageStoreError: Error, Sendable, Equatable, CustomStringConvert
         case corruption
         /// The store was closed.
         case closed
+        /// No such queue, topic, subscription or message.
+        case notFound
+        /// The entity already exists.
+        case alreadyExists
+        /// The lock token is unknown or its lock has expired (the message may
+        /// have been delivered to someone else).
+        case lockLost
     }
     /// The class of failure.
     public let kind: Kind

@@ -1,20 +1,26 @@
+import Foundation
+
 /// The persistence protocol every backend implements: store before
-/// enqueue, delete on ack, reload pending messages on restart.
-///
-/// Broker semantics beyond this core (peek-lock, dead-letter, topics,
-/// duplicate windows) are issue 6's remaining work; see Docs/message-store.md.
+/// enqueue, delete on ack, reload pending messages on restart — and the
+/// broker semantics on top (entities, peek-lock delivery, dead letters,
+/// schedules, expiry, duplicate windows, topics). Docs/message-store.md
+/// states the semantics; every backend passes the same contract tests.
 public protocol MessageStore: Sendable {
+    // MARK: Core
+
     /// Prepares the store (creates what it needs). Idempotent.
     func initialize() async throws
     /// Stores one message; a duplicate id is `MessageStoreError.duplicateId`.
+    /// A queue that does not exist yet is created with default settings.
     func add(_ message: Message) async throws
     /// Stores several messages atomically: all or none.
     func add(contentsOf messages: [Message]) async throws
     /// The message with `id`, or nil.
     func get(id: String) async throws -> Message?
-    /// Removes (acknowledges) the message with `id`; no error if absent.
+    /// Removes (acknowledges) the message with `id`, locked or not; no error if absent.
     func remove(id: String) async throws
-    /// Up to `limit` messages of `queue`, oldest first.
+    /// Up to `limit` stored messages of `queue`, oldest first (locked and
+    /// scheduled ones included: what a broker reloads after a restart).
     func pending(queue: String, limit: Int) async throws -> [Message]
     /// Writes a consistent copy of the store to `path` (which must not exist).
     func backup(to path: String) async throws
@@ -24,4 +30,70 @@ public protocol MessageStore: Sendable {
     func compact() async throws
     /// Flushes and releases the store.
     func close() async throws
+
+    // MARK: Entities
+
+    /// Creates `name` with `settings`, or changes the settings of an existing
+    /// queue (queues that `add` created implicitly have default settings).
+    func createQueue(_ name: String, settings: QueueSettings) async throws
+    /// Deletes a queue, its messages and its dead-letter queue.
+    func deleteQueue(_ name: String) async throws
+    /// Every queue (not dead-letter or subscription queues), by name.
+    func queues() async throws -> [QueueDescription]
+    /// Creates a topic (no error if it exists).
+    func createTopic(_ name: String) async throws
+    /// Deletes a topic and its subscriptions with their messages.
+    func deleteTopic(_ name: String) async throws
+    /// Every topic, by name.
+    func topics() async throws -> [String]
+    /// Creates (or changes) a subscription of `topic`; its copies land in
+    /// `EntityPath.subscriptionQueue(topic:subscription:)`.
+    func createSubscription(_ name: String, topic: String, settings: QueueSettings, filter: SubscriptionFilter) async throws
+    /// Deletes a subscription and its messages.
+    func deleteSubscription(_ name: String, topic: String) async throws
+    /// The subscriptions of `topic`, by name.
+    func subscriptions(topic: String) async throws -> [SubscriptionDescription]
+
+    // MARK: Broker semantics
+
+    /// Publishes to a topic: each message is copied, in one atomic batch, to
+    /// every subscription whose filter it passes; a copy's id is
+    /// `<id>/<subscription>`. Duplicate ids are checked at the topic. Returns
+    /// the number of copies stored.
+    @discardableResult
+    func publish(_ messages: [Message], topic: String) async throws -> Int
+    /// Locks and returns up to `limit` deliverable messages of `queue`,
+    /// oldest first: visible (`scheduledAt` passed), not expired, not held
+    /// by a live lock. Each delivery counts in `deliveryCount`; a message
+    /// already delivered `maxDeliveryCount` times goes to the dead-letter
+    /// queue instead, and expired ones are dropped or dead-lettered.
+    func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage]
+    /// Acknowledges received messages (one atomic batch). A token whose lock
+    /// expired is `.lockLost`, and then none of the batch is applied.
+    func complete(_ tokens: [LockToken]) async throws
+    /// Releases the lock so the message can be delivered again (or dead-
+    /// lettered, if it has used its deliveries).
+    func abandon(_ token: LockToken) async throws
+    /// Moves the locked message to its queue's dead-letter queue with `reason`
+    /// in the `DeadLetterReason` header.
+    func deadLetter(_ token: LockToken, reason: String) async throws
+    /// Extends the lock by the queue's lock duration; returns the new end.
+    func renewLock(_ token: LockToken) async throws -> Date
+    /// Removes every message of `queue` (locked ones too); returns how many.
+    @discardableResult
+    func purge(queue: String) async throws -> Int
+    /// Counts of `queue` now.
+    func statistics(queue: String) async throws -> QueueStatistics
+}
+
+extension MessageStore {
+    /// Receives with the queue's lock duration.
+    public func receive(queue: String, limit: Int = 1) async throws -> [ReceivedMessage] {
+        try await receive(queue: queue, limit: limit, lockDuration: nil)
+    }
+    /// Acknowledges one received message.
+    public func complete(_ token: LockToken) async throws { try await complete([token]) }
+    /// Publishes one message to a topic.
+    @discardableResult
+    public func publish(_ message: Message, topic: String) async throws -> Int { try await publish([message], topic: topic) }
 }

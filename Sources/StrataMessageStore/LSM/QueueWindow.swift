@@ -1,0 +1,180 @@
+import Foundation
+
+/// One message of a queue's in-memory window.
+struct WindowEntry {
+    var key: [UInt8]
+    var message: Message
+    /// Visibility time (ms), from the key.
+    var visibleAt: Int64
+    /// False while the add that stores it is still being written: not
+    /// deliverable yet (the write could fail).
+    var landed: Bool
+    var lock: UUID?
+    var lockedUntil: Int64 = 0
+    /// A write that changes this entry (lock, ack, dead-letter) is in
+    /// flight; nobody else may act on it until that write has finished.
+    var busy = false
+    /// Acknowledged or moved away; dropped from the array lazily.
+    var removed = false
+
+    var bytes: Int { key.count + message.payload.count + 64 }
+
+    func isLocked(at now: Int64) -> Bool { lock != nil && lockedUntil > now }
+}
+
+/// The in-memory picture of one queue in the LSM store: an exact copy of
+/// every live message with a key in `[floor, loadedThrough]` (in-flight adds
+/// included), sorted by key, so receives are served from memory and the
+/// queue's head — the oldest unacknowledged key — is known exactly. Adds
+/// above `loadedThrough` wait in `beyond` until they land (a refill that
+/// moves past them takes them in). Guarded by its `QueueRuntime`'s mutex.
+struct QueueWindow {
+    var entries: [WindowEntry] = []
+    var removedCount = 0
+    /// Every key of the queue below this is acknowledged (nothing loaded yet).
+    var floor: [UInt8]
+    /// The last key loaded; nil = nothing loaded, scan from `floor`.
+    var loadedThrough: [UInt8]?
+    /// Every message of the queue is in `entries` (the queue's tail was
+    /// reached): new adds go straight into the window.
+    var coversTail = false
+    /// In-flight adds above `loadedThrough`, by key.
+    var beyond: [[UInt8]: Message] = [:]
+    /// Keys below this were cleared by a range delete that is written (or
+    /// being written); new keys are placed at or above its time.
+    var persistedHead: [UInt8]
+    var persistedHeadMs: Int64
+    /// Acknowledgements since the last range delete.
+    var acksSinceRangeDelete = 0
+    var bytes = 0
+    /// Index before which every entry was, at the last receive, not
+    /// deliverable (locked, busy, removed or unlanded) …
+    var skipHint = 0
+    /// … until this time (the earliest lock end among them).
+    var skipHintValidUntil: Int64 = .max
+
+    init(floor: [UInt8], floorMs: Int64) {
+        self.floor = floor
+        self.persistedHead = floor
+        self.persistedHeadMs = floorMs
+    }
+
+    /// Position of `key`: its index if present, else where it would go.
+    func position(of key: [UInt8]) -> (found: Bool, index: Int) {
+        var lo = 0, hi = entries.count
+        while lo < hi {
+            let mid = (lo + hi) / 2
+            if entries[mid].key.lexicographicallyPrecedes(key) { lo = mid + 1 } else { hi = mid }
+        }
+        return (lo < entries.count && entries[lo].key == key, lo)
+    }
+
+    /// Whether `key` lies inside the loaded range (the window is exact there).
+    func covers(_ key: [UInt8]) -> Bool {
+        if coversTail { return true }
+        guard let l = loadedThrough else { return false }
+        return !l.lexicographicallyPrecedes(key)
+    }
+
+    mutating func insert(_ e: WindowEntry) {
+        let p = position(of: e.key)
+        if p.found {
+            if entries[p.index].removed { removedCount -= 1 } else { bytes -= entries[p.index].bytes }
+            entries[p.index] = e
+        } else {
+            entries.insert(e, at: p.index)
+        }
+        bytes += e.bytes
+        if p.index < skipHint { skipHint = 0 }
+    }
+
+    /// Registers an add that is about to be written.
+    mutating func registerAdd(key: [UInt8], message: Message) {
+        // Keep "everything below floor is acknowledged" true.
+        if key.lexicographicallyPrecedes(floor) { floor = key }
+        if covers(key) {
+            insert(WindowEntry(key: key, message: message, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: false))
+        } else {
+            beyond[key] = message
+        }
+    }
+
+    /// The add's write finished (`ok`) or failed.
+    mutating func finishAdd(key: [UInt8], ok: Bool) {
+        if beyond.removeValue(forKey: key) != nil { return }
+        let p = position(of: key)
+        guard p.found, !entries[p.index].landed else { return }
+        if ok {
+            entries[p.index].landed = true
+            if p.index < skipHint { skipHint = 0 }
+        } else {
+            markRemoved(at: p.index)
+        }
+    }
+
+    mutating func markRemoved(at i: Int) {
+        guard !entries[i].removed else { return }
+        entries[i].removed = true
+        entries[i].busy = false
+        bytes -= entries[i].bytes
+        removedCount += 1
+        if removedCount > 32 && removedCount * 2 > entries.count { dropRemoved() }
+    }
+
+    mutating func dropRemoved() {
+        // The leading run of removed entries is acknowledged: raise the floor
+        // past it before forgetting it.
+        if let lastOfRun = entries.prefix(while: { $0.removed }).last,
+           floor.lexicographicallyPrecedes(lastOfRun.key) || floor == lastOfRun.key {
+            floor = MessageCodec.successor(lastOfRun.key)
+        }
+        entries.removeAll { $0.removed }
+        removedCount = 0
+        skipHint = 0
+    }
+
+    /// Removes the entry with `key` if present; true if it was live.
+    @discardableResult
+    mutating func remove(key: [UInt8]) -> Bool {
+        let p = position(of: key)
+        guard p.found, !entries[p.index].removed else { return false }
+        markRemoved(at: p.index)
+        return true
+    }
+
+    /// The oldest key that may still be live: everything below is acknowledged.
+    var head: [UInt8] {
+        // In-flight adds outside the window are above loadedThrough (or at
+        // or above floor when nothing is loaded), so they never lower this.
+        if let e = entries.first(where: { !$0.removed }) { return e.key }
+        if let l = loadedThrough, floor.lexicographicallyPrecedes(l) { return MessageCodec.successor(l) }
+        return floor
+    }
+
+    /// Where a scan of the queue's stored messages may start.
+    var scanStart: [UInt8] { head }
+
+    /// Count of deliverable-looking entries (landed, unlocked, not busy) at `now`.
+    func deliverableCount(now: Int64, atMost: Int) -> Int {
+        var n = 0
+        for e in entries where !e.removed && e.landed && !e.busy && !e.isLocked(at: now) && e.visibleAt <= now {
+            n += 1
+            if n >= atMost { break }
+        }
+        return n
+    }
+
+    /// Drops unlocked, settled entries from the tail until `bytes <= budget`
+    /// (a cache eviction); the window stays exact for the shorter range.
+    mutating func evict(toBytes budget: Int) {
+        if removedCount > 0 { dropRemoved() }
+        while bytes > budget, let last = entries.last, last.landed, !last.busy {
+            bytes -= last.bytes
+            entries.removeLast()
+            coversTail = false
+            loadedThrough = entries.last?.key
+            if loadedThrough == nil { floor = last.key }
+        }
+        if skipHint > entries.count { skipHint = 0 }
+    }
+}
