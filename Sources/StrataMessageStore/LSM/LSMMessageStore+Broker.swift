@@ -36,7 +36,14 @@ extension LSMMessageStore {
             var i = nowMs < w.skipHintValidUntil ? min(w.skipHint, w.entries.count) : 0
             var prefixEnds = true
             var earliestLockEnd = i > 0 ? w.skipHintValidUntil : Int64.max
-            while i < w.entries.count && deliveries < limit {
+            while deliveries < limit {
+                if i >= w.entries.count {
+                    // Expired or exhausted entries used up the window: load
+                    // more (new entries all sort after the ones seen).
+                    guard !w.coversTail else { break }
+                    try refill(&w, rt, o, want: max(2 * limit, 512), through: nil)
+                    if i >= w.entries.count { break }
+                }
                 let e = w.entries[i]
                 if e.removed || e.busy || !e.landed || e.isLocked(at: nowMs) {
                     if prefixEnds {

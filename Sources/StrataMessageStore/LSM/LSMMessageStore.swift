@@ -388,15 +388,17 @@ public final class LSMMessageStore: MessageStore {
     func maybeClearAcknowledged(_ rt: QueueRuntime, _ o: Opened) async throws {
         // Capped at "now": new messages are placed at or above the recorded
         // head's time, and a head at a future scheduled message would delay them.
-        let now = MessageCodec.key(prefix: rt.prefix, milliseconds: clock.now().millisecondsSince1970, sequence: 0)
-        let head: [UInt8]? = rt.window.withLock { w in
-            guard w.acksSinceRangeDelete >= options.rangeDeleteInterval else { return nil }
-            let head = min(w.head, now, by: { $0.lexicographicallyPrecedes($1) })
-            guard w.persistedHead.lexicographicallyPrecedes(head) else { return nil }
+        let nowKey = MessageCodec.key(prefix: rt.prefix, milliseconds: clock.now().millisecondsSince1970, sequence: 0)
+        let interval = options.rangeDeleteInterval
+        let head: [UInt8]? = rt.window.withLock { (w: inout QueueWindow) -> [UInt8]? in
+            guard w.acksSinceRangeDelete >= interval else { return nil }
+            let windowHead = w.head
+            let candidate = windowHead.lexicographicallyPrecedes(nowKey) ? windowHead : nowKey
+            guard w.persistedHead.lexicographicallyPrecedes(candidate) else { return nil }
             w.acksSinceRangeDelete = 0
-            w.persistedHead = head
-            w.persistedHeadMs = QueueRuntime.milliseconds(of: head, prefixCount: rt.prefix.count)
-            return head
+            w.persistedHead = candidate
+            w.persistedHeadMs = QueueRuntime.milliseconds(of: candidate, prefixCount: rt.prefix.count)
+            return candidate
         }
         guard let head else { return }
         var batch = WriteBatch()

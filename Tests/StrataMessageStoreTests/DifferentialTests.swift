@@ -1,0 +1,128 @@
+import Foundation
+import Strata
+import StrataMessageStore
+import Testing
+
+/// splitmix64, so every failing seed replays.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// Runs the same random broker program on the LSM store (restarted now and
+/// then, range deletes every few acks, a tiny cache so windows are evicted
+/// and refilled) and on the in-memory reference, and requires every answer
+/// to agree.
+@Suite struct DifferentialTests {
+    @Test(arguments: Array(1...8) as [UInt64])
+    func lsmStoreMatchesTheReference(seed: UInt64) async throws {
+        var rng = SeededGenerator(state: seed)
+        let clock = ManualClock()
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = MessageStoreOptions()
+        options.clock = clock.clock
+        options.rangeDeleteInterval = 4
+        options.cacheBudgetBytes = 2_000
+        options.engine.writeBufferSize = 16 << 10
+        func openLSM() async throws -> LSMMessageStore { try await LSMMessageStore.open(at: dir + "/s", options: options) }
+        var lsm = try await openLSM()
+        let ref = InMemoryMessageStore(clock: clock.clock)
+        let queues = ["a", "b"]
+        for q in queues {
+            let settings = QueueSettings(lockDuration: .seconds(5), maxDeliveryCount: 3,
+                                         defaultTimeToLive: q == "b" ? .seconds(40) : nil,
+                                         deadLetterOnExpiration: q == "b", duplicateDetectionWindow: .seconds(20))
+            try await lsm.createQueue(q, settings: settings)
+            try await ref.createQueue(q, settings: settings)
+        }
+        // Message id → (LSM token, reference token) of its live delivery.
+        var held: [String: (LockToken, LockToken)] = [:]
+        var nextId = 0
+        func same<T: Equatable>(_ a: T, _ b: T, _ what: String, _ step: Int) -> Bool {
+            if a != b { Issue.record("seed \(seed) step \(step) \(what): lsm \(a) vs reference \(b)") }
+            return a == b
+        }
+        func outcome(_ body: () async throws -> Void) async -> String {
+            do { try await body(); return "ok" } catch let e as MessageStoreError { return e.kind.rawValue } catch { return "\(error)" }
+        }
+        let debug = ProcessInfo.processInfo.environment["DIFF_DEBUG"] == "\(seed)"
+        for step in 0..<400 {
+            let q = queues[Int(rng.next() % 2)]
+            if debug { print("STEP \(step) q=\(q) t=\(clock.now.timeIntervalSince1970) lsm=\(try await lsm.pending(queue: q, limit: 100).map { "\($0.id):\($0.deliveryCount)" }) ref=\(try await ref.pending(queue: q, limit: 100).map { "\($0.id):\($0.deliveryCount)" }) stats=\(try await lsm.statistics(queue: q)) held=\(held.keys.sorted())") }
+            switch rng.next() % 100 {
+            case 0..<30:
+                let n = 1 + Int(rng.next() % 3)
+                let batch = (0..<n).map { _ -> Message in
+                    nextId += 1
+                    let reuse = rng.next() % 10 == 0 && nextId > 5
+                    let id = reuse ? "m\(Int(rng.next() % UInt64(nextId - 1)))" : "m\(nextId)"
+                    let r = rng.next() % 10
+                    return Message(id: id, queue: q, payload: [UInt8(truncatingIfNeeded: nextId)], timestamp: clock.now,
+                                   headers: ["n": "\(nextId)"],
+                                   scheduledAt: r == 0 ? clock.now.addingTimeInterval(Double(rng.next() % 20)) : nil,
+                                   expiresAt: r == 1 ? clock.now.addingTimeInterval(Double(rng.next() % 20)) : nil)
+                }
+                let a = await outcome { try await lsm.add(contentsOf: batch) }
+                let b = await outcome { try await ref.add(contentsOf: batch) }
+                guard same(a, b, "add \(batch.map(\.id))", step) else { return }
+            case 30..<55:
+                let limit = 1 + Int(rng.next() % 4)
+                let x = try await lsm.receive(queue: q, limit: limit)
+                let y = try await ref.receive(queue: q, limit: limit)
+                guard same(x.map(\.message), y.map(\.message), "receive", step),
+                      same(x.map(\.lockedUntil), y.map(\.lockedUntil), "lock end", step) else { return }
+                for (r, s) in zip(x, y) { held[r.message.id] = (r.lockToken, s.lockToken) }
+            case 55..<75:
+                guard let id = held.keys.sorted().randomElement(using: &rng) else { continue }
+                let (t, u) = held[id]!
+                let op = rng.next() % 10
+                let a = await outcome {
+                    switch op {
+                    case 0..<6: try await lsm.complete(t)
+                    case 6..<8: try await lsm.abandon(t)
+                    case 8: try await lsm.deadLetter(t, reason: "r")
+                    default: _ = try await lsm.renewLock(t)
+                    }
+                }
+                let b = await outcome {
+                    switch op {
+                    case 0..<6: try await ref.complete(u)
+                    case 6..<8: try await ref.abandon(u)
+                    case 8: try await ref.deadLetter(u, reason: "r")
+                    default: _ = try await ref.renewLock(u)
+                    }
+                }
+                guard same(a, b, "settle op \(op) of \(id)", step) else { return }
+                if op < 9 { held[id] = nil }
+            case 75..<80:
+                let id = "m\(Int(rng.next() % UInt64(nextId + 1)))"
+                try await lsm.remove(id: id)
+                try await ref.remove(id: id)
+            case 80..<88:
+                clock.advance(.seconds(Int64(rng.next() % 8)))
+            case 88..<92:
+                try await lsm.close()
+                lsm = try await openLSM()
+            case 92..<94:
+                guard same(try await lsm.statistics(queue: q), try await ref.statistics(queue: q), "statistics", step) else { return }
+            case 94:
+                guard same(try await lsm.purge(queue: q), try await ref.purge(queue: q), "purge", step) else { return }
+            default:
+                let dq = rng.next() % 3 == 0 ? EntityPath.deadLetterQueue(of: q) : q
+                guard same(try await lsm.pending(queue: dq, limit: 1000), try await ref.pending(queue: dq, limit: 1000),
+                           "pending \(dq)", step) else { return }
+            }
+        }
+        for q in queues + queues.map(EntityPath.deadLetterQueue(of:)) {
+            _ = same(try await lsm.pending(queue: q, limit: 10_000), try await ref.pending(queue: q, limit: 10_000), "final \(q)", -1)
+        }
+        try await lsm.close()
+    }
+}
