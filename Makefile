@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
-APT_PACKAGES := liblz4-dev pkg-config
+APT_PACKAGES := liblz4-dev libsqlite3-dev pkg-config
 
 .PHONY: all deps build run test test-tsan sanitize crash-test fuzz fuzz-build fuzz-seeds bench compare-rocksdb clean
 

@@ -6,6 +6,7 @@ let package = Package(
     products: [
         .library(name: "Strata", targets: ["Strata"]),
         .library(name: "StrataMessageStore", targets: ["StrataMessageStore"]),
+        .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -18,6 +19,11 @@ let package = Package(
             name: "CLZ4",
             pkgConfig: "liblz4",
             providers: [.apt(["liblz4-dev"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"])]
         ),
         // Small C helpers the engine needs and Swift cannot express directly:
         // hardware CRC32C and acquire/release atomics on raw arena memory.
@@ -39,6 +45,10 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
+        ),
+        .target(
+            name: "StrataSQLite",
+            dependencies: ["StrataMessageStore", "CSQLite"]
         ),
         .target(
             name: "StrataBench",
@@ -65,7 +75,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataMessageStoreTests",
-            dependencies: ["StrataMessageStore", "Strata"]
+            dependencies: ["StrataMessageStore", "StrataSQLite", "Strata"]
         ),
     ],
     swiftLanguageModes: [.v6]

@@ -34,7 +34,7 @@ final class Harness: @unchecked Sendable {
     }
 
     func restart() async throws {
-        guard backend == .lsm else { return }
+        guard backend != .memory else { return }
         try await store.close()
         store = try await backend.make(dir, clock: manual.clock)
     }

@@ -1,6 +1,7 @@
 import Foundation
 import Strata
 import StrataMessageStore
+import StrataSQLite
 import Testing
 
 /// splitmix64, so every failing seed replays.
@@ -22,16 +23,29 @@ struct SeededGenerator: RandomNumberGenerator {
 @Suite struct DifferentialTests {
     @Test(arguments: Array(1...8) as [UInt64])
     func lsmStoreMatchesTheReference(seed: UInt64) async throws {
-        var rng = SeededGenerator(state: seed)
-        let clock = ManualClock()
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        var options = MessageStoreOptions()
-        options.clock = clock.clock
-        options.rangeDeleteInterval = 4
-        options.cacheBudgetBytes = 2_000
-        options.engine.writeBufferSize = 16 << 10
-        func openLSM() async throws -> LSMMessageStore { try await LSMMessageStore.open(at: dir + "/s", options: options) }
+        try await run(seed: seed) { clock in
+            var options = MessageStoreOptions()
+            options.clock = clock
+            options.rangeDeleteInterval = 4
+            options.cacheBudgetBytes = 2_000
+            options.engine.writeBufferSize = 16 << 10
+            return try await LSMMessageStore.open(at: dir + "/s", options: options)
+        }
+    }
+
+    @Test(arguments: Array(1...3) as [UInt64])
+    func sqliteStoreMatchesTheReference(seed: UInt64) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await run(seed: seed) { clock in try SQLiteMessageStore(path: dir + "/s.sqlite", clock: clock) }
+    }
+
+    func run(seed: UInt64, open openStore: (MessageClock) async throws -> any MessageStore) async throws {
+        let clock = ManualClock()
+        func openLSM() async throws -> any MessageStore { try await openStore(clock.clock) }
+        var rng = SeededGenerator(state: seed)
         var lsm = try await openLSM()
         let ref = InMemoryMessageStore(clock: clock.clock)
         let queues = ["a", "b"]

@@ -1,11 +1,12 @@
 import Foundation
 import Strata
 import StrataMessageStore
+import StrataSQLite
 import Testing
 
 /// The contract every backend must meet, run once per backend.
 enum Backend: String, CaseIterable, Sendable {
-    case memory, lsm
+    case memory, lsm, sqlite
 
     func make(_ dir: String, clock: MessageClock = .system) async throws -> any MessageStore {
         switch self {
@@ -15,6 +16,8 @@ enum Backend: String, CaseIterable, Sendable {
             options.clock = clock
             options.rangeDeleteInterval = 8
             return try await LSMMessageStore.open(at: dir + "/store", options: options)
+        case .sqlite:
+            return try SQLiteMessageStore(path: dir + "/store.sqlite", clock: clock)
         }
     }
 }

@@ -4,20 +4,26 @@ import Foundation
 /// store's state both backends keep the same way (the LSM store also
 /// persists every change in its `entities` family). Not thread-safe; the
 /// owner serialises access.
-struct EntityCatalog: Sendable, Codable, Equatable {
+package struct EntityCatalog: Sendable, Codable, Equatable {
     /// Settings of every queue created explicitly or by a first `add`.
-    var queues: [String: QueueSettings] = [:]
+    package var queues: [String: QueueSettings] = [:]
     /// Topic → subscription name → subscription.
-    var topics: [String: [String: Subscription]] = [:]
+    package var topics: [String: [String: Subscription]] = [:]
 
-    struct Subscription: Sendable, Codable, Equatable {
-        var settings: QueueSettings
-        var filter: SubscriptionFilter
+    package struct Subscription: Sendable, Codable, Equatable {
+        package var settings: QueueSettings
+        package var filter: SubscriptionFilter
+        package init(settings: QueueSettings, filter: SubscriptionFilter) {
+            self.settings = settings
+            self.filter = filter
+        }
     }
+
+    package init() {}
 
     /// The settings that govern `queue`: a subscription's own, a dead-letter
     /// queue's base queue's, or the queue's (defaults when unknown).
-    func settings(of queue: String) -> QueueSettings {
+    package func settings(of queue: String) -> QueueSettings {
         if let s = queues[queue] { return s }
         if EntityPath.isDeadLetterQueue(queue) {
             return settings(of: String(queue.dropLast("/$deadletterqueue".count)))
@@ -27,24 +33,24 @@ struct EntityCatalog: Sendable, Codable, Equatable {
     }
 
     /// (topic, subscription) when `queue` is a live subscription's queue.
-    func subscriptionOf(_ queue: String) -> (String, String)? {
+    package func subscriptionOf(_ queue: String) -> (String, String)? {
         guard let r = queue.range(of: "/subscriptions/", options: .backwards) else { return nil }
         let topic = String(queue[..<r.lowerBound]), name = String(queue[r.upperBound...])
         return topics[topic]?[name] == nil ? nil : (topic, name)
     }
 
     /// Whether `queue` needs registering on first add (not derived, not known).
-    func needsImplicitRegistration(_ queue: String) -> Bool {
+    package func needsImplicitRegistration(_ queue: String) -> Bool {
         queues[queue] == nil && !EntityPath.isDeadLetterQueue(queue) && subscriptionOf(queue) == nil
     }
 
-    static func validateName(_ name: String, _ what: String) throws {
+    package static func validateName(_ name: String, _ what: String) throws {
         if name.isEmpty { throw MessageStoreError(.invalidArgument, "\(what) name must not be empty") }
         if name.utf8.count > 60_000 { throw MessageStoreError(.invalidArgument, "\(what) name longer than 60000 bytes") }
     }
 
     /// Copies of `messages` for the subscriptions of `topic` they pass.
-    func fanOut(_ messages: [Message], topic: String) throws -> [Message] {
+    package func fanOut(_ messages: [Message], topic: String) throws -> [Message] {
         guard let subs = topics[topic] else { throw MessageStoreError(.notFound, "no topic \(topic)") }
         var copies: [Message] = []
         for m in messages {

@@ -13,7 +13,7 @@ import Foundation
 /// count, a flags word (bit 0 scheduledAt present, bit 1 expiresAt present),
 /// scheduledAt and expiresAt (Double bits, 0 when absent); then a varint
 /// header count followed by key/value strings, sorted by key.
-enum MessageCodec {
+package enum MessageCodec {
     static func queuePrefix(_ queue: String) -> [UInt8] {
         let q = Array(queue.utf8)
         return [UInt8(q.count >> 8), UInt8(q.count & 0xff)] + q
@@ -124,7 +124,7 @@ enum MessageCodec {
         queuePrefix(queue) + [UInt8](repeating: 0xff, count: 17)
     }
 
-    static func encode(_ m: Message) -> [UInt8] {
+    package static func encode(_ m: Message) -> [UInt8] {
         var out: [UInt8] = [1]
         func varint(_ v: UInt64) { var v = v; while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }; out.append(UInt8(v)) }
         func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
@@ -139,7 +139,7 @@ enum MessageCodec {
         return out
     }
 
-    static func decode(_ b: [UInt8]) throws -> Message {
+    package static func decode(_ b: [UInt8]) throws -> Message {
         var i = 0
         func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable message record at byte \(i) of \(b.count)") }
         func varint() throws -> UInt64 {

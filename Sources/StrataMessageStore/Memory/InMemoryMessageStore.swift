@@ -65,7 +65,7 @@ public final class InMemoryMessageStore: MessageStore {
         }
     }
 
-    static func validate(_ m: Message) throws {
+    package static func validate(_ m: Message) throws {
         if m.id.isEmpty || m.queue.isEmpty { throw MessageStoreError(.invalidArgument, "message id and queue must not be empty") }
         if m.queue.utf8.count > 60_000 { throw MessageStoreError(.invalidArgument, "queue name longer than 60000 bytes") }
         if m.deliveryCount < 0 { throw MessageStoreError(.invalidArgument, "deliveryCount must not be negative") }

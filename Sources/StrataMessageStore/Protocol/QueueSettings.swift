@@ -29,7 +29,7 @@ public struct QueueSettings: Sendable, Equatable, Codable {
         self.duplicateDetectionWindow = duplicateDetectionWindow
     }
 
-    func validate() throws {
+    package func validate() throws {
         if lockDuration <= .zero { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
         if maxDeliveryCount < 1 { throw MessageStoreError(.invalidArgument, "maxDeliveryCount must be at least 1") }
         if let t = defaultTimeToLive, t <= .zero { throw MessageStoreError(.invalidArgument, "defaultTimeToLive must be positive") }

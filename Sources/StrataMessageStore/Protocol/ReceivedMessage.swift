@@ -19,7 +19,7 @@ public struct LockToken: Sendable, Hashable, CustomStringConvertible {
         self.init(id: id, messageID: messageID, queue: queue, storageKey: [])
     }
 
-    init(id: UUID, messageID: String, queue: String, storageKey: [UInt8]) {
+    package init(id: UUID, messageID: String, queue: String, storageKey: [UInt8]) {
         self.id = id
         self.messageID = messageID
         self.queue = queue
@@ -69,16 +69,16 @@ public struct MessageClock: Sendable {
 
 extension Date {
     /// Milliseconds since 1970, rounded down (the precision of keys and schedules).
-    var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    package var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
 
-    func adding(_ d: Duration) -> Date {
+    package func adding(_ d: Duration) -> Date {
         let (s, atto) = d.components
         return addingTimeInterval(Double(s) + Double(atto) / 1e18)
     }
 }
 
 extension Duration {
-    var milliseconds: Int64 {
+    package var milliseconds: Int64 {
         let (s, atto) = components
         return s * 1000 + atto / 1_000_000_000_000_000
     }
