@@ -52,7 +52,7 @@ let package = Package(
         ),
         .target(
             name: "StrataBench",
-            dependencies: ["Strata", "CStrataSupport"],
+            dependencies: ["Strata", "CStrataSupport", "StrataMessageStore", "StrataSQLite"],
             path: "Benchmarks/StrataBench"
         ),
         .target(

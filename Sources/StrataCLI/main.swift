@@ -15,6 +15,8 @@ commands:
            readwhilewriting,seekrandom,deleteseq,deleterandom,flush,stats
            --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db
            --seek_nexts --statistics ...)
+           message workloads: --benchmarks=msg_enqueue,msg_roundtrip --num --clients=1,8,64 --value_size=100,1024
+           --backend=lsm,sqlite,memory --commit=sync,async,memory --sqlite_sync=full,normal --batch=N
   get      print the value of --key
   put      set --key to --value
   delete   remove --key
@@ -33,6 +35,12 @@ guard let command = args.first else { fail("no command given\n\(usage)", code: 2
 args.removeFirst()
 
 switch command {
+case "bench" where args.contains(where: { $0.hasPrefix("--benchmarks=msg_") }):
+    switch MessageBenchFlags.parse(args) {
+    case .failure(let e): fail(e.description, code: 2)
+    case .success(let flags):
+        if await !MessageBenchRunner(flags: flags).run() { exit(1) }
+    }
 case "bench":
     switch BenchFlags.parse(args) {
     case .failure(let e): fail(e.description, code: 2)

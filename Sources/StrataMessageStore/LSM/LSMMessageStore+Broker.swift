@@ -44,13 +44,14 @@ extension LSMMessageStore {
                     try refill(&w, rt, o, want: max(2 * limit, 512), through: nil)
                     if i >= w.entries.count { break }
                 }
-                let e = w.entries[i]
-                if e.removed || e.busy || !e.landed || e.isLocked(at: nowMs) {
+                let removed = w.entries[i].removed, busy = w.entries[i].busy, landed = w.entries[i].landed
+                let lockedNow = w.entries[i].isLocked(at: nowMs)
+                if removed || busy || !landed || lockedNow {
                     if prefixEnds {
-                        if e.isLocked(at: nowMs) { earliestLockEnd = min(earliestLockEnd, e.lockedUntil) }
+                        if lockedNow { earliestLockEnd = min(earliestLockEnd, w.entries[i].lockedUntil) }
                         // Busy or unlanded entries change without a lock end:
                         // only removed and locked ones may be skipped next time.
-                        if e.removed || (e.isLocked(at: nowMs) && !e.busy) {
+                        if removed || (lockedNow && !busy) {
                             w.skipHint = i + 1
                             w.skipHintValidUntil = earliestLockEnd
                         } else {
@@ -60,7 +61,8 @@ extension LSMMessageStore {
                     i += 1
                     continue
                 }
-                if e.visibleAt > nowMs { break }
+                if w.entries[i].visibleAt > nowMs { break }
+                let e = w.entries[i]
                 prefixEnds = false
                 w.entries[i].busy = true
                 if !isDeadLetterQueue, let exp = e.message.expiresAt, exp <= now {
@@ -71,7 +73,7 @@ extension LSMMessageStore {
                     var m = e.message
                     m.deliveryCount += 1
                     deliveries += 1
-                    let token = LockToken(id: UUID(), messageID: m.id, queue: queue, storageKey: e.key)
+                    let token = LockToken(id: newLockID(), messageID: m.id, queue: queue, storageKey: e.key)
                     out.append(.deliver(ReceivedMessage(message: m, lockToken: token,
                                                         lockedUntil: Date(timeIntervalSince1970: Double(untilMs) / 1000))))
                 }

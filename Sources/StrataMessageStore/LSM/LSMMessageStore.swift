@@ -61,6 +61,11 @@ public final class LSMMessageStore: MessageStore {
     let useCounter = Atomic<UInt64>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
+    /// Lock tokens: a random half per open store and a counter half, so
+    /// tokens are unique without reading the system's random source per
+    /// receive (Foundation's `UUID()` opens /dev/urandom every time).
+    let tokenSalt = UInt64.random(in: .min ... .max)
+    let tokenCounter = Atomic<UInt64>(0)
     let metrics = MessageStoreMetrics()
 
     struct Opened: Sendable {
@@ -125,6 +130,14 @@ public final class LSMMessageStore: MessageStore {
     func opened() throws -> Opened {
         guard let o = state.withLock({ $0 }) else { throw MessageStoreError(.closed, "store at \(path) is closed") }
         return o
+    }
+
+    func newLockID() -> UUID {
+        let n = tokenCounter.add(1, ordering: .relaxed).newValue
+        let a = tokenSalt, b = n &* 0x9E37_79B9_7F4A_7C15 ^ tokenSalt.byteSwapped
+        func byte(_ v: UInt64, _ i: Int) -> UInt8 { UInt8(truncatingIfNeeded: v >> UInt64(8 * i)) }
+        return UUID(uuid: (byte(a, 0), byte(a, 1), byte(a, 2), byte(a, 3), byte(a, 4), byte(a, 5), byte(a, 6), byte(a, 7),
+                           byte(b, 0), byte(b, 1), byte(b, 2), byte(b, 3), byte(b, 4), byte(b, 5), byte(b, 6), byte(b, 7)))
     }
 
     var writeOptions: WriteOptions { WriteOptions(commitMode: options.commitMode) }

@@ -61,19 +61,25 @@ struct QueueWindow {
 
     /// Position of `key`: its index if present, else where it would go.
     func position(of key: [UInt8]) -> (found: Bool, index: Int) {
+        // Most keys go to (or are looked up near) the end: adds append.
+        if let last = entries.last {
+            let c = compareKeys(last.key, key)
+            if c < 0 { return (false, entries.count) }
+            if c == 0 { return (true, entries.count - 1) }
+        }
         var lo = 0, hi = entries.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if entries[mid].key.lexicographicallyPrecedes(key) { lo = mid + 1 } else { hi = mid }
+            if compareKeys(entries[mid].key, key) < 0 { lo = mid + 1 } else { hi = mid }
         }
-        return (lo < entries.count && entries[lo].key == key, lo)
+        return (lo < entries.count && compareKeys(entries[lo].key, key) == 0, lo)
     }
 
     /// Whether `key` lies inside the loaded range (the window is exact there).
     func covers(_ key: [UInt8]) -> Bool {
         if coversTail { return true }
         guard let l = loadedThrough else { return false }
-        return !l.lexicographicallyPrecedes(key)
+        return compareKeys(l, key) >= 0
     }
 
     mutating func insert(_ e: WindowEntry) {
@@ -91,7 +97,7 @@ struct QueueWindow {
     /// Registers an add that is about to be written.
     mutating func registerAdd(key: [UInt8], message: Message) {
         // Keep "everything below floor is acknowledged" true.
-        if key.lexicographicallyPrecedes(floor) { floor = key }
+        if compareKeys(key, floor) < 0 { floor = key }
         if covers(key) {
             insert(WindowEntry(key: key, message: message, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: false))
         } else {
@@ -176,5 +182,20 @@ struct QueueWindow {
             if loadedThrough == nil { floor = last.key }
         }
         if skipHint > entries.count { skipHint = 0 }
+    }
+}
+
+/// Byte-wise order of two keys (memcmp, then length).
+@inline(__always)
+func compareKeys(_ a: [UInt8], _ b: [UInt8]) -> Int {
+    a.withUnsafeBufferPointer { pa in
+        b.withUnsafeBufferPointer { pb in
+            let n = min(pa.count, pb.count)
+            if n > 0 {
+                let c = memcmp(pa.baseAddress!, pb.baseAddress!, n)
+                if c != 0 { return Int(c) }
+            }
+            return pa.count - pb.count
+        }
     }
 }

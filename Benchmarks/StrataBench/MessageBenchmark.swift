@@ -1,0 +1,215 @@
+import Foundation
+import Strata
+import StrataMessageStore
+import StrataSQLite
+import Synchronization
+
+/// Flags of the message workloads (`strata bench --benchmarks=msg_...`).
+/// Every list flag runs each of its values, so one command line produces the
+/// whole comparison table.
+public struct MessageBenchFlags: Sendable {
+    /// `msg_enqueue` (producers only) and/or `msg_roundtrip` (producers and
+    /// consumers at once: enqueue, receive under a lock, complete).
+    public var benchmarks: [String] = ["msg_enqueue", "msg_roundtrip"]
+    /// Messages per run.
+    public var num = 100_000
+    /// Concurrent producers (and as many consumers).
+    public var clients = [1, 8, 64]
+    /// Payload sizes in bytes.
+    public var valueSizes = [100]
+    /// Backends: `lsm`, `sqlite` (synchronous from --sqlite_sync), `memory`.
+    public var backends = ["lsm"]
+    /// LSM commit modes: `sync`, `async`, `memory`.
+    public var commits = ["sync"]
+    /// SQLite synchronous settings: `full`, `normal`.
+    public var sqliteSync = ["full"]
+    /// Messages per add and per receive.
+    public var batch = 1
+    /// Scratch directory (emptied before each run).
+    public var db = "/tmp/strata-msgbench"
+
+    public init() {}
+
+    /// Parses `--name=value` arguments.
+    public static func parse(_ args: [String]) -> Result<MessageBenchFlags, BenchFlagError> {
+        var f = MessageBenchFlags()
+        for arg in args {
+            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else {
+                return .failure(BenchFlagError("expected --name=value, got '\(arg)'"))
+            }
+            let name = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
+            let value = String(arg[arg.index(after: eq)...])
+            let list = value.split(separator: ",").map(String.init)
+            func ints() -> [Int]? {
+                let v = list.compactMap { Int($0) }
+                return v.count == list.count && !v.isEmpty && v.allSatisfy({ $0 > 0 }) ? v : nil
+            }
+            switch name {
+            case "benchmarks":
+                guard list.allSatisfy({ ["msg_enqueue", "msg_roundtrip"].contains($0) }) else {
+                    return .failure(BenchFlagError("unknown message benchmark in '\(value)' (msg_enqueue, msg_roundtrip)"))
+                }
+                f.benchmarks = list
+            case "num": guard let v = ints()?.first else { return .failure(BenchFlagError("--num needs a positive integer")) }; f.num = v
+            case "clients": guard let v = ints() else { return .failure(BenchFlagError("--clients needs positive integers")) }; f.clients = v
+            case "value_size": guard let v = ints() else { return .failure(BenchFlagError("--value_size needs positive integers")) }; f.valueSizes = v
+            case "batch": guard let v = ints()?.first else { return .failure(BenchFlagError("--batch needs a positive integer")) }; f.batch = v
+            case "backend":
+                guard list.allSatisfy({ ["lsm", "sqlite", "memory"].contains($0) }) else { return .failure(BenchFlagError("--backend takes lsm, sqlite, memory")) }
+                f.backends = list
+            case "commit":
+                guard list.allSatisfy({ ["sync", "async", "memory"].contains($0) }) else { return .failure(BenchFlagError("--commit takes sync, async, memory")) }
+                f.commits = list
+            case "sqlite_sync":
+                guard list.allSatisfy({ ["full", "normal"].contains($0) }) else { return .failure(BenchFlagError("--sqlite_sync takes full, normal")) }
+                f.sqliteSync = list
+            case "db": f.db = value
+            default: return .failure(BenchFlagError("unknown flag --\(name) for message benchmarks"))
+            }
+        }
+        return .success(f)
+    }
+}
+
+/// Runs the message workloads and prints one line per configuration:
+/// messages per second and per-call latency percentiles.
+public struct MessageBenchRunner: Sendable {
+    let flags: MessageBenchFlags
+    public init(flags: MessageBenchFlags) { self.flags = flags }
+
+    private struct Config {
+        var backend: String
+        var mode: String
+    }
+
+    private func configs() -> [Config] {
+        var out: [Config] = []
+        for b in flags.backends {
+            switch b {
+            case "lsm": out += flags.commits.map { Config(backend: "lsm", mode: $0) }
+            case "sqlite": out += flags.sqliteSync.map { Config(backend: "sqlite", mode: $0) }
+            default: out.append(Config(backend: "memory", mode: "-"))
+            }
+        }
+        return out
+    }
+
+    private func open(_ c: Config) async throws -> any MessageStore {
+        let fm = FileManager.default
+        try? fm.removeItem(atPath: flags.db)
+        try fm.createDirectory(atPath: flags.db, withIntermediateDirectories: true)
+        switch c.backend {
+        case "lsm":
+            var o = MessageStoreOptions()
+            o.commitMode = c.mode == "sync" ? .syncDurable : c.mode == "async" ? .asyncDurable(groupWindow: .milliseconds(5)) : .memoryOnly
+            return try await LSMMessageStore.open(at: flags.db + "/store", options: o)
+        case "sqlite":
+            return try SQLiteMessageStore(path: flags.db + "/store.sqlite", synchronous: c.mode == "full" ? .full : .normal)
+        default:
+            return InMemoryMessageStore()
+        }
+    }
+
+    /// Runs every configuration; false if one failed.
+    public func run() async -> Bool {
+        print("message benchmarks: \(flags.num) messages per run, batch \(flags.batch); lines are backend/mode, payload, clients")
+        for bench in flags.benchmarks {
+            for c in configs() {
+                for size in flags.valueSizes {
+                    for clients in flags.clients {
+                        do {
+                            let store = try await open(c)
+                            let line = try await measure(bench, store, size: size, clients: clients)
+                            try await store.close()
+                            let name = "\(bench) \(c.backend)/\(c.mode) \(size)B \(clients)c"
+                            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + ": " + line)
+                        } catch {
+                            print("\(bench) \(c.backend)/\(c.mode): failed: \(error)")
+                            return false
+                        }
+                    }
+                }
+            }
+        }
+        try? FileManager.default.removeItem(atPath: flags.db)
+        return true
+    }
+
+    /// Messages consumed so far, shared by the consumers.
+    private final class SharedCount: Sendable {
+        let value = Atomic<Int>(0)
+    }
+
+    /// Latencies gathered by concurrent clients.
+    private final class Latencies: Sendable {
+        private let hist = Mutex(LatencyHistogram())
+        func merge(_ h: LatencyHistogram) { hist.withLock { $0.merge(h) } }
+        var value: LatencyHistogram { hist.withLock { $0 } }
+    }
+
+    private func measure(_ bench: String, _ store: any MessageStore, size: Int, clients: Int) async throws -> String {
+        let payload = [UInt8](repeating: 0x5a, count: size)
+        let perProducer = (flags.num + clients - 1) / clients
+        let total = perProducer * clients
+        let batch = flags.batch
+        let addLatency = Latencies(), receiveLatency = Latencies()
+        let consumed = SharedCount()
+        let start = ContinuousClock.now
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for p in 0..<clients {
+                group.addTask {
+                    var h = LatencyHistogram()
+                    var i = 0
+                    while i < perProducer {
+                        let n = min(batch, perProducer - i)
+                        let msgs = (0..<n).map { Message(id: "p\(p)-\(i + $0)", queue: "bench", payload: payload) }
+                        let t = ContinuousClock.now
+                        try await store.add(contentsOf: msgs)
+                        h.record(Self.ns(ContinuousClock.now - t))
+                        i += n
+                    }
+                    addLatency.merge(h)
+                }
+            }
+            if bench == "msg_roundtrip" {
+                for _ in 0..<clients {
+                    group.addTask {
+                        var h = LatencyHistogram()
+                        while consumed.value.load(ordering: .relaxed) < total {
+                            let t = ContinuousClock.now
+                            let got = try await store.receive(queue: "bench", limit: batch)
+                            if got.isEmpty {
+                                await Task.yield()
+                                continue
+                            }
+                            try await store.complete(got.map(\.lockToken))
+                            h.record(Self.ns(ContinuousClock.now - t))
+                            consumed.value.add(got.count, ordering: .relaxed)
+                        }
+                        receiveLatency.merge(h)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let seconds = Self.seconds(ContinuousClock.now - start)
+        let a = addLatency.value
+        var line = String(format: "%9.0f msg/s  add p50 %6.0f p99 %7.0f µs", Double(total) / seconds,
+                          Double(a.percentile(50)) / 1000, Double(a.percentile(99)) / 1000)
+        if bench == "msg_roundtrip" {
+            let r = receiveLatency.value
+            line += String(format: "  receive+complete p50 %6.0f p99 %7.0f µs", Double(r.percentile(50)) / 1000, Double(r.percentile(99)) / 1000)
+        }
+        return line
+    }
+
+    private static func ns(_ d: Duration) -> UInt64 {
+        let (s, a) = d.components
+        return UInt64(max(0, s)) * 1_000_000_000 + UInt64(max(0, a) / 1_000_000_000)
+    }
+
+    private static func seconds(_ d: Duration) -> Double {
+        let (s, a) = d.components
+        return Double(s) + Double(a) / 1e18
+    }
+}
