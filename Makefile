@@ -25,7 +25,7 @@ build: deps
 # The main job: a short benchmark run on an embedded database under ./data.
 run: build
 	mkdir -p $(DATA)
-	.build/release/strata bench --db=$(DATA)/bench --benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq --num=200000
+	.build/release/strata demo --db=$(DATA)/demo-store
 
 test: deps
 	$(SWIFT) build --build-tests

@@ -61,7 +61,7 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataBench", "StrataStress"]
+            dependencies: ["Strata", "StrataMessageStore", "StrataBench", "StrataStress"]
         ),
         .testTarget(
             name: "StrataTests",

@@ -27,6 +27,7 @@ commands:
   checkpoint --to=PATH   write an openable copy (hard links where possible)
   verify   read every block of every table, checking checksums
   backup create|list|verify|restore|purge --dir=BACKUPS [--db=PATH] [--id=N] [--to=PATH] [--keep=N] [--overwrite]
+  demo     broker demo on an embedded message store (--db=PATH, default ./data/demo-store; --messages=N)
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
 
@@ -57,6 +58,8 @@ case "backup":
     runBackupCommand(args)
 case "stress":
     runStress(args)
+case "demo":
+    await runDemo(args)
 case "stress-child":
     runStressChild(args)
 case "help", "--help", "-h":
