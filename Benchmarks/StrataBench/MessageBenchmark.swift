@@ -8,8 +8,11 @@ import Synchronization
 /// Every list flag runs each of its values, so one command line produces the
 /// whole comparison table.
 public struct MessageBenchFlags: Sendable {
-    /// `msg_enqueue` (producers only) and/or `msg_roundtrip` (producers and
-    /// consumers at once: enqueue, receive under a lock, complete).
+    /// `msg_enqueue` (producers only), `msg_roundtrip` (producers and
+    /// consumers at once: enqueue, receive under a lock, complete) and
+    /// `msg_pending` (latency of `pending(limit: 100)` on a fresh queue, then
+    /// after `num` messages were enqueued and acknowledged, then after a
+    /// restart).
     public var benchmarks: [String] = ["msg_enqueue", "msg_roundtrip"]
     /// Messages per run.
     public var num = 100_000
@@ -46,8 +49,8 @@ public struct MessageBenchFlags: Sendable {
             }
             switch name {
             case "benchmarks":
-                guard list.allSatisfy({ ["msg_enqueue", "msg_roundtrip"].contains($0) }) else {
-                    return .failure(BenchFlagError("unknown message benchmark in '\(value)' (msg_enqueue, msg_roundtrip)"))
+                guard list.allSatisfy({ ["msg_enqueue", "msg_roundtrip", "msg_pending"].contains($0) }) else {
+                    return .failure(BenchFlagError("unknown message benchmark in '\(value)' (msg_enqueue, msg_roundtrip, msg_pending)"))
                 }
                 f.benchmarks = list
             case "num": guard let v = ints()?.first else { return .failure(BenchFlagError("--num needs a positive integer")) }; f.num = v
@@ -94,9 +97,9 @@ public struct MessageBenchRunner: Sendable {
         return out
     }
 
-    private func open(_ c: Config) async throws -> any MessageStore {
+    private func open(_ c: Config, keepData: Bool = false) async throws -> any MessageStore {
         let fm = FileManager.default
-        try? fm.removeItem(atPath: flags.db)
+        if !keepData { try? fm.removeItem(atPath: flags.db) }
         try fm.createDirectory(atPath: flags.db, withIntermediateDirectories: true)
         switch c.backend {
         case "lsm":
@@ -115,6 +118,17 @@ public struct MessageBenchRunner: Sendable {
         print("message benchmarks: \(flags.num) messages per run, batch \(flags.batch); lines are backend/mode, payload, clients")
         for bench in flags.benchmarks {
             for c in configs() {
+                if bench == "msg_pending" {
+                    do {
+                        let store = try await open(c)
+                        let line = try await measurePendingAfterAcks(store, c)
+                        print("msg_pending \(c.backend)/\(c.mode) \(flags.num) acks: " + line)
+                    } catch {
+                        print("msg_pending \(c.backend)/\(c.mode): failed: \(error)")
+                        return false
+                    }
+                    continue
+                }
                 for size in flags.valueSizes {
                     for clients in flags.clients {
                         do {
@@ -201,6 +215,55 @@ public struct MessageBenchRunner: Sendable {
             line += String(format: "  receive+complete p50 %6.0f p99 %7.0f µs", Double(r.percentile(50)) / 1000, Double(r.percentile(99)) / 1000)
         }
         return line
+    }
+
+    /// Mean latency (µs) of `pending(queue:limit: 100)` over `calls` calls.
+    private func pendingLatency(_ store: any MessageStore, calls: Int = 2000) async throws -> (first: Double, mean: Double) {
+        var t = ContinuousClock.now
+        let n = try await store.pending(queue: "bench", limit: 100).count
+        guard n == 100 else { throw BenchFlagError("pending returned \(n) messages, expected 100") }
+        let first = Self.seconds(ContinuousClock.now - t) * 1e6
+        t = ContinuousClock.now
+        for _ in 0..<calls { _ = try await store.pending(queue: "bench", limit: 100) }
+        return (first, Self.seconds(ContinuousClock.now - t) * 1e6 / Double(calls))
+    }
+
+    private func measurePendingAfterAcks(_ initial: any MessageStore, _ c: Config) async throws -> String {
+        var store = initial
+        let payload = [UInt8](repeating: 0x5a, count: flags.valueSizes.first ?? 100)
+        func fill(_ prefix: String, _ count: Int) async throws {
+            var i = 0
+            while i < count {
+                let n = min(1000, count - i)
+                try await store.add(contentsOf: (0..<n).map { Message(id: "\(prefix)\(i + $0)", queue: "bench", payload: payload) })
+                i += n
+            }
+        }
+        try await fill("fresh-", 100)
+        let fresh = try await pendingLatency(store)
+        let tokens = try await store.receive(queue: "bench", limit: 100)
+        try await store.complete(tokens.map(\.lockToken))
+        // Enqueue and acknowledge `num` messages: producer and consumer in step.
+        let start = ContinuousClock.now
+        var acked = 0
+        while acked < flags.num {
+            let n = min(1000, flags.num - acked)
+            try await fill("m\(acked)-", n)
+            let got = try await store.receive(queue: "bench", limit: n)
+            try await store.complete(got.map(\.lockToken))
+            acked += got.count
+        }
+        let churn = Self.seconds(ContinuousClock.now - start)
+        try await fill("after-", 100)
+        let after = try await pendingLatency(store)
+        try await store.close()
+        let reopened = try await open(c, keepData: true)
+        store = reopened
+        let restarted = try await pendingLatency(store)
+        try await store.close()
+        return String(format: "fresh %.1f µs; after acks %.1f µs (%.2fx); after restart first call %.0f µs, then %.1f µs (%.2fx); enqueue+ack %.0f msg/s",
+                      fresh.mean, after.mean, after.mean / fresh.mean, restarted.first, restarted.mean, restarted.mean / fresh.mean,
+                      Double(flags.num) / churn)
     }
 
     private static func ns(_ d: Duration) -> UInt64 {

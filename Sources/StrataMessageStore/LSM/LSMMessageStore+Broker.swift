@@ -392,7 +392,7 @@ extension LSMMessageStore {
         var st = QueueStatistics()
         var oldest: Date?
         let rt = try runtime(queue, o)
-        try scan(rt, from: rt.window.withLock { $0.scanStart }, o) { key, m, d in
+        try scan(rt, from: try startOfStoredMessages(rt, o), o) { key, m, d in
             st.bytes += m.payload.count
             if (MessageCodec.milliseconds(ofKey: key) ?? 0) > nowMs { st.scheduled += 1 }
             else if let d, d.lock != nil, d.lockedUntil > nowMs { st.locked += 1 }
@@ -401,7 +401,7 @@ extension LSMMessageStore {
             return true
         }
         let dlq = try runtime(EntityPath.deadLetterQueue(of: queue), o)
-        try scan(dlq, from: dlq.window.withLock { $0.scanStart }, o) { _, _, _ in
+        try scan(dlq, from: try startOfStoredMessages(dlq, o), o) { _, _, _ in
             st.deadLettered += 1
             return true
         }

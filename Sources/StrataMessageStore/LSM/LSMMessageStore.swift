@@ -293,7 +293,7 @@ public final class LSMMessageStore: MessageStore {
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
-        let start = rt.window.withLock { $0.scanStart }
+        let start = try startOfStoredMessages(rt, o)
         var out: [Message] = []
         try scan(rt, from: start, o) { _, m, d in
             var m = m
@@ -302,6 +302,16 @@ public final class LSMMessageStore: MessageStore {
             return out.count < limit
         }
         return out
+    }
+
+    /// The exact head of the queue for a scan: loads the window first if
+    /// nothing is loaded yet (after a restart the recorded head may lie below
+    /// up to `rangeDeleteInterval` acknowledged keys; loading skips them once).
+    func startOfStoredMessages(_ rt: QueueRuntime, _ o: Opened) throws -> [UInt8] {
+        try rt.window.withLock { w in
+            if w.loadedThrough == nil && !w.coversTail { try refill(&w, rt, o, want: 64, through: nil) }
+            return w.scanStart
+        }
     }
 
     /// Visits the stored messages of `rt`'s queue from `start` in key order,
