@@ -24,6 +24,7 @@ extension LSMMessageStore {
         let untilMs = nowMs + duration.milliseconds
         let isDeadLetterQueue = EntityPath.isDeadLetterQueue(queue)
         let rt = try runtime(queue, o)
+        let started = MessageStoreMetrics.now
         let decisions: [Decision] = try rt.window.withLock { w in
             if !w.coversTail && w.deliverableCount(now: nowMs, atMost: limit) < limit {
                 try refill(&w, rt, o, want: max(2 * limit, 512), through: nil)
@@ -137,6 +138,7 @@ extension LSMMessageStore {
         for (dlq, key) in deadLettered { dlq.window.withLock { $0.finishAdd(key: key, ok: ok) } }
         if let failure { throw failure }
         metrics.received.increment(by: delivered.count)
+        metrics.receiveLatency.recordNanoseconds(MessageStoreMetrics.since(started))
         if delivered.count < decisions.count { metrics.deadLettered.increment(by: decisions.count - delivered.count) }
         if !deadLettered.isEmpty || decisions.count > delivered.count { try await maybeClearAcknowledged(rt, o) }
         return delivered
@@ -245,6 +247,7 @@ extension LSMMessageStore {
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
+        let started = MessageStoreMetrics.now
         let o = try opened()
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
@@ -270,6 +273,7 @@ extension LSMMessageStore {
             touched[ObjectIdentifier(rt)] = rt
         }
         metrics.completed.increment(by: tokens.count)
+        metrics.completeLatency.recordNanoseconds(MessageStoreMetrics.since(started))
         for rt in touched.values { try await maybeClearAcknowledged(rt, o) }
     }
 

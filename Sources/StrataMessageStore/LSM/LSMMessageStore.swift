@@ -180,8 +180,11 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func add(contentsOf messages: [Message]) async throws {
+        let start = MessageStoreMetrics.now
         try await insert(messages)
         metrics.added.increment(by: messages.count)
+        for m in messages { metrics.payloadBytes.record(m.payload.count) }
+        metrics.addLatency.recordNanoseconds(MessageStoreMetrics.since(start))
     }
 
     /// Stores `messages` atomically after the duplicate check.
