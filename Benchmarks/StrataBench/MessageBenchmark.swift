@@ -104,6 +104,8 @@ public struct MessageBenchRunner: Sendable {
         switch c.backend {
         case "lsm":
             var o = MessageStoreOptions()
+            o.logger.logLevel = .warning
+            o.engine.logger.logLevel = .warning
             o.commitMode = c.mode == "sync" ? .syncDurable : c.mode == "async" ? .asyncDurable(groupWindow: .milliseconds(5)) : .memoryOnly
             return try await LSMMessageStore.open(at: flags.db + "/store", options: o)
         case "sqlite":

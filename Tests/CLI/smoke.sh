@@ -31,6 +31,12 @@ if "$S" get --db="$T/restored" --key=c 2>/dev/null; then fail "backup 1 holds a 
 [ "$("$S" backup list --dir="$T/bk" | wc -l)" -eq 1 ] || fail "backup purge"
 "$S" dump-manifest --db="$T/db" | grep -q '^column family 0 "default"' || fail "dump-manifest"
 if "$S" dump-manifest --db="$T/nope" 2>/dev/null; then fail "dump-manifest of a missing database succeeded"; fi
+# The broker demo runs end to end and dead-letters its poison message.
+"$S" demo --db="$T/demo" --messages=400 > "$T/demo.out" || fail "demo"
+grep -q "dead-lettered after 3 deliveries" "$T/demo.out" || fail "demo dead letter: $(cat "$T/demo.out")"
+grep -q "0 left" "$T/demo.out" || fail "demo left messages behind"
+if "$S" demo --messages=3 2>/dev/null; then fail "demo accepted --messages=3"; fi
+"$S" bench --benchmarks=msg_roundtrip --num=200 --clients=4 --backend=lsm,sqlite,memory --db="$T/msgbench" | grep -q "msg/s" || fail "message bench"
 # Bad input: one clear line on stderr, non-zero exit.
 if "$S" get --db="$T/nope" --key=x 2>"$T/err"; then fail "opening a missing database succeeded"; fi
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "error output is not one line: $(cat "$T/err")"

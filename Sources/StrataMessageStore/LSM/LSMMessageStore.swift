@@ -210,11 +210,14 @@ public final class LSMMessageStore: MessageStore {
         var batch = WriteBatch()
         var registered: [(QueueRuntime, [UInt8])] = []
         registered.reserveCapacity(messages.count)
+        // Batches usually target one queue: look its runtime and TTL up once.
+        var current: (queue: String, rt: QueueRuntime, ttl: Duration?)?
         for var m in messages {
-            if m.expiresAt == nil, let ttl = catalog.withLock({ $0.settings(of: m.queue) }).defaultTimeToLive {
-                m.expiresAt = m.timestamp.adding(ttl)
+            if current?.queue != m.queue {
+                current = (m.queue, try runtime(m.queue, o), catalog.withLock { $0.settings(of: m.queue) }.defaultTimeToLive)
             }
-            let rt = try runtime(m.queue, o)
+            let rt = current!.rt
+            if m.expiresAt == nil, let ttl = current!.ttl { m.expiresAt = m.timestamp.adding(ttl) }
             let key = rt.window.withLock { w in
                 let ms = max((m.scheduledAt ?? m.timestamp).millisecondsSince1970, w.persistedHeadMs)
                 let key = MessageCodec.key(prefix: rt.prefix, milliseconds: ms,
