@@ -193,11 +193,8 @@ public struct MessageBenchRunner: Sendable {
                         var h = LatencyHistogram()
                         while consumed.value.load(ordering: .relaxed) < total {
                             let t = ContinuousClock.now
-                            let got = try await store.receive(queue: "bench", limit: batch)
-                            if got.isEmpty {
-                                await Task.yield()
-                                continue
-                            }
+                            let got = try await store.receive(queue: "bench", limit: batch, lockDuration: nil, maxWait: .milliseconds(20))
+                            if got.isEmpty { continue }
                             try await store.complete(got.map(\.lockToken))
                             h.record(Self.ns(ContinuousClock.now - t))
                             consumed.value.add(got.count, ordering: .relaxed)

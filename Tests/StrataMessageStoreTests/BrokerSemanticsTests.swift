@@ -295,3 +295,18 @@ final class Harness: @unchecked Sendable {
         try await h.finish()
     }
 }
+
+@Suite struct LongPollingTests {
+    @Test(arguments: Backend.allCases)
+    func receiveWaitsForAnArrival(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: nil, maxWait: .milliseconds(20)).isEmpty)
+        async let got = store.receive(queue: "q", limit: 1, lockDuration: nil, maxWait: .seconds(30))
+        try await Task.sleep(for: .milliseconds(30))
+        try await store.add(Message(id: "late", queue: "q", payload: []))
+        #expect(try await got.map(\.message.id) == ["late"])
+        try await store.close()
+    }
+}

@@ -135,13 +135,28 @@ extension LSMMessageStore {
             }
             if !ok { w.skipHint = 0 }
         }
-        for (dlq, key) in deadLettered { dlq.window.withLock { $0.finishAdd(key: key, ok: ok) } }
+        for (dlq, key) in deadLettered {
+            dlq.window.withLock { $0.finishAdd(key: key, ok: ok) }
+            if ok { dlq.arrivals.signal() }
+        }
         if let failure { throw failure }
         metrics.received.increment(by: delivered.count)
         metrics.receiveLatency.recordNanoseconds(MessageStoreMetrics.since(started))
         if delivered.count < decisions.count { metrics.deadLettered.increment(by: decisions.count - delivered.count) }
         if !deadLettered.isEmpty || decisions.count > delivered.count { try await maybeClearAcknowledged(rt, o) }
         return delivered
+    }
+
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        let deadline = ContinuousClock.now + maxWait
+        while true {
+            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+            let now = ContinuousClock.now
+            if !got.isEmpty || now >= deadline { return got }
+            // Woken by the next add to land in this queue; lock expiries and
+            // schedules have no signal, so never sleep longer than 50 ms.
+            await (try runtime(queue, try opened())).arrivals.wait(timeout: min(deadline - now, .milliseconds(50)))
+        }
     }
 
     /// Adds to `batch` the move of the message at `key` to its queue's

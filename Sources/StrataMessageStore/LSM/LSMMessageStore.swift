@@ -235,7 +235,12 @@ public final class LSMMessageStore: MessageStore {
             for (rt, key) in registered { rt.window.withLock { $0.finishAdd(key: key, ok: false) } }
             throw error
         }
-        for (rt, key) in registered { rt.window.withLock { $0.finishAdd(key: key, ok: true) } }
+        var last: QueueRuntime?
+        for (rt, key) in registered {
+            rt.window.withLock { $0.finishAdd(key: key, ok: true) }
+            if last !== rt { rt.arrivals.signal() }
+            last = rt
+        }
         enforceCacheBudgetOccasionally()
     }
 

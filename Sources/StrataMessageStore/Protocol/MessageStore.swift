@@ -68,6 +68,10 @@ public protocol MessageStore: Sendable {
     /// already delivered `maxDeliveryCount` times goes to the dead-letter
     /// queue instead, and expired ones are dropped or dead-lettered.
     func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage]
+    /// Like `receive(queue:limit:lockDuration:)`, but when nothing is
+    /// deliverable waits up to `maxWait` for a message to arrive (long
+    /// polling) instead of returning an empty array at once.
+    func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage]
     /// Acknowledges received messages (one atomic batch). A token whose lock
     /// expired is `.lockLost`, and then none of the batch is applied.
     func complete(_ tokens: [LockToken]) async throws
@@ -87,6 +91,17 @@ public protocol MessageStore: Sendable {
 }
 
 extension MessageStore {
+    /// Long polling by retrying every 5 ms: backends without an arrival
+    /// signal (SQLite, memory) use this; the LSM store wakes waiters on arrival.
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        let deadline = ContinuousClock.now + maxWait
+        while true {
+            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+            if !got.isEmpty || ContinuousClock.now >= deadline { return got }
+            try await Task.sleep(for: min(.milliseconds(5), deadline - ContinuousClock.now))
+        }
+    }
+
     /// Receives with the queue's lock duration.
     public func receive(queue: String, limit: Int = 1) async throws -> [ReceivedMessage] {
         try await receive(queue: queue, limit: limit, lockDuration: nil)
