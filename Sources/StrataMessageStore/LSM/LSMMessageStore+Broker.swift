@@ -382,13 +382,7 @@ extension LSMMessageStore {
         // count what is stored, then delete the queue's whole key range.
         let start = rt.window.withLock { w in
             let start = w.scanStart
-            for e in w.entries where !e.removed && !e.landed { w.beyond[e.key] = e.message }
-            w.entries = []
-            w.removedCount = 0
-            w.bytes = 0
-            w.skipHint = 0
-            w.loadedThrough = nil
-            w.coversTail = false
+            w.reset()
             return start
         }
         var count = 0

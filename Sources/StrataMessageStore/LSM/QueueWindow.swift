@@ -31,6 +31,9 @@ struct WindowEntry {
 struct QueueWindow {
     var entries: [WindowEntry] = []
     var removedCount = 0
+    /// How many entries at the front are removed (so `entries[leadingRemoved]`
+    /// is the head when it exists); FIFO acks trim them in chunks.
+    var leadingRemoved = 0
     /// Every key of the queue below this is acknowledged (nothing loaded yet).
     var floor: [UInt8]
     /// The last key loaded; nil = nothing loaded, scan from `floor`.
@@ -91,6 +94,7 @@ struct QueueWindow {
             entries.insert(e, at: p.index)
         }
         bytes += e.bytes
+        if p.index < leadingRemoved { leadingRemoved = p.index }
         if p.index < skipHint { skipHint = 0 }
     }
 
@@ -124,19 +128,42 @@ struct QueueWindow {
         entries[i].busy = false
         bytes -= entries[i].bytes
         removedCount += 1
-        if removedCount > 32 && removedCount * 2 > entries.count { dropRemoved() }
+        if i == leadingRemoved {
+            while leadingRemoved < entries.count && entries[leadingRemoved].removed { leadingRemoved += 1 }
+            if leadingRemoved >= 64 && leadingRemoved * 4 >= entries.count { trimFront() }
+        }
+        if removedCount > 64 && removedCount * 2 > entries.count { dropRemoved() }
+    }
+
+    /// Forgets the leading removed entries, raising the floor past them
+    /// (everything up to the last of them is acknowledged).
+    mutating func trimFront() {
+        guard leadingRemoved > 0 else { return }
+        let last = entries[leadingRemoved - 1].key
+        if compareKeys(floor, last) <= 0 { floor = MessageCodec.successor(last) }
+        entries.removeFirst(leadingRemoved)
+        removedCount -= leadingRemoved
+        skipHint = max(0, skipHint - leadingRemoved)
+        leadingRemoved = 0
     }
 
     mutating func dropRemoved() {
-        // The leading run of removed entries is acknowledged: raise the floor
-        // past it before forgetting it.
-        if let lastOfRun = entries.prefix(while: { $0.removed }).last,
-           floor.lexicographicallyPrecedes(lastOfRun.key) || floor == lastOfRun.key {
-            floor = MessageCodec.successor(lastOfRun.key)
-        }
+        trimFront()
         entries.removeAll { $0.removed }
         removedCount = 0
         skipHint = 0
+    }
+
+    /// Forgets every entry (a purge); in-flight adds move to `beyond`.
+    mutating func reset() {
+        for e in entries where !e.removed && !e.landed { beyond[e.key] = e.message }
+        entries = []
+        removedCount = 0
+        leadingRemoved = 0
+        bytes = 0
+        skipHint = 0
+        loadedThrough = nil
+        coversTail = false
     }
 
     /// Removes the entry with `key` if present; true if it was live.
@@ -152,8 +179,8 @@ struct QueueWindow {
     var head: [UInt8] {
         // In-flight adds outside the window are above loadedThrough (or at
         // or above floor when nothing is loaded), so they never lower this.
-        if let e = entries.first(where: { !$0.removed }) { return e.key }
-        if let l = loadedThrough, floor.lexicographicallyPrecedes(l) { return MessageCodec.successor(l) }
+        if leadingRemoved < entries.count { return entries[leadingRemoved].key }
+        if let l = loadedThrough, compareKeys(floor, l) < 0 { return MessageCodec.successor(l) }
         return floor
     }
 
@@ -174,6 +201,7 @@ struct QueueWindow {
     /// (a cache eviction); the window stays exact for the shorter range.
     mutating func evict(toBytes budget: Int) {
         if removedCount > 0 { dropRemoved() }
+        leadingRemoved = 0
         while bytes > budget, let last = entries.last, last.landed, !last.busy {
             bytes -= last.bytes
             entries.removeLast()
