@@ -84,7 +84,7 @@ extension LSMMessageStore {
             return out
         }
         if decisions.isEmpty { return [] }
-        var batch = WriteBatch()
+        var batch = WriteBatch(reservingCapacity: decisions.count * (rt.prefix.count + 64))
         var deadLettered: [(QueueRuntime, [UInt8])] = []
         for d in decisions {
             switch d {
@@ -267,7 +267,8 @@ extension LSMMessageStore {
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
         var claimed: [(QueueRuntime, WindowEntry)] = []
-        var batch = WriteBatch()
+        claimed.reserveCapacity(tokens.count)
+        var batch = WriteBatch(reservingCapacity: tokens.reduce(0) { $0 + 2 * $1.storageKey.count + $1.messageID.utf8.count + 16 })
         do {
             for t in tokens {
                 let rt = try runtime(t.queue, o)

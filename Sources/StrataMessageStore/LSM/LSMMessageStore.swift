@@ -207,7 +207,7 @@ public final class LSMMessageStore: MessageStore {
         for m in messages where try isDuplicate(m.id, now: now, o) {
             throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window")
         }
-        var batch = WriteBatch()
+        var batch = WriteBatch(reservingCapacity: messages.reduce(0) { $0 + $1.payload.count + 2 * ($1.id.utf8.count + $1.queue.utf8.count) + 120 })
         var registered: [(QueueRuntime, [UInt8])] = []
         registered.reserveCapacity(messages.count)
         // Batches usually target one queue: look its runtime and TTL up once.
