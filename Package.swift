@@ -41,6 +41,7 @@ let package = Package(
             name: "StrataMessageStore",
             dependencies: [
                 "Strata",
+                "CStrataSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

@@ -60,4 +60,17 @@ import Testing
         #expect(compareKeys(MessageCodec.queuePrefix("a"), keys[0]) < 0)
         #expect(compareKeys(keys[3], MessageCodec.queueEnd("a")) < 0)
     }
+
+    @Test func eventAndSnapshotRecordsRoundTripAndRejectTruncation() throws {
+        var e = Event(stream: "doc", payload: [1, 2, 3], idempotencyKey: "k", metadata: ["actor": "ann", "v": "2"])
+        e.lsn = 42
+        e.checksum = 0xdead_beef
+        let b = EventCodec.encode(e)
+        #expect(try EventCodec.decode(b) == e)
+        for n in 0..<b.count { #expect(throws: MessageStoreError.self) { try EventCodec.decode(Array(b[..<n])) } }
+        let snap = EventSnapshot(stream: "doc", uptoLSN: 41, state: [9, 9], version: 3, createdAt: Date(timeIntervalSince1970: 12.5))
+        let sb = EventCodec.encode(snap)
+        #expect(try EventCodec.decodeSnapshot(sb) == snap)
+        for n in 0..<sb.count { #expect(throws: MessageStoreError.self) { try EventCodec.decodeSnapshot(Array(sb[..<n])) } }
+    }
 }
