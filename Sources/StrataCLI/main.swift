@@ -27,6 +27,10 @@ commands:
   checkpoint --to=PATH   write an openable copy (hard links where possible)
   verify   read every block of every table, checking checksums
   backup create|list|verify|restore|purge --dir=BACKUPS [--db=PATH] [--id=N] [--to=PATH] [--keep=N] [--overwrite]
+  export   write a message store's entities and messages as JSON Lines (--db=STORE --to=FILE [--backend=lsm|sqlite])
+  import   read an export into a store (--db=STORE --from=FILE [--replace]; default merges, skipping known ids)
+  purge    remove every message of --queue=NAME (asks for 'yes' unless --yes)
+  queues   list a store's queues and subscriptions with their statistics
   demo     broker demo on an embedded message store (--db=PATH, default ./data/demo-store; --messages=N)
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
@@ -60,6 +64,8 @@ case "stress":
     runStress(args)
 case "demo":
     await runDemo(args)
+case "export", "import", "purge", "queues":
+    await runMessageCommand(command, args)
 case "stress-child":
     runStressChild(args)
 case "help", "--help", "-h":

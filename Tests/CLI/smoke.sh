@@ -36,6 +36,15 @@ if "$S" dump-manifest --db="$T/nope" 2>/dev/null; then fail "dump-manifest of a 
 grep -q "dead-lettered after 3 deliveries" "$T/demo.out" || fail "demo dead letter: $(cat "$T/demo.out")"
 grep -q "0 left" "$T/demo.out" || fail "demo left messages behind"
 if "$S" demo --messages=3 2>/dev/null; then fail "demo accepted --messages=3"; fi
+# Message stores: export from the engine store, import into SQLite, export again: identical.
+"$S" queues --db="$T/demo" | grep -q "^orders: .*dead-lettered 1" || fail "queues"
+"$S" export --db="$T/demo" --to="$T/export.jsonl" | grep -q "exported" || fail "export"
+"$S" import --db="$T/copy.sqlite" --from="$T/export.jsonl" | grep -q "imported 2 entities" || fail "import"
+"$S" export --db="$T/copy.sqlite" --to="$T/export2.jsonl" >/dev/null
+cmp -s "$T/export.jsonl" "$T/export2.jsonl" || fail "export of the imported copy differs"
+if echo no | "$S" purge --db="$T/copy.sqlite" --queue=orders/\$deadletterqueue 2>/dev/null; then fail "purge without confirmation"; fi
+"$S" purge --db="$T/copy.sqlite" --queue=orders/\$deadletterqueue --yes | grep -q "purged 1 " || fail "purge"
+if "$S" export --db="$T/nope" --to="$T/x.jsonl" 2>/dev/null; then fail "export of a missing store succeeded"; fi
 "$S" bench --benchmarks=msg_roundtrip --num=200 --clients=4 --backend=lsm,sqlite,memory --db="$T/msgbench" | grep -q "msg/s" || fail "message bench"
 # Bad input: one clear line on stderr, non-zero exit.
 if "$S" get --db="$T/nope" --key=x 2>"$T/err"; then fail "opening a missing database succeeded"; fi

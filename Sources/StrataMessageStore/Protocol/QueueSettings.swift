@@ -29,6 +29,30 @@ public struct QueueSettings: Sendable, Equatable, Codable {
         self.duplicateDetectionWindow = duplicateDetectionWindow
     }
 
+    private enum CodingKeys: String, CodingKey {
+        case lockDurationMs, maxDeliveryCount, defaultTimeToLiveMs, deadLetterOnExpiration, duplicateDetectionWindowMs
+    }
+
+    /// Durations are coded as whole milliseconds (readable in exports and
+    /// entity records).
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(lockDuration.milliseconds, forKey: .lockDurationMs)
+        try c.encode(maxDeliveryCount, forKey: .maxDeliveryCount)
+        try c.encodeIfPresent(defaultTimeToLive?.milliseconds, forKey: .defaultTimeToLiveMs)
+        try c.encode(deadLetterOnExpiration, forKey: .deadLetterOnExpiration)
+        try c.encodeIfPresent(duplicateDetectionWindow?.milliseconds, forKey: .duplicateDetectionWindowMs)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(lockDuration: .milliseconds(try c.decode(Int64.self, forKey: .lockDurationMs)),
+                  maxDeliveryCount: try c.decode(Int.self, forKey: .maxDeliveryCount),
+                  defaultTimeToLive: try c.decodeIfPresent(Int64.self, forKey: .defaultTimeToLiveMs).map { .milliseconds($0) },
+                  deadLetterOnExpiration: try c.decode(Bool.self, forKey: .deadLetterOnExpiration),
+                  duplicateDetectionWindow: try c.decodeIfPresent(Int64.self, forKey: .duplicateDetectionWindowMs).map { .milliseconds($0) })
+    }
+
     package func validate() throws {
         if lockDuration <= .zero { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
         if maxDeliveryCount < 1 { throw MessageStoreError(.invalidArgument, "maxDeliveryCount must be at least 1") }
