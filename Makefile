@@ -5,15 +5,23 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
-APT_PACKAGES := liblz4-dev libsqlite3-dev pkg-config
+APT_PACKAGES := liblz4-dev libsqlite3-dev libpq-dev pkg-config
+# What only the tests need: a PostgreSQL server for the PostgreSQL backend.
+TEST_APT_PACKAGES := postgresql
 
-.PHONY: all deps build run test test-tsan sanitize crash-test fuzz fuzz-build fuzz-seeds bench compare-rocksdb clean
+.PHONY: all deps test-deps apt-install build run test test-tsan sanitize crash-test fuzz fuzz-build fuzz-seeds bench compare-rocksdb clean
 
 all: build
 
 # Installs the system packages the build needs, only when one is missing.
 deps:
-	@missing=""; for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES)"
+
+test-deps:
+	@$(MAKE) --no-print-directory apt-install PACKAGES="$(APT_PACKAGES) $(TEST_APT_PACKAGES)"
+
+apt-install:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 		echo "installing:$$missing"; \
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; \
@@ -22,14 +30,19 @@ deps:
 build: deps
 	$(SWIFT) build -c release
 
-# The main job: a short benchmark run on an embedded database under ./data.
+# The main job: the broker demo on an embedded message store under ./data.
 run: build
 	mkdir -p $(DATA)
 	.build/release/strata demo --db=$(DATA)/demo-store
 
-test: deps
+# Starts a throwaway PostgreSQL server on loopback for the PostgreSQL
+# backend's tests (Tests/Support/postgres.sh) and stops it afterwards,
+# whether the tests pass or not.
+test: test-deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	url=$$(Tests/Support/postgres.sh start) && \
+	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build; status=$$?; \
+	Tests/Support/postgres.sh stop; exit $$status
 	Tests/CLI/smoke.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)

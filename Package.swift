@@ -7,6 +7,7 @@ let package = Package(
         .library(name: "Strata", targets: ["Strata"]),
         .library(name: "StrataMessageStore", targets: ["StrataMessageStore"]),
         .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
+        .library(name: "StrataPostgres", targets: ["StrataPostgres"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
     dependencies: [
@@ -24,6 +25,11 @@ let package = Package(
             name: "CSQLite",
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
+        ),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
         ),
         // Small C helpers the engine needs and Swift cannot express directly:
         // hardware CRC32C and acquire/release atomics on raw arena memory.
@@ -52,8 +58,12 @@ let package = Package(
             dependencies: ["StrataMessageStore", "CSQLite"]
         ),
         .target(
+            name: "StrataPostgres",
+            dependencies: ["StrataMessageStore", "CLibPQ"]
+        ),
+        .target(
             name: "StrataBench",
-            dependencies: ["Strata", "CStrataSupport", "StrataMessageStore", "StrataSQLite"],
+            dependencies: ["Strata", "CStrataSupport", "StrataMessageStore", "StrataSQLite", "StrataPostgres"],
             path: "Benchmarks/StrataBench"
         ),
         .target(
@@ -76,7 +86,7 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataMessageStoreTests",
-            dependencies: ["StrataMessageStore", "StrataSQLite", "Strata"]
+            dependencies: ["StrataMessageStore", "StrataSQLite", "StrataPostgres", "Strata"]
         ),
     ],
     swiftLanguageModes: [.v6]

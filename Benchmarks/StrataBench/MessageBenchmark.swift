@@ -2,6 +2,7 @@ import Foundation
 import Strata
 import StrataMessageStore
 import StrataSQLite
+import StrataPostgres
 import Synchronization
 
 /// Flags of the message workloads (`strata bench --benchmarks=msg_...`).
@@ -20,7 +21,8 @@ public struct MessageBenchFlags: Sendable {
     public var clients = [1, 8, 64]
     /// Payload sizes in bytes.
     public var valueSizes = [100]
-    /// Backends: `lsm`, `sqlite` (synchronous from --sqlite_sync), `memory`.
+    /// Backends: `lsm`, `sqlite` (synchronous from --sqlite_sync), `postgres`
+    /// (server at --pg_url), `memory`.
     public var backends = ["lsm"]
     /// LSM commit modes: `sync`, `async`, `memory`.
     public var commits = ["sync"]
@@ -30,6 +32,8 @@ public struct MessageBenchFlags: Sendable {
     public var batch = 1
     /// Scratch directory (emptied before each run).
     public var db = "/tmp/strata-msgbench"
+    /// libpq connection string of the PostgreSQL backend.
+    public var pgURL = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "postgresql://strata@127.0.0.1:54329/postgres"
 
     public init() {}
 
@@ -58,7 +62,9 @@ public struct MessageBenchFlags: Sendable {
             case "value_size": guard let v = ints() else { return .failure(BenchFlagError("--value_size needs positive integers")) }; f.valueSizes = v
             case "batch": guard let v = ints()?.first else { return .failure(BenchFlagError("--batch needs a positive integer")) }; f.batch = v
             case "backend":
-                guard list.allSatisfy({ ["lsm", "sqlite", "memory"].contains($0) }) else { return .failure(BenchFlagError("--backend takes lsm, sqlite, memory")) }
+                guard list.allSatisfy({ ["lsm", "sqlite", "postgres", "memory"].contains($0) }) else {
+                    return .failure(BenchFlagError("--backend takes lsm, sqlite, postgres, memory"))
+                }
                 f.backends = list
             case "commit":
                 guard list.allSatisfy({ ["sync", "async", "memory"].contains($0) }) else { return .failure(BenchFlagError("--commit takes sync, async, memory")) }
@@ -67,6 +73,7 @@ public struct MessageBenchFlags: Sendable {
                 guard list.allSatisfy({ ["full", "normal"].contains($0) }) else { return .failure(BenchFlagError("--sqlite_sync takes full, normal")) }
                 f.sqliteSync = list
             case "db": f.db = value
+            case "pg_url": f.pgURL = value
             default: return .failure(BenchFlagError("unknown flag --\(name) for message benchmarks"))
             }
         }
@@ -78,6 +85,7 @@ public struct MessageBenchFlags: Sendable {
 /// messages per second and per-call latency percentiles.
 public struct MessageBenchRunner: Sendable {
     let flags: MessageBenchFlags
+    private let postgresRun = SharedRunCounter()
     public init(flags: MessageBenchFlags) { self.flags = flags }
 
     private struct Config {
@@ -91,6 +99,7 @@ public struct MessageBenchRunner: Sendable {
             switch b {
             case "lsm": out += flags.commits.map { Config(backend: "lsm", mode: $0) }
             case "sqlite": out += flags.sqliteSync.map { Config(backend: "sqlite", mode: $0) }
+            case "postgres": out.append(Config(backend: "postgres", mode: "-"))
             default: out.append(Config(backend: "memory", mode: "-"))
             }
         }
@@ -110,6 +119,11 @@ public struct MessageBenchRunner: Sendable {
             return try await LSMMessageStore.open(at: flags.db + "/store", options: o)
         case "sqlite":
             return try SQLiteMessageStore(path: flags.db + "/store.sqlite", synchronous: c.mode == "full" ? .full : .normal)
+        case "postgres":
+            // A fresh set of tables per run (keepData reopens the same ones).
+            if !keepData { postgresRun.next() }
+            let prefix = "bench\(ProcessInfo.processInfo.processIdentifier)_\(postgresRun.value)_"
+            return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: flags.pgURL, poolSize: 16, tablePrefix: prefix))
         default:
             return InMemoryMessageStore()
         }
@@ -149,6 +163,13 @@ public struct MessageBenchRunner: Sendable {
         }
         try? FileManager.default.removeItem(atPath: flags.db)
         return true
+    }
+
+    /// Numbers PostgreSQL runs so each gets its own tables.
+    private final class SharedRunCounter: Sendable {
+        private let n = Atomic<Int>(0)
+        func next() { n.add(1, ordering: .relaxed) }
+        var value: Int { n.load(ordering: .relaxed) }
     }
 
     /// Messages consumed so far, shared by the consumers.

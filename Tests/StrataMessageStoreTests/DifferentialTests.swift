@@ -2,6 +2,7 @@ import Foundation
 import Strata
 import StrataMessageStore
 import StrataSQLite
+import StrataPostgres
 import Testing
 
 /// splitmix64, so every failing seed replays.
@@ -54,6 +55,15 @@ struct SeededGenerator: RandomNumberGenerator {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         try await run(seed: seed) { clock in try SQLiteMessageStore(path: dir + "/s.sqlite", clock: clock) }
+    }
+
+    @Test(arguments: Array(1...2) as [UInt64])
+    func postgresStoreMatchesTheReference(seed: UInt64) async throws {
+        guard let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] else { return }  // make test sets it
+        let prefix = "diff\(seed)_\(UInt32.random(in: 0 ... .max))_"
+        try await run(seed: seed) { clock in
+            try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: prefix), clock: clock)
+        }
     }
 
     func run(seed: UInt64, steps: Int = 400, open openStore: (MessageClock) async throws -> any MessageStore) async throws {

@@ -2,11 +2,26 @@ import Foundation
 import Strata
 import StrataMessageStore
 import StrataSQLite
+import StrataPostgres
 import Testing
 
 /// The contract every backend must meet, run once per backend.
 enum Backend: String, CaseIterable, Sendable {
-    case memory, lsm, sqlite
+    case memory, lsm, sqlite, postgres
+
+    /// Every backend this run can reach: PostgreSQL when `make test` started
+    /// a server and exported STRATA_POSTGRES_URL.
+    static var allCases: [Backend] {
+        ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] == nil ? [.memory, .lsm, .sqlite] : [.memory, .lsm, .sqlite, .postgres]
+    }
+
+    /// Table prefix of a PostgreSQL store, derived from the test's directory
+    /// so a restart finds the same tables and tests never share any.
+    static func tablePrefix(_ dir: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in dir.utf8 { h = (h ^ UInt64(b)) &* 0x100_0000_01b3 }
+        return "t\(String(h, radix: 16))_"
+    }
 
     func make(_ dir: String, clock: MessageClock = .system) async throws -> any MessageStore {
         switch self {
@@ -18,6 +33,10 @@ enum Backend: String, CaseIterable, Sendable {
             return try await LSMMessageStore.open(at: dir + "/store", options: options)
         case .sqlite:
             return try SQLiteMessageStore(path: dir + "/store.sqlite", clock: clock)
+        case .postgres:
+            let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? ""
+            return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir)),
+                                            clock: clock)
         }
     }
 }
