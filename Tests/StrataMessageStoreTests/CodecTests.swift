@@ -27,6 +27,14 @@ import Testing
         }
     }
 
+    @Test func arbitraryDatesRoundTripExactly() throws {
+        for _ in 0..<1000 {
+            let d = Date(timeIntervalSinceReferenceDate: Double.random(in: -1e9...1e10))
+            let m = Message(id: "x", queue: "q", payload: [], timestamp: d, scheduledAt: d, expiresAt: Date())
+            #expect(try MessageCodec.decode(MessageCodec.encode(m)) == m)
+        }
+    }
+
     @Test func deliveryAndIdEntriesRoundTrip() throws {
         let d = MessageCodec.Delivery(count: 7, lock: UUID(), lockedUntil: 1_800_000_000_123)
         #expect(try MessageCodec.decodeDelivery(MessageCodec.encode(d)) == d)

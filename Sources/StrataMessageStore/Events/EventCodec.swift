@@ -2,9 +2,10 @@ import Foundation
 
 /// Records of the event store. Event: version byte `1`; `varint length +
 /// bytes` for stream, idempotency key and payload; LSN, timestamp (Double
-/// bits) as 8 bytes LE each; checksum 4 bytes LE; varint metadata count
+/// bits of seconds since 2001-01-01) as 8 bytes LE each; checksum 4 bytes LE; varint metadata count
 /// and key/value strings sorted by key. Snapshot: version byte `1`; stream,
-/// state as `varint length + bytes`; uptoLSN, createdAt (Double bits),
+/// state as `varint length + bytes`; uptoLSN, createdAt (Double bits of
+/// seconds since 2001-01-01, `Date`'s representation),
 /// version as 8 bytes LE each. Every length is checked on decode.
 enum EventCodec {
     private struct Writer {
@@ -58,7 +59,7 @@ enum EventCodec {
         w.bytes(Array(e.idempotencyKey.utf8))
         w.bytes(e.payload)
         w.fixed(UInt64(bitPattern: e.lsn))
-        w.fixed(e.timestamp.timeIntervalSince1970.bitPattern)
+        w.fixed(e.timestamp.timeIntervalSinceReferenceDate.bitPattern)
         w.fixed(UInt64(e.checksum), 4)
         w.varint(UInt64(e.metadata.count))
         for (k, v) in e.metadata.sorted(by: { $0.key < $1.key }) { w.bytes(Array(k.utf8)); w.bytes(Array(v.utf8)) }
@@ -76,7 +77,7 @@ enum EventCodec {
         for _ in 0..<n { meta[try r.string()] = try r.string() }
         guard r.i == b.count else { throw r.bad() }
         var e = Event(stream: stream, payload: payload, idempotencyKey: key,
-                      timestamp: Date(timeIntervalSince1970: Double(bitPattern: ts)), metadata: meta)
+                      timestamp: Date(timeIntervalSinceReferenceDate: Double(bitPattern: ts)), metadata: meta)
         e.lsn = lsn
         e.checksum = crc
         return e
@@ -87,7 +88,7 @@ enum EventCodec {
         w.bytes(Array(s.stream.utf8))
         w.bytes(s.state)
         w.fixed(UInt64(bitPattern: s.uptoLSN))
-        w.fixed(s.createdAt.timeIntervalSince1970.bitPattern)
+        w.fixed(s.createdAt.timeIntervalSinceReferenceDate.bitPattern)
         w.fixed(UInt64(bitPattern: Int64(s.version)))
         return w.out
     }
@@ -99,6 +100,6 @@ enum EventCodec {
         let upto = Int64(bitPattern: try r.fixed()), created = try r.fixed(), version = Int64(bitPattern: try r.fixed())
         guard r.i == b.count, let v = Int(exactly: version) else { throw r.bad() }
         return EventSnapshot(stream: stream, uptoLSN: upto, state: state, version: v,
-                             createdAt: Date(timeIntervalSince1970: Double(bitPattern: created)))
+                             createdAt: Date(timeIntervalSinceReferenceDate: Double(bitPattern: created)))
     }
 }

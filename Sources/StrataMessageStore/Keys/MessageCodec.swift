@@ -9,9 +9,10 @@ import Foundation
 ///
 /// Message value: a version byte (1) then `varint length + bytes` for id,
 /// queue and payload; fixed 8-byte little-endian fields: timestamp (the bits
-/// of a Double, seconds since 1970, so dates round-trip exactly), delivery
+/// of a Double, seconds since 2001-01-01 — `Date`'s own representation, so
+/// dates round-trip exactly), delivery
 /// count, a flags word (bit 0 scheduledAt present, bit 1 expiresAt present),
-/// scheduledAt and expiresAt (Double bits, 0 when absent); then a varint
+/// scheduledAt and expiresAt (Double bits as for the timestamp, 0 when absent); then a varint
 /// header count followed by key/value strings, sorted by key.
 package enum MessageCodec {
     static func queuePrefix(_ queue: String) -> [UInt8] {
@@ -129,7 +130,7 @@ package enum MessageCodec {
         func varint(_ v: UInt64) { var v = v; while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }; out.append(UInt8(v)) }
         func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
         func fixed(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
-        func bits(_ d: Date?) -> UInt64 { d?.timeIntervalSince1970.bitPattern ?? 0 }
+        func bits(_ d: Date?) -> UInt64 { d?.timeIntervalSinceReferenceDate.bitPattern ?? 0 }
         bytes(Array(m.id.utf8)); bytes(Array(m.queue.utf8)); bytes(m.payload)
         fixed(bits(m.timestamp)); fixed(UInt64(max(0, m.deliveryCount)))
         fixed((m.scheduledAt == nil ? 0 : 1) | (m.expiresAt == nil ? 0 : 2))
@@ -169,7 +170,7 @@ package enum MessageCodec {
             i += 8
             return v
         }
-        func date(_ v: UInt64) -> Date { Date(timeIntervalSince1970: Double(bitPattern: v)) }
+        func date(_ v: UInt64) -> Date { Date(timeIntervalSinceReferenceDate: Double(bitPattern: v)) }
         guard b.first == 1 else { throw MessageStoreError(.corruption, "message record version \(b.first.map(String.init) ?? "missing") is not 1") }
         i = 1
         let id = try string(), queue = try string(), payload = try bytes()
