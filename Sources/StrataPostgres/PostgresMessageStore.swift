@@ -175,6 +175,13 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
+    public func recent(queue: String, limit: Int) async throws -> [Message] {
+        try pool.with { c in
+            try stored(try c.query("SELECT \(columns) FROM \(t)messages WHERE queue = $1 ORDER BY visible_at DESC, seq DESC LIMIT $2",
+                                   [.text(queue), .int(Int64(min(max(0, limit), Int(Int64.max))))])).map(\.message)
+        }
+    }
+
     public func backup(to path: String) async throws {
         try await MessageExport.export(self, to: path)
     }

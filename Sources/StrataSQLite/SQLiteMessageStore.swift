@@ -172,6 +172,15 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    public func recent(queue: String, limit: Int) async throws -> [Message] {
+        try locked { c in
+            var out: [Message] = []
+            try c.query("SELECT \(Self.columns) FROM messages WHERE queue = ?1 ORDER BY visible_at DESC, seq DESC LIMIT ?2",
+                        [.text(queue), .int(Int64(max(0, limit)))]) { out.append(try stored($0).message); return true }
+            return out
+        }
+    }
+
     public func backup(to target: String) async throws {
         guard !FileManager.default.fileExists(atPath: target) else {
             throw MessageStoreError(.invalidArgument, "backup target \(target) already exists")

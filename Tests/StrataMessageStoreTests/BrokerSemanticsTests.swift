@@ -310,3 +310,37 @@ final class Harness: @unchecked Sendable {
         try await store.close()
     }
 }
+
+@Suite struct RecentMessagesTests {
+    @Test(arguments: Backend.allCases)
+    func recentReturnsTheNewestFirst(backend: Backend) async throws {
+        let h = try await Harness(backend)
+        try await h.store.add(contentsOf: (0..<10).map { h.message("m\($0)") })
+        #expect(try await h.store.recent(queue: "q", limit: 3).map(\.id) == ["m9", "m8", "m7"])
+        let got = try await h.store.receive(queue: "q", limit: 1)
+        try await h.store.remove(id: "m9")
+        try await h.store.complete(got[0].lockToken)
+        #expect(try await h.store.recent(queue: "q", limit: 20).map(\.id) == (1..<9).reversed().map { "m\($0)" })
+        try await h.finish()
+    }
+
+    @Test func lsmStoreServesRecentFromMemoryAfterOneLoad() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var options = MessageStoreOptions()
+        options.recentMessagesPerQueue = 8
+        var store = try await LSMMessageStore.open(at: dir + "/s", options: options)
+        try await store.add(contentsOf: (0..<20).map { Message(id: "m\($0)", queue: "chat", payload: [UInt8($0)]) })
+        _ = try await store.recent(queue: "chat", limit: 5)           // loads the ring: a miss
+        for i in 20..<30 { try await store.add(Message(id: "m\(i)", queue: "chat", payload: [UInt8(i)])) }
+        #expect(try await store.recent(queue: "chat", limit: 5).map(\.id) == ["m29", "m28", "m27", "m26", "m25"])
+        #expect(try await store.recent(queue: "chat", limit: 12).count == 12)  // more than the ring holds: a miss
+        let stats = store.cacheStatistics
+        #expect(stats.recentHits == 1 && stats.recentMisses == 2)
+        try await store.close()
+        store = try await LSMMessageStore.open(at: dir + "/s", options: options)
+        #expect(try await store.recent(queue: "chat", limit: 2).map(\.id) == ["m29", "m28"])
+        #expect(store.cacheStatistics.recentMisses == 1)
+        try await store.close()
+    }
+}

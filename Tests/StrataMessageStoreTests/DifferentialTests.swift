@@ -155,6 +155,10 @@ struct SeededGenerator: RandomNumberGenerator {
                 guard same(try await lsm.statistics(queue: q), try await ref.statistics(queue: q), "statistics", step) else { return }
             case 94:
                 guard same(try await lsm.purge(queue: q), try await ref.purge(queue: q), "purge", step) else { return }
+            case 95..<98:
+                let limit = 1 + Int(rng.next() % 12)
+                guard same(try await lsm.recent(queue: q, limit: limit), try await ref.recent(queue: q, limit: limit),
+                           "recent \(limit)", step) else { return }
             default:
                 let dq = rng.next() % 3 == 0 ? EntityPath.deadLetterQueue(of: q) : q
                 guard same(try await lsm.pending(queue: dq, limit: 1000), try await ref.pending(queue: dq, limit: 1000),

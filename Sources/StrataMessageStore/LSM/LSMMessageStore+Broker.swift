@@ -120,6 +120,7 @@ extension LSMMessageStore {
                         w.entries[p.index].lock = r.lockToken.id
                         w.entries[p.index].lockedUntil = untilMs
                         w.entries[p.index].message.deliveryCount = r.message.deliveryCount
+                        w.recent.delivered(r.lockToken.storageKey, count: r.message.deliveryCount)
                         delivered.append(r)
                     }
                 case .expire(let e), .exhaust(let e):

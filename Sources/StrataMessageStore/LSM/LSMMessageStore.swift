@@ -13,6 +13,9 @@ public struct MessageStoreOptions: Sendable {
     public var clock: MessageClock = .system
     /// Memory for cached messages across all queues (LRU by queue).
     public var cacheBudgetBytes: Int = 64 << 20
+    /// How many of each queue's newest messages `recent(queue:limit:)`
+    /// serves from memory.
+    public var recentMessagesPerQueue: Int = 64
     /// A queue writes a range delete over its acknowledged prefix (and
     /// records its head) after this many acknowledgements.
     public var rangeDeleteInterval: Int = 1024
@@ -28,6 +31,10 @@ public struct MessageCacheStatistics: Sendable, Equatable {
     public var hits: Int
     /// Receives that had to read the engine first.
     public var misses: Int
+    /// `recent` reads served from memory.
+    public var recentHits: Int
+    /// `recent` reads that had to read the engine.
+    public var recentMisses: Int
     /// Bytes of messages held in memory now.
     public var bytes: Int
     /// hits / (hits + misses), 0 when nothing was received.
@@ -61,6 +68,8 @@ public final class LSMMessageStore: MessageStore {
     let useCounter = Atomic<UInt64>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
+    let recentHits = Atomic<Int>(0)
+    let recentMisses = Atomic<Int>(0)
     /// Lock tokens: a random half per open store and a counter half, so
     /// tokens are unique without reading the system's random source per
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
@@ -163,7 +172,7 @@ public final class LSMMessageStore: MessageStore {
         let head = try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities)
         let rt = runtimes.withLock { map in
             if let existing = map[queue] { return existing }
-            let rt = QueueRuntime(name: queue, persistedHead: head)
+            let rt = QueueRuntime(name: queue, persistedHead: head, recentCapacity: options.recentMessagesPerQueue)
             map[queue] = rt
             return rt
         }
@@ -444,8 +453,56 @@ public final class LSMMessageStore: MessageStore {
 
     /// Cache counters.
     public var cacheStatistics: MessageCacheStatistics {
-        let bytes = runtimes.withLock { Array($0.values) }.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes } }
-        return MessageCacheStatistics(hits: cacheHits.load(ordering: .relaxed), misses: cacheMisses.load(ordering: .relaxed), bytes: bytes)
+        let bytes = runtimes.withLock { Array($0.values) }.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes + $0.recent.bytes } }
+        return MessageCacheStatistics(hits: cacheHits.load(ordering: .relaxed), misses: cacheMisses.load(ordering: .relaxed),
+                                      recentHits: recentHits.load(ordering: .relaxed), recentMisses: recentMisses.load(ordering: .relaxed),
+                                      bytes: bytes)
+    }
+
+    public func recent(queue: String, limit: Int) async throws -> [Message] {
+        let o = try opened()
+        guard limit > 0 else { return [] }
+        let rt = try runtime(queue, o)
+        return try rt.window.withLock { w in
+            if let hit = w.recent.newest(limit) {
+                recentHits.add(1, ordering: .relaxed)
+                return hit
+            }
+            recentMisses.add(1, ordering: .relaxed)
+            return try loadRecent(&w, rt, o, atLeast: limit)
+        }
+    }
+
+    /// Reads the queue's newest `max(capacity, atLeast)` stored messages
+    /// from the engine (under the window mutex, so adds and removals wait),
+    /// rebuilds the ring from the newest `capacity` of them plus the adds in
+    /// flight, and returns the newest `atLeast`, newest first.
+    func loadRecent(_ w: inout QueueWindow, _ rt: QueueRuntime, _ o: Opened, atLeast: Int) throws -> [Message] {
+        let capacity = w.recent.capacity
+        let want = max(capacity, atLeast)
+        let bounds = ReadOptions(lowerBound: w.scanStart, upperBound: rt.end)
+        let it = try o.db.makeIterator(in: o.messages, options: bounds)
+        let dit = try o.db.makeIterator(in: o.delivery, options: bounds)
+        var found: [RecentMessages.Entry] = []  // newest first
+        it.seekToLast()
+        while it.isValid && found.count < want {
+            var m = try MessageCodec.decode(it.value)
+            dit.seek(it.key)
+            if dit.isValid && dit.key == it.key { m.deliveryCount = try MessageCodec.decodeDelivery(dit.value).count }
+            found.append(RecentMessages.Entry(key: it.key, message: m, landed: true))
+            it.prev()
+        }
+        try it.checkStatus()
+        try dit.checkStatus()
+        var ring = RecentMessages(capacity: capacity)
+        ring.entries = Array(found.prefix(capacity).reversed())
+        ring.complete = found.count < want
+        ring.loaded = true
+        // In-flight adds are not in the engine yet: record them as unlanded.
+        for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
+        for (k, m) in w.beyond { ring.record(k, m) }
+        w.recent = ring
+        return found.prefix(atLeast).map(\.message)
     }
 
     func enforceCacheBudgetOccasionally() {
@@ -456,11 +513,15 @@ public final class LSMMessageStore: MessageStore {
     /// cached bytes fit the budget.
     func enforceCacheBudget() {
         let all = runtimes.withLock { Array($0.values) }
-        var total = all.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes } }
+        var total = all.reduce(0) { sum, rt in sum + rt.window.withLock { $0.bytes + $0.recent.bytes } }
         guard total > options.cacheBudgetBytes else { return }
         for rt in all.sorted(by: { $0.lastUse.load(ordering: .relaxed) < $1.lastUse.load(ordering: .relaxed) }) {
             guard total > options.cacheBudgetBytes else { break }
             rt.window.withLock { w in
+                // The newest-messages ring goes first (one scan rebuilds it),
+                // then the window's tail.
+                total -= w.recent.bytes
+                w.recent.clear()
                 let before = w.bytes
                 w.evict(toBytes: max(0, before - (total - options.cacheBudgetBytes)))
                 total -= before - w.bytes

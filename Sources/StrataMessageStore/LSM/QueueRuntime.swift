@@ -16,12 +16,13 @@ final class QueueRuntime: Sendable {
     /// Long-polling receivers waiting for an add to land.
     let arrivals = ArrivalSignal()
 
-    init(name: String, persistedHead: [UInt8]?) {
+    init(name: String, persistedHead: [UInt8]?, recentCapacity: Int) {
         self.name = name
         prefix = MessageCodec.queuePrefix(name)
         end = MessageCodec.queueEnd(name)
         let floor = persistedHead ?? prefix
-        window = Mutex(QueueWindow(floor: floor, floorMs: persistedHead.map { Self.milliseconds(of: $0, prefixCount: MessageCodec.queuePrefix(name).count) } ?? .min))
+        window = Mutex(QueueWindow(floor: floor, floorMs: persistedHead.map { Self.milliseconds(of: $0, prefixCount: MessageCodec.queuePrefix(name).count) } ?? .min,
+                                    recentCapacity: recentCapacity))
     }
 
     /// The time component of a queue key or of a successor of one.

@@ -55,8 +55,11 @@ struct QueueWindow {
     var skipHint = 0
     /// … until this time (the earliest lock end among them).
     var skipHintValidUntil: Int64 = .max
+    /// The queue's newest messages (cache-first `recent` reads).
+    var recent: RecentMessages
 
-    init(floor: [UInt8], floorMs: Int64) {
+    init(floor: [UInt8], floorMs: Int64, recentCapacity: Int) {
+        self.recent = RecentMessages(capacity: recentCapacity)
         self.floor = floor
         self.persistedHead = floor
         self.persistedHeadMs = floorMs
@@ -102,6 +105,7 @@ struct QueueWindow {
     mutating func registerAdd(key: [UInt8], message: Message) {
         // Keep "everything below floor is acknowledged" true.
         if compareKeys(key, floor) < 0 { floor = key }
+        recent.record(key, message)
         if covers(key) {
             insert(WindowEntry(key: key, message: message, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: false))
         } else {
@@ -111,6 +115,7 @@ struct QueueWindow {
 
     /// The add's write finished (`ok`) or failed.
     mutating func finishAdd(key: [UInt8], ok: Bool) {
+        recent.land(key, ok: ok)
         if beyond.removeValue(forKey: key) != nil { return }
         let p = position(of: key)
         guard p.found, !entries[p.index].landed else { return }
@@ -124,6 +129,7 @@ struct QueueWindow {
 
     mutating func markRemoved(at i: Int) {
         guard !entries[i].removed else { return }
+        recent.forget(entries[i].key)
         entries[i].removed = true
         entries[i].busy = false
         bytes -= entries[i].bytes
@@ -156,6 +162,7 @@ struct QueueWindow {
 
     /// Forgets every entry (a purge); in-flight adds move to `beyond`.
     mutating func reset() {
+        recent.clear()
         for e in entries where !e.removed && !e.landed { beyond[e.key] = e.message }
         entries = []
         removedCount = 0
@@ -169,6 +176,7 @@ struct QueueWindow {
     /// Removes the entry with `key` if present; true if it was live.
     @discardableResult
     mutating func remove(key: [UInt8]) -> Bool {
+        recent.forget(key)
         let p = position(of: key)
         guard p.found, !entries[p.index].removed else { return false }
         markRemoved(at: p.index)

@@ -98,6 +98,10 @@ public final class InMemoryMessageStore: MessageStore {
         try locked { s in Self.ordered(s, queue: queue).prefix(max(0, limit)).map(\.message) }
     }
 
+    public func recent(queue: String, limit: Int) async throws -> [Message] {
+        try locked { s in Self.ordered(s, queue: queue).suffix(max(0, limit)).reversed().map(\.message) }
+    }
+
     private struct Snapshot: Codable {
         var catalog: EntityCatalog
         var messages: [[UInt8]]  // MessageCodec records, in sequence order

@@ -22,6 +22,9 @@ public protocol MessageStore: Sendable {
     /// Up to `limit` stored messages of `queue`, oldest first (locked and
     /// scheduled ones included: what a broker reloads after a restart).
     func pending(queue: String, limit: Int) async throws -> [Message]
+    /// Up to `limit` of the queue's newest stored messages, newest first —
+    /// a chat's latest messages (the LSM store serves them from memory).
+    func recent(queue: String, limit: Int) async throws -> [Message]
     /// Writes a consistent copy of the store to `path` (which must not exist).
     func backup(to path: String) async throws
     /// Replaces the store's contents with the copy at `path`.
