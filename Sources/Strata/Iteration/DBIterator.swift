@@ -16,6 +16,8 @@
 public final class Iterator: @unchecked Sendable {
     private let iter: any InternalIterator
     private let sequence: SequenceNumber
+    /// The family's key order (bounds and key changes are judged in it).
+    private let comparator: Comparator
     private let lowerBound: [UInt8]?
     private let upperBound: [UInt8]?
     /// Keeps the memtables, tables and snapshot this iterator reads alive.
@@ -36,8 +38,10 @@ public final class Iterator: @unchecked Sendable {
     @exclusivity(unchecked) private var savedValue: [UInt8] = []
     @exclusivity(unchecked) private var scratch: [UInt8] = []
 
-    init(iter: any InternalIterator, sequence: SequenceNumber, lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
+    init(iter: any InternalIterator, comparator: Comparator, sequence: SequenceNumber, lowerBound: [UInt8]?,
+         upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = iter
+        self.comparator = comparator
         self.sequence = sequence
         self.lowerBound = lowerBound
         self.upperBound = upperBound
@@ -49,9 +53,10 @@ public final class Iterator: @unchecked Sendable {
     /// An iterator that applies the range tombstones in `tombstones` (one
     /// cursor per fragment list, all at `sequence`) to the entries of
     /// `merging`, whose children must carry their max sequences.
-    init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], sequence: SequenceNumber,
+    init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], comparator: Comparator, sequence: SequenceNumber,
          lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = merging
+        self.comparator = comparator
         self.merging = merging
         self.tombstones = tombstones
         self.sequence = sequence
@@ -118,7 +123,7 @@ public final class Iterator: @unchecked Sendable {
     /// Moves to the first key >= `target`.
     public func seek(_ target: [UInt8]) {
         direction = .forward
-        if let lo = lowerBound, compareBytes(target, lo) < 0 {
+        if let lo = lowerBound, comparator.compare(target, lo) < 0 {
             seekInternal(lo, sequence)
         } else {
             seekInternal(target, sequence)
@@ -128,7 +133,7 @@ public final class Iterator: @unchecked Sendable {
 
     /// Moves to the last key <= `target`.
     public func seekForPrev(_ target: [UInt8]) {
-        if let hi = upperBound, compareBytes(target, hi) >= 0 {
+        if let hi = upperBound, comparator.compare(target, hi) >= 0 {
             seekToLast()
             return
         }
@@ -185,7 +190,7 @@ public final class Iterator: @unchecked Sendable {
                     savedValue.removeAll()
                     return
                 }
-                if savedKey.withUnsafeBytes({ compareBytes(userKeyOf(iter.key), $0) }) < 0 { break }
+                if savedKey.withUnsafeBytes({ comparator.compare(userKeyOf(iter.key), $0) }) < 0 { break }
             }
             direction = .reverse
         }
@@ -208,7 +213,7 @@ public final class Iterator: @unchecked Sendable {
             let ikey = iter.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence {
                 let ukey = userKeyOf(ikey)
-                if let hi = upperBound, hi.withUnsafeBytes({ compareBytes(ukey, $0) }) >= 0 {
+                if let hi = upperBound, hi.withUnsafeBytes({ comparator.compare(ukey, $0) }) >= 0 {
                     // Past the bound: stop instead of scanning tombstones beyond it.
                     valid = false
                     return
@@ -216,7 +221,7 @@ public final class Iterator: @unchecked Sendable {
                 if let kind = kindOf(ikey), kind != .rangeDeletion {
                     // The newest visible entry of a user key decides it;
                     // older ones (hidden) are skipped.
-                    let hidden = skipping && savedKey.withUnsafeBytes { compareBytes(ukey, $0) } <= 0
+                    let hidden = skipping && savedKey.withUnsafeBytes { comparator.compare(ukey, $0) } <= 0
                     if !hidden {
                         if applyTombstones {
                             let covering = coveringSequence(ukey)
@@ -255,11 +260,11 @@ public final class Iterator: @unchecked Sendable {
             let ikey = iter.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence, var kind = kindOf(ikey), kind != .rangeDeletion {
                 let ukey = userKeyOf(ikey)
-                if let lo = lowerBound, lo.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
+                if let lo = lowerBound, lo.withUnsafeBytes({ comparator.compare(ukey, $0) }) < 0 {
                     // Below the bound: whatever was kept so far is the answer.
                     break
                 }
-                if lastKind != .deletion && savedKey.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
+                if lastKind != .deletion && savedKey.withUnsafeBytes({ comparator.compare(ukey, $0) }) < 0 {
                     break
                 }
                 var covering: SequenceNumber = 0

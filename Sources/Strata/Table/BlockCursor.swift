@@ -11,6 +11,8 @@ import Glibc
 struct BlockCursor: ~Copyable {
     private(set) var block: Block?
     let order: BlockKeyOrder
+    /// `order.isInternalKey`, kept as a plain flag for the per-entry checks.
+    private let internalKeys: Bool
 
     private var base: UnsafeRawPointer?
     /// Start of the block's restart array (a copy of the block's, so the hot
@@ -39,12 +41,14 @@ struct BlockCursor: ~Copyable {
 
     init(order: BlockKeyOrder) {
         self.order = order
+        self.internalKeys = order.isInternalKey
     }
 
     /// A cursor whose first keys are rebuilt in `scratch` (not owned) until
     /// a longer key needs a heap buffer; saves an allocation per point lookup.
     init(order: BlockKeyOrder, scratch: UnsafeMutableRawBufferPointer) {
         self.order = order
+        self.internalKeys = order.isInternalKey
         buffer = scratch.baseAddress
         bufferCapacity = scratch.count
     }
@@ -90,7 +94,7 @@ struct BlockCursor: ~Copyable {
     /// Positions at the first entry with key >= target.
     mutating func seek(_ target: UnsafeRawBufferPointer) {
         guard prepare() else { return }
-        if order == .internalKey && target.count < 8 {
+        if internalKeys && target.count < 8 {
             fail(StrataError(.invalidArgument, "seek target of \(target.count) bytes is not an internal key"))
             return
         }
@@ -199,7 +203,7 @@ struct BlockCursor: ~Copyable {
             corrupt("bad restart entry", at: p)
             return nil
         }
-        if order == .internalKey && h.unshared < 8 {
+        if internalKeys && h.unshared < 8 {
             corrupt("internal key shorter than 8 bytes", at: p)
             return nil
         }
@@ -223,7 +227,7 @@ struct BlockCursor: ~Copyable {
             return false
         }
         let length = h.shared + h.unshared
-        if order == .internalKey && length < 8 {
+        if internalKeys && length < 8 {
             corrupt("internal key shorter than 8 bytes", at: p)
             return false
         }

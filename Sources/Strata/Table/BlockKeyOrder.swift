@@ -1,13 +1,24 @@
-/// How the keys of a block are ordered: internal keys (data and index
-/// blocks) or plain byte strings (meta-index and properties blocks).
+/// How the keys of a block are ordered: internal keys in a family's
+/// comparator (data, index and range-deletion blocks) or plain byte strings
+/// (meta-index and properties blocks).
 enum BlockKeyOrder: Sendable {
-    case internalKey
+    case internalKey(Comparator)
     case bytewise
+
+    /// Internal keys in byte-wise user-key order.
+    static let bytewiseInternalKey = BlockKeyOrder.internalKey(.bytewise)
+
+    /// Whether keys are internal keys (at least 8 bytes each).
+    @inline(__always)
+    var isInternalKey: Bool {
+        if case .internalKey = self { return true }
+        return false
+    }
 
     @inline(__always)
     func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         switch self {
-        case .internalKey: compareInternalKeys(a, b)
+        case .internalKey(let c): c.compareInternal(a, b)
         case .bytewise: compareBytes(a, b)
         }
     }

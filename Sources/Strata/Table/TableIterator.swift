@@ -23,9 +23,9 @@ final class TableIterator: InternalIterator {
         self.table = table
         self.verifyChecksums = verifyChecksums
         self.fillCache = fillCache
-        index = BlockCursor(order: .internalKey)
+        index = BlockCursor(order: table.keyOrder)
         index.reset(indexBlock)
-        data = BlockCursor(order: .internalKey)
+        data = BlockCursor(order: table.keyOrder)
     }
 
     var isValid: Bool { error == nil && data.isValid }
