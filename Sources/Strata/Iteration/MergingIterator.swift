@@ -12,12 +12,17 @@
 final class MergingIterator: InternalIterator {
     private let children: [any InternalIterator]
     /// The order of the children's keys.
-    private let comparator: Comparator
+    private let comparator: KeyOrder
+    /// Keeps `comparator`'s object alive (`KeyOrder` does not retain it).
+    private let retainedComparator: Comparator
     /// For each child, a sequence no visible entry of it exceeds, when the
     /// creator knows them (range-tombstone skipping); nil otherwise.
     private let maxSequences: [SequenceNumber]?
-    @exclusivity(unchecked) private var valid: [Bool]
-    @exclusivity(unchecked) private var keys: [UnsafeRawBufferPointer]
+    /// Per child: positioned or not, and its current key. Raw buffers owned
+    /// by the iterator rather than arrays, so the hot loops neither retain
+    /// arrays nor check their uniqueness on every store.
+    private let valid: UnsafeMutablePointer<Bool>
+    private let keys: UnsafeMutablePointer<UnsafeRawBufferPointer>
     @exclusivity(unchecked) private var current: Int = -1
     private enum Direction { case forward, reverse }
     @exclusivity(unchecked) private var direction: Direction = .forward
@@ -25,10 +30,18 @@ final class MergingIterator: InternalIterator {
     init(_ children: [any InternalIterator], comparator: Comparator, maxSequences: [SequenceNumber]? = nil) {
         precondition(maxSequences == nil || maxSequences!.count == children.count)
         self.children = children
-        self.comparator = comparator
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         self.maxSequences = maxSequences
-        valid = [Bool](repeating: false, count: children.count)
-        keys = [UnsafeRawBufferPointer](repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: children.count)
+        valid = .allocate(capacity: max(1, children.count))
+        valid.initialize(repeating: false, count: max(1, children.count))
+        keys = .allocate(capacity: max(1, children.count))
+        keys.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: max(1, children.count))
+    }
+
+    deinit {
+        valid.deallocate()
+        keys.deallocate()
     }
 
     @inline(__always)
@@ -162,13 +175,9 @@ final class MergingIterator: InternalIterator {
     @inline(__always)
     private func findSmallest() {
         var best = -1
-        let comparator = self.comparator
-        valid.withUnsafeBufferPointer { v in
-            keys.withUnsafeBufferPointer { k in
-                for i in 0..<v.count where v[i] {
-                    if best < 0 || comparator.compareInternal(k[i], k[best]) < 0 { best = i }
-                }
-            }
+        let order = comparator
+        for i in 0..<children.count where valid[i] {
+            if best < 0 || order.compareInternal(keys[i], keys[best]) < 0 { best = i }
         }
         current = best
     }
@@ -176,13 +185,9 @@ final class MergingIterator: InternalIterator {
     @inline(__always)
     private func findLargest() {
         var best = -1
-        let comparator = self.comparator
-        valid.withUnsafeBufferPointer { v in
-            keys.withUnsafeBufferPointer { k in
-                for i in stride(from: v.count - 1, through: 0, by: -1) where v[i] {
-                    if best < 0 || comparator.compareInternal(k[i], k[best]) > 0 { best = i }
-                }
-            }
+        let order = comparator
+        for i in stride(from: children.count - 1, through: 0, by: -1) where valid[i] {
+            if best < 0 || order.compareInternal(keys[i], keys[best]) > 0 { best = i }
         }
         current = best
     }

@@ -29,7 +29,9 @@ final class SkipList: @unchecked Sendable {
 
     let arena: Arena
     /// The order of user keys.
-    let comparator: Comparator
+    let comparator: KeyOrder
+    /// Keeps `comparator`'s object alive (`KeyOrder` does not retain it).
+    private let retainedComparator: Comparator
     /// The head sentinel: a full-height tower with an empty, never-read entry.
     private let head: SkipListNode
     /// Height of the tallest node inserted so far (at least 1).
@@ -41,7 +43,8 @@ final class SkipList: @unchecked Sendable {
 
     init(arena: Arena, comparator: Comparator, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
         self.arena = arena
-        self.comparator = comparator
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         let towerBytes = Self.maxHeight * 8
         let headBase = arena.allocate(towerBytes, alignment: 8)
         headBase.initializeMemory(as: UnsafeMutableRawPointer?.self, repeating: nil, count: Self.maxHeight)

@@ -47,7 +47,7 @@ struct SkipListNode: Equatable {
     /// `(userKey, trailer)`: user keys ascending in `comparator`'s order,
     /// then trailers descending.
     @inline(__always)
-    func compare(userKey: UnsafeRawBufferPointer, trailer: UInt64, _ comparator: Comparator) -> Int {
+    func compare(userKey: UnsafeRawBufferPointer, trailer: UInt64, _ comparator: KeyOrder) -> Int {
         let (length, prefix) = decodeTrustedVarint32(entry)
         let key = entry + prefix
         let userLength = length &- 8

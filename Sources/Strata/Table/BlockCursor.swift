@@ -13,6 +13,9 @@ struct BlockCursor: ~Copyable {
     let order: BlockKeyOrder
     /// `order.isInternalKey`, kept as a plain flag for the per-entry checks.
     private let internalKeys: Bool
+    /// The comparator of internal keys, as a hot-path `KeyOrder` (`order`
+    /// holds the strong reference).
+    private let keyOrder: KeyOrder
 
     private var base: UnsafeRawPointer?
     /// Start of the block's restart array (a copy of the block's, so the hot
@@ -42,6 +45,7 @@ struct BlockCursor: ~Copyable {
     init(order: BlockKeyOrder) {
         self.order = order
         self.internalKeys = order.isInternalKey
+        self.keyOrder = order.keyOrder
     }
 
     /// A cursor whose first keys are rebuilt in `scratch` (not owned) until
@@ -49,6 +53,7 @@ struct BlockCursor: ~Copyable {
     init(order: BlockKeyOrder, scratch: UnsafeMutableRawBufferPointer) {
         self.order = order
         self.internalKeys = order.isInternalKey
+        self.keyOrder = order.keyOrder
         buffer = scratch.baseAddress
         bufferCapacity = scratch.count
     }
@@ -104,7 +109,7 @@ struct BlockCursor: ~Copyable {
         while left < right {
             let mid = (left + right + 1) >> 1
             guard let k = keyAtRestart(mid) else { return }
-            if order.compare(k, target) < 0 {
+            if compare(k, target) < 0 {
                 left = mid
             } else {
                 right = mid - 1
@@ -112,7 +117,7 @@ struct BlockCursor: ~Copyable {
         }
         seekToRestart(left)
         while parseNext() {
-            if order.compare(key, target) >= 0 { return }
+            if compare(key, target) >= 0 { return }
         }
     }
 
@@ -133,6 +138,11 @@ struct BlockCursor: ~Copyable {
         }
         seekToRestart(restartIndex)
         while parseNext() && nextEntry < original {}
+    }
+
+    @inline(__always)
+    private func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        internalKeys ? keyOrder.compareInternal(a, b) : compareBytes(a, b)
     }
 
     // MARK: Decoding

@@ -15,6 +15,14 @@ enum BlockKeyOrder: Sendable {
         return false
     }
 
+    /// The comparator of internal keys (byte-wise for plain byte strings).
+    var keyOrder: KeyOrder {
+        switch self {
+        case .internalKey(let c): KeyOrder(c)
+        case .bytewise: KeyOrder(.bytewise)
+        }
+    }
+
     @inline(__always)
     func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
         switch self {

@@ -30,6 +30,8 @@ final class TableBuilder {
     private let file: any WritableFile
     private let options: TableBuilderOptions
     private let comparator: Comparator
+    /// `comparator` for the per-entry order check (`comparator` keeps it alive).
+    private let order: KeyOrder
     private var data: BlockBuilder
     private var index = BlockBuilder(restartInterval: 1)
     private var filter: BloomFilterBuilder?
@@ -52,6 +54,7 @@ final class TableBuilder {
         self.file = file
         self.options = options
         self.comparator = options.comparator
+        self.order = KeyOrder(options.comparator)
         props.comparatorName = options.comparator.name
         data = BlockBuilder(restartInterval: max(1, options.restartInterval))
         if options.bloomBitsPerKey > 0 { filter = BloomFilterBuilder(bitsPerKey: options.bloomBitsPerKey) }
@@ -72,7 +75,7 @@ final class TableBuilder {
             throw StrataError(.invalidArgument, "table key of \(internalKey.count) bytes is not an internal key")
         }
         if props.numEntries > 0 {
-            let order = lastKey.withUnsafeBytes { comparator.compareInternal($0, internalKey) }
+            let order = lastKey.withUnsafeBytes { self.order.compareInternal($0, internalKey) }
             guard order < 0 else {
                 throw StrataError(.invalidArgument, "table keys must strictly increase")
             }
