@@ -263,6 +263,38 @@ import Testing
         #expect(summary.families.map(\.comparatorName) == ["strata.reverse-bytewise", "strata.reverse-bytewise", "test.length-then-bytes"])
     }
 
+    @Test func aCheckpointKeepsTheComparators() throws {
+        let dir = TempDir("cmp-ckpt")
+        defer { dir.cleanup() }
+        var o = Options()
+        o.logger.logLevel = .critical
+        o.columnFamilyComparators = ["len": Self.lengthThenBytes]
+        let db = try Database.open(at: dir.file("db"), options: o)
+        let rev = try db.createColumnFamily("rev", options: ColumnFamilyOptions(comparator: .reverseBytewise))
+        let len = try db.createColumnFamily("len", options: ColumnFamilyOptions(comparator: Self.lengthThenBytes))
+        for k in ["5", "40", "300"].map(utf8) {
+            try db.put(k, k, in: rev)
+            try db.put(k, k, in: len)
+        }
+        try db.flush()
+        try db.createCheckpoint(at: dir.file("ckpt"))
+        try db.close()
+        let copy = try Database.open(at: dir.file("ckpt"), options: o)
+        func scan(_ name: String) throws -> [String] {
+            let it = try copy.makeIterator(in: copy.columnFamily(name))
+            var out: [String] = []
+            it.seekToFirst()
+            while it.isValid { out.append(String(decoding: it.key, as: UTF8.self)); it.next() }
+            return out
+        }
+        #expect(try scan("rev") == ["5", "40", "300"])
+        #expect(try scan("len") == ["5", "40", "300"])
+        try copy.close()
+        var without = o
+        without.columnFamilyComparators = [:]
+        #expect(throws: StrataError.self) { try Database.open(at: dir.file("ckpt"), options: without) }
+    }
+
     @Test func aDroppedCustomFamilyNeedsNoComparator() throws {
         let fs = FaultInjectionFileSystem()
         let o = Self.options(fs)
