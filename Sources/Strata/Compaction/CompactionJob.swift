@@ -239,9 +239,9 @@ final class CompactionJob {
         while level < Version.numLevels {
             let files = v.files[level]
             var i = baseLevelCursors[level]
-            while i < files.count && files[i].compareToLargest(userKey, comparator) > 0 { i += 1 }
+            while i < files.count && files[i].compareToLargest(userKey, compaction.version.keyOrder) > 0 { i += 1 }
             baseLevelCursors[level] = i
-            if i < files.count && files[i].compareToSmallest(userKey, comparator) >= 0 { return false }
+            if i < files.count && files[i].compareToSmallest(userKey, compaction.version.keyOrder) >= 0 { return false }
             level += 1
         }
         return true
@@ -252,7 +252,7 @@ final class CompactionJob {
     /// exceed the limit, so the output should end before this key.
     private func grandparentLimitReached(before userKey: UnsafeRawBufferPointer) -> Bool {
         let gp = compaction.grandparents
-        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey, comparator) > 0 {
+        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey, compaction.version.keyOrder) > 0 {
             if seenKey { grandparentOverlap += gp[grandparentIndex].size }
             grandparentIndex += 1
         }

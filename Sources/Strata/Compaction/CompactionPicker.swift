@@ -78,7 +78,7 @@ final class CompactionPicker {
         guard !files.isEmpty else { return nil }
         var pick = files[0]
         if let pointer = compactPointers[best] {
-            let after = pointer.withUnsafeBytes { p in files.first { $0.compareToSmallest(p, v.comparator) < 0 } }
+            let after = pointer.withUnsafeBytes { p in files.first { $0.compareToSmallest(p, v.keyOrder) < 0 } }
             if let after { pick = after }
         }
         return makeCompaction(v, level: best, start: [pick], isManual: false)
@@ -100,7 +100,7 @@ final class CompactionPicker {
         var start = v.overlappingFiles(level: level, smallestUserKey: begin, largestUserKey: end)
         if inPlace, let after = resumeAfter {
             // Files written by the previous piece hold `after`; skip them.
-            start = after.withUnsafeBytes { a in Array(start.drop { $0.compareToSmallest(a, v.comparator) >= 0 }) }
+            start = after.withUnsafeBytes { a in Array(start.drop { $0.compareToSmallest(a, v.keyOrder) >= 0 }) }
         }
         guard !start.isEmpty else { return nil }
         var more = false

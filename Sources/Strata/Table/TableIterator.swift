@@ -23,9 +23,9 @@ final class TableIterator: InternalIterator {
         self.table = table
         self.verifyChecksums = verifyChecksums
         self.fillCache = fillCache
-        index = BlockCursor(order: table.keyOrder)
+        index = BlockCursor(order: table.blockOrder)
         index.reset(indexBlock)
-        data = BlockCursor(order: table.keyOrder)
+        data = BlockCursor(order: table.blockOrder)
     }
 
     var isValid: Bool { error == nil && data.isValid }

@@ -16,7 +16,7 @@ final class TableReader: Sendable {
     /// against the name in the properties at open).
     let comparator: Comparator
     /// `.internalKey(comparator)`, for the block cursors.
-    let keyOrder: BlockKeyOrder
+    let blockOrder: BlockKeyOrder
     let indexBlock: Block
     /// The table's range tombstones, sorted by begin key then sequence
     /// descending; read and checked at open and kept for the reader's life.
@@ -31,7 +31,7 @@ final class TableReader: Sendable {
                  properties: TableProperties, comparator: Comparator, indexBlock: Block, rangeTombstones: [RangeTombstone],
                  filter: BloomFilter?, filterBytes: Int, dataEnd: UInt64) {
         self.comparator = comparator
-        self.keyOrder = .internalKey(comparator)
+        self.blockOrder = .internalKey(comparator)
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
@@ -168,7 +168,7 @@ final class TableReader: Sendable {
             if excluded { return .notFound }
         }
 
-        var index = BlockCursor(order: keyOrder)
+        var index = BlockCursor(order: blockOrder)
         index.reset(indexBlock)
         index.seek(lookupKey)
         guard index.isValid else {
@@ -179,7 +179,7 @@ final class TableReader: Sendable {
         let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache, forGet: true)
         // Keys up to this size are rebuilt on the stack; longer ones move to the heap.
         return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch in
-            var cursor = BlockCursor(order: keyOrder, scratch: scratch)
+            var cursor = BlockCursor(order: blockOrder, scratch: scratch)
             cursor.reset(block)
             cursor.seek(lookupKey)
             guard cursor.isValid else {

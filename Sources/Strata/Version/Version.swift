@@ -10,6 +10,8 @@ final class Version: Sendable {
     let files: [[FileMetaData]]
     /// The family's key order, which every range check here uses.
     let comparator: Comparator
+    /// `comparator` for the lookups (kept alive by `comparator`).
+    let keyOrder: KeyOrder
 
     /// `files` must already be ordered as described above, in `comparator`'s
     /// order (`VersionBuilder` produces and checks that).
@@ -17,6 +19,7 @@ final class Version: Sendable {
         precondition(files.count == Version.numLevels)
         self.files = files
         self.comparator = comparator
+        self.keyOrder = KeyOrder(comparator)
     }
 
     /// A byte-wise version with no files.
@@ -39,7 +42,7 @@ final class Version: Sendable {
     /// first; deeper levels at most one file.
     func filesForGet(level: Int, userKey: UnsafeRawBufferPointer) -> [FileMetaData] {
         if level == 0 {
-            return files[0].filter { $0.containsUserKey(userKey, comparator) }
+            return files[0].filter { $0.containsUserKey(userKey, keyOrder) }
         }
         if let f = fileForGet(level: level, userKey: userKey) { return [f] }
         return []
@@ -50,8 +53,8 @@ final class Version: Sendable {
     func fileForGet(level: Int, userKey: UnsafeRawBufferPointer) -> FileMetaData? {
         precondition(level >= 1)
         let level = files[level]
-        let i = Self.firstFile(level, largestAtLeast: userKey, comparator)
-        guard i < level.count, level[i].compareToSmallest(userKey, comparator) >= 0 else { return nil }
+        let i = Self.firstFile(level, largestAtLeast: userKey, keyOrder)
+        guard i < level.count, level[i].compareToSmallest(userKey, keyOrder) >= 0 else { return nil }
         return level[i]
     }
 
@@ -64,13 +67,13 @@ final class Version: Sendable {
         let candidates = files[level]
         var start = 0
         if level > 0, let lo = smallestUserKey {
-            start = lo.withUnsafeBytes { Self.firstFile(candidates, largestAtLeast: $0, comparator) }
+            start = lo.withUnsafeBytes { Self.firstFile(candidates, largestAtLeast: $0, keyOrder) }
         }
         var result: [FileMetaData] = []
         for i in start..<candidates.count {
             let f = candidates[i]
-            let beforeRange = smallestUserKey.map { lo in lo.withUnsafeBytes { f.compareToLargest($0, comparator) > 0 } } ?? false
-            let afterRange = largestUserKey.map { hi in hi.withUnsafeBytes { f.compareToSmallest($0, comparator) < 0 } } ?? false
+            let beforeRange = smallestUserKey.map { lo in lo.withUnsafeBytes { f.compareToLargest($0, keyOrder) > 0 } } ?? false
+            let afterRange = largestUserKey.map { hi in hi.withUnsafeBytes { f.compareToSmallest($0, keyOrder) < 0 } } ?? false
             if afterRange && level > 0 { break }
             if !beforeRange && !afterRange { result.append(f) }
         }
@@ -79,7 +82,7 @@ final class Version: Sendable {
 
     /// Index of the first file in a sorted, non-overlapping level whose
     /// largest user key is >= `key` (count if none).
-    private static func firstFile(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer, _ cmp: Comparator) -> Int {
+    private static func firstFile(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer, _ cmp: KeyOrder) -> Int {
         var lo = 0
         var hi = level.count
         while lo < hi {

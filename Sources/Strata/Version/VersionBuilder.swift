@@ -70,7 +70,7 @@ struct VersionBuilder {
                 list.sort { cmp.compareInternal($0.smallest, $1.smallest) < 0 }
                 for i in list.indices.dropFirst() {
                     let prev = list[i - 1], next = list[i]
-                    let ordered = prev.largest.withUnsafeBytes { next.compareToSmallest(userKeyOf($0), cmp) < 0 }
+                    let ordered = prev.largest.withUnsafeBytes { next.compareToSmallest(userKeyOf($0), KeyOrder(cmp)) < 0 }
                     if !ordered {
                         throw StrataError(.corruption, "files #\(prev.number) and #\(next.number) overlap at level \(level)")
                     }
