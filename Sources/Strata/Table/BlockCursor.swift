@@ -13,8 +13,8 @@ struct BlockCursor: ~Copyable {
     let order: BlockKeyOrder
     /// `order.isInternalKey`, kept as a plain flag for the per-entry checks.
     private let internalKeys: Bool
-    /// The comparator of internal keys, as a hot-path `KeyOrder` (`order`
-    /// holds the strong reference).
+    /// The comparator of internal keys (`order`'s; its creator keeps the
+    /// comparator alive).
     private let keyOrder: KeyOrder
 
     private var base: UnsafeRawPointer?

@@ -15,7 +15,8 @@ final class TableReader: Sendable {
     /// The order of the table's keys (its family's comparator, checked
     /// against the name in the properties at open).
     let comparator: Comparator
-    /// `.internalKey(comparator)`, for the block cursors.
+    /// `.internalKey(comparator)`, for the block cursors (this reader keeps
+    /// the comparator alive for them).
     let blockOrder: BlockKeyOrder
     let indexBlock: Block
     /// The table's range tombstones, sorted by begin key then sequence
