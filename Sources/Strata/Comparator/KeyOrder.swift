@@ -34,3 +34,23 @@ struct KeyOrder: @unchecked Sendable {
         return comparator.compareInternal(a, b)
     }
 }
+
+/// A user-key order that hot loops are specialized for: `BytewiseKeyOrder`
+/// (memcmp, no state) or `KeyOrder` (any comparator). A loop generic over
+/// it tests the byte-wise flag once per call, when it picks the
+/// specialization, instead of once per comparison: the skip-list descent
+/// and the version's file search then run exactly the byte-wise code they
+/// ran before comparators existed (callgrind: the per-comparison test had
+/// cost a point lookup ~7% more instructions).
+protocol KeyOrdering {
+    /// Three-way comparison of two user keys.
+    func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int
+}
+
+/// Byte-wise order with nothing to load: the specialization of the default.
+struct BytewiseKeyOrder: KeyOrdering {
+    @inline(__always)
+    func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int { compareBytes(a, b) }
+}
+
+extension KeyOrder: KeyOrdering {}

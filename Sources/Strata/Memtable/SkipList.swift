@@ -127,12 +127,22 @@ final class SkipList: @unchecked Sendable {
     private func descend(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool)
         -> (predecessor: SkipListNode, next: UnsafeMutableRawPointer?)
     {
+        // One test of the order per descent, not per node (see `KeyOrdering`).
+        if comparator.isBytewise {
+            return descend(userKey: userKey, trailer: trailer, recordSplice: recordSplice, BytewiseKeyOrder())
+        }
+        return descend(userKey: userKey, trailer: trailer, recordSplice: recordSplice, comparator)
+    }
+
+    @inline(__always)
+    private func descend<O: KeyOrdering>(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool, _ comparator: O)
+        -> (predecessor: SkipListNode, next: UnsafeMutableRawPointer?)
+    {
         var x = head
         var level = height.load(ordering: .relaxed) &- 1
         // The node last found to be >= the target: when a lower level leads
         // to it again it need not be compared a second time.
         var knownNotLess: UnsafeMutableRawPointer? = nil
-        let comparator = self.comparator
         while true {
             let next = x.next(level)
             if let n = next, n != knownNotLess, SkipListNode(n).compare(userKey: userKey, trailer: trailer, comparator) < 0 {

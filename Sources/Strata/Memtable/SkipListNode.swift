@@ -47,7 +47,7 @@ struct SkipListNode: Equatable {
     /// `(userKey, trailer)`: user keys ascending in `comparator`'s order,
     /// then trailers descending.
     @inline(__always)
-    func compare(userKey: UnsafeRawBufferPointer, trailer: UInt64, _ comparator: KeyOrder) -> Int {
+    func compare<O: KeyOrdering>(userKey: UnsafeRawBufferPointer, trailer: UInt64, _ comparator: O) -> Int {
         let (length, prefix) = decodeTrustedVarint32(entry)
         let key = entry + prefix
         let userLength = length &- 8

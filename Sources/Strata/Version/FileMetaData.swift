@@ -25,21 +25,21 @@ final class FileMetaData: Sendable, Equatable, CustomStringConvertible {
     var description: String { "#\(number) (\(size) bytes, \(numEntries) entries)" }
 
     /// Three-way comparison of `key` with the user key of `smallest`, in
-    /// the family's order `cmp` (a `KeyOrder`, so byte-wise costs no retain).
+    /// the family's order `cmp` (`KeyOrdering`: specialized for byte-wise).
     @inline(__always)
-    func compareToSmallest(_ key: UnsafeRawBufferPointer, _ cmp: KeyOrder) -> Int {
+    func compareToSmallest<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
         smallest.withUnsafeBytes { cmp.compare(key, userKeyOf($0)) }
     }
 
     /// Three-way comparison of `key` with the user key of `largest`, in `cmp`.
     @inline(__always)
-    func compareToLargest(_ key: UnsafeRawBufferPointer, _ cmp: KeyOrder) -> Int {
+    func compareToLargest<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
         largest.withUnsafeBytes { cmp.compare(key, userKeyOf($0)) }
     }
 
     /// Whether the file's user-key range contains `key` (in order `cmp`).
     @inline(__always)
-    func containsUserKey(_ key: UnsafeRawBufferPointer, _ cmp: KeyOrder) -> Bool {
+    func containsUserKey<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Bool {
         compareToSmallest(key, cmp) >= 0 && compareToLargest(key, cmp) <= 0
     }
 }

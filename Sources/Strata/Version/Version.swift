@@ -42,6 +42,8 @@ final class Version: Sendable {
     /// first; deeper levels at most one file.
     func filesForGet(level: Int, userKey: UnsafeRawBufferPointer) -> [FileMetaData] {
         if level == 0 {
+            // One test of the order per call (see `KeyOrdering`).
+            if keyOrder.isBytewise { return files[0].filter { $0.containsUserKey(userKey, BytewiseKeyOrder()) } }
             return files[0].filter { $0.containsUserKey(userKey, keyOrder) }
         }
         if let f = fileForGet(level: level, userKey: userKey) { return [f] }
@@ -52,9 +54,14 @@ final class Version: Sendable {
     /// binary search; no allocation, for the read path.
     func fileForGet(level: Int, userKey: UnsafeRawBufferPointer) -> FileMetaData? {
         precondition(level >= 1)
-        let level = files[level]
-        let i = Self.firstFile(level, largestAtLeast: userKey, keyOrder)
-        guard i < level.count, level[i].compareToSmallest(userKey, keyOrder) >= 0 else { return nil }
+        if keyOrder.isBytewise { return Self.fileForGet(files[level], userKey, BytewiseKeyOrder()) }
+        return Self.fileForGet(files[level], userKey, keyOrder)
+    }
+
+    @inline(__always)
+    private static func fileForGet<O: KeyOrdering>(_ level: [FileMetaData], _ userKey: UnsafeRawBufferPointer, _ order: O) -> FileMetaData? {
+        let i = firstFile(level, largestAtLeast: userKey, order)
+        guard i < level.count, level[i].compareToSmallest(userKey, order) >= 0 else { return nil }
         return level[i]
     }
 
@@ -82,7 +89,7 @@ final class Version: Sendable {
 
     /// Index of the first file in a sorted, non-overlapping level whose
     /// largest user key is >= `key` (count if none).
-    private static func firstFile(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer, _ cmp: KeyOrder) -> Int {
+    private static func firstFile<O: KeyOrdering>(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
         var lo = 0
         var hi = level.count
         while lo < hi {
