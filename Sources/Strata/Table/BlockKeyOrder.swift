@@ -29,12 +29,4 @@ enum BlockKeyOrder: Sendable {
         case .bytewise: KeyOrder(.bytewise)
         }
     }
-
-    @inline(__always)
-    func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
-        switch self {
-        case .internalKey(let k): k.compareInternal(a, b)
-        case .bytewise: compareBytes(a, b)
-        }
-    }
 }
