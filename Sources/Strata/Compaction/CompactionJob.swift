@@ -32,6 +32,8 @@ final class CompactionJob {
     let compaction: Compaction
     /// The family's key order (the compaction's version's).
     private let comparator: Comparator
+    /// `comparator` for the per-key file range checks (the version keeps it alive).
+    private let keyOrder: KeyOrder
     private let env: Environment
     /// Live snapshot sequences, ascending, taken when the job started.
     private let snapshots: [SequenceNumber]
@@ -69,6 +71,7 @@ final class CompactionJob {
     init(compaction: Compaction, snapshots: [SequenceNumber], environment: Environment) {
         self.compaction = compaction
         self.comparator = compaction.version.comparator
+        self.keyOrder = compaction.version.keyOrder
         self.snapshots = snapshots
         self.env = environment
     }
@@ -239,9 +242,9 @@ final class CompactionJob {
         while level < Version.numLevels {
             let files = v.files[level]
             var i = baseLevelCursors[level]
-            while i < files.count && files[i].compareToLargest(userKey, compaction.version.keyOrder) > 0 { i += 1 }
+            while i < files.count && files[i].compareToLargest(userKey, keyOrder) > 0 { i += 1 }
             baseLevelCursors[level] = i
-            if i < files.count && files[i].compareToSmallest(userKey, compaction.version.keyOrder) >= 0 { return false }
+            if i < files.count && files[i].compareToSmallest(userKey, keyOrder) >= 0 { return false }
             level += 1
         }
         return true
@@ -252,7 +255,7 @@ final class CompactionJob {
     /// exceed the limit, so the output should end before this key.
     private func grandparentLimitReached(before userKey: UnsafeRawBufferPointer) -> Bool {
         let gp = compaction.grandparents
-        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey, compaction.version.keyOrder) > 0 {
+        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey, keyOrder) > 0 {
             if seenKey { grandparentOverlap += gp[grandparentIndex].size }
             grandparentIndex += 1
         }

@@ -75,7 +75,11 @@ final class TableBuilder {
             throw StrataError(.invalidArgument, "table key of \(internalKey.count) bytes is not an internal key")
         }
         if props.numEntries > 0 {
-            let order = lastKey.withUnsafeBytes { self.order.compareInternal($0, internalKey) }
+            // The byte-wise case in a closure of its own that calls nothing
+            // opaque, so `lastKey`'s storage is not retained around it.
+            let order = self.order.isBytewise
+                ? lastKey.withUnsafeBytes { compareInternalKeys($0, internalKey) }
+                : lastKey.withUnsafeBytes { self.order.comparator.compareInternal($0, internalKey) }
             guard order < 0 else {
                 throw StrataError(.invalidArgument, "table keys must strictly increase")
             }
