@@ -45,12 +45,17 @@ struct KeyOrder: @unchecked Sendable {
 protocol KeyOrdering {
     /// Three-way comparison of two user keys.
     func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int
+    /// Three-way comparison of two internal keys (user keys, then trailers descending).
+    func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int
 }
 
 /// Byte-wise order with nothing to load: the specialization of the default.
 struct BytewiseKeyOrder: KeyOrdering {
     @inline(__always)
     func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int { compareBytes(a, b) }
+
+    @inline(__always)
+    func compareInternal(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int { compareInternalKeys(a, b) }
 }
 
 extension KeyOrder: KeyOrdering {}

@@ -172,23 +172,34 @@ final class MergingIterator: InternalIterator {
         return nil
     }
 
+    /// Points `current` at the child with the smallest key (-1 when none).
+    /// The order is tested once here, not per comparison (see `KeyOrdering`).
     @inline(__always)
     private func findSmallest() {
-        var best = -1
-        let order = comparator
-        for i in 0..<children.count where valid[i] {
-            if best < 0 || order.compareInternal(keys[i], keys[best]) < 0 { best = i }
-        }
-        current = best
+        current = comparator.isBytewise ? smallest(BytewiseKeyOrder()) : smallest(comparator)
+    }
+
+    /// Points `current` at the child with the largest key (-1 when none).
+    @inline(__always)
+    private func findLargest() {
+        current = comparator.isBytewise ? largest(BytewiseKeyOrder()) : largest(comparator)
     }
 
     @inline(__always)
-    private func findLargest() {
+    private func smallest<O: KeyOrdering>(_ order: O) -> Int {
         var best = -1
-        let order = comparator
+        for i in 0..<children.count where valid[i] {
+            if best < 0 || order.compareInternal(keys[i], keys[best]) < 0 { best = i }
+        }
+        return best
+    }
+
+    @inline(__always)
+    private func largest<O: KeyOrdering>(_ order: O) -> Int {
+        var best = -1
         for i in stride(from: children.count - 1, through: 0, by: -1) where valid[i] {
             if best < 0 || order.compareInternal(keys[i], keys[best]) > 0 { best = i }
         }
-        current = best
+        return best
     }
 }
