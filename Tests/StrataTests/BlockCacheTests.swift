@@ -125,7 +125,7 @@ import Testing
     }
 
     @Test func tableReadersPinIndexAndFilterWhileOpen() throws {
-        var options = TableBuilderOptions()
+        var options = TableBuilderOptions(comparator: .bytewise)
         options.bloomBitsPerKey = 10
         let (bytes, _) = try TableTests.build(TableTests.entries(500), options: options)
         let cache = BlockCache(capacity: 1 << 20)

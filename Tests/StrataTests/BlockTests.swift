@@ -72,7 +72,7 @@ struct TableTestRNG: RandomNumberGenerator {
     func iterateForwardBackwardAndSeek(restartInterval: Int) throws {
         let es = Self.entries(500)
         let block = try Self.build(es, restartInterval: restartInterval)
-        let it = BlockIterator(block: block)
+        let it = BlockIterator(block: block, order: .bytewiseInternalKey)
 
         it.seekToFirst()
         for e in es {
@@ -149,7 +149,7 @@ struct TableTestRNG: RandomNumberGenerator {
     @Test func emptyBlock() throws {
         var b = BlockBuilder(restartInterval: 16)
         b.finish()
-        let it = BlockIterator(block: try Block.copying(b.buffer))
+        let it = BlockIterator(block: try Block.copying(b.buffer), order: .bytewiseInternalKey)
         it.seekToFirst()
         #expect(!it.isValid)
         it.seekToLast()
@@ -192,7 +192,7 @@ struct TableTestRNG: RandomNumberGenerator {
         let probe = makeInternalKey(TableTestKeys.userKey(30), 5, .value)
         for v in variants {
             guard let block = try? Block.copying(v) else { continue }
-            let it = BlockIterator(block: block)
+            let it = BlockIterator(block: block, order: .bytewiseInternalKey)
             var steps = 0
             it.seekToFirst()
             while it.isValid && steps < 1000 { #expect(it.key.count >= 8); it.next(); steps += 1 }

@@ -56,7 +56,7 @@ import Testing
         for level in 1..<Version.numLevels {
             let files = v.files[level]
             for i in files.indices.dropFirst() {
-                let ordered = Compaction.compareUserKeys(files[i - 1].largest, files[i].smallest) < 0
+                let ordered = v.comparator.compareUserKeysOf(files[i - 1].largest, files[i].smallest) < 0
                 #expect(ordered, "level \(level): files #\(files[i - 1].number) and #\(files[i].number) overlap")
             }
         }

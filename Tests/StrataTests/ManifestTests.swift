@@ -145,7 +145,7 @@ private struct SetState: Equatable {
         edit.addFile(level: 1, file(11, "f", "h"))
         edit.addFile(level: 1, file(12, "h\u{0}", "k"))
         edit.addFile(level: 1, file(13, "x", "z"))
-        var builder = VersionBuilder(base: .empty)
+        var builder = VersionBuilder(base: .empty, comparator: .bytewise)
         try builder.apply(edit)
         let v = try builder.build()
         #expect(v.files[0].map(\.number) == [4, 3, 1])
@@ -190,7 +190,7 @@ private struct SetState: Equatable {
     }
 
     @Test func builderRejectsInconsistentEdits() throws {
-        var builder = VersionBuilder(base: .empty)
+        var builder = VersionBuilder(base: .empty, comparator: .bytewise)
         var add = VersionEdit()
         add.addFile(level: 1, file(1, "a", "c"))
         try builder.apply(add)

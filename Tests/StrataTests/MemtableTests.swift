@@ -43,7 +43,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
 
 @Suite struct MemtableTests {
     @Test func randomKeysIterateInOrderBothDirections() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         var rng = TestRandom(seed: 42)
         var expected: [([UInt8], [UInt8])] = []
         // Short keys from a small alphabet so user keys repeat with
@@ -75,7 +75,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func seekSemantics() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         let it = m.makeIterator()
         it.seekToFirst()
         #expect(!it.isValid)
@@ -129,7 +129,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func getHonoursSnapshots() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         add(m, 1, .value, bytes("a"), bytes("v1"))
         add(m, 5, .value, bytes("a"), bytes("v2"))
         add(m, 8, .deletion, bytes("a"))
@@ -157,7 +157,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func emptyKeysAndValues() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         add(m, 1, .value, [], [])
         add(m, 2, .value, bytes("k"), [])
         add(m, 3, .deletion, [], bytes("ignored"))
@@ -175,7 +175,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func largeEntriesAndVarintLengths() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         let bigKey = [UInt8](repeating: 7, count: 300)
         let bigValue = (0..<2_000_000).map { UInt8(truncatingIfNeeded: $0 &* 31) }
         add(m, 1, .value, bigKey, bigValue)
@@ -188,7 +188,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func rangeTombstonesLiveInASeparateList() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         #expect(m.makeRangeTombstoneIterator() == nil)
         add(m, 1, .value, bytes("c"), bytes("v"))
         #expect(m.makeRangeTombstoneIterator() == nil)
@@ -217,7 +217,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     }
 
     @Test func statisticsAndMemoryUsageGrow() {
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         #expect(m.isEmpty && m.entryCount == 0)
         #expect(m.firstSequence == nil && m.lastSequence == nil)
         var last = m.approximateMemoryUsage
@@ -264,7 +264,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
 
     @Test func iteratorKeepsMemtableAlive() {
         func makeDetachedIterator() -> any InternalIterator {
-            let m = Memtable()
+            let m = Memtable(comparator: .bytewise)
             for i in 0..<100 { add(m, UInt64(i + 1), .value, [UInt8(i)], [UInt8(i), UInt8(i)]) }
             return m.makeIterator()
         }
@@ -284,7 +284,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     @Test func concurrentReadersSeeConsistentList() {
         let total = 100_000
         let readerCount = 3
-        let m = Memtable()
+        let m = Memtable(comparator: .bytewise)
         let writerDone = AtomicFlag()
         let failures = FailureLog()
         let finished = DispatchSemaphore(value: 0)

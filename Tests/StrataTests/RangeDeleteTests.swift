@@ -35,7 +35,7 @@ import Testing
         let ts = (0..<Int(rng.next() % 12)).map { _ in
             RangeTombstone(begin: Self.smallKey(&rng), end: Self.smallKey(&rng), sequence: 1 + rng.next() % 20)
         }
-        let f = RangeTombstoneFragments(ts.shuffled(using: &rng))
+        let f = RangeTombstoneFragments(ts.shuffled(using: &rng), comparator: .bytewise)
         // Shape: sorted, non-empty, non-overlapping, sequences strictly descending.
         let all = f.all
         for (i, frag) in all.enumerated() {
@@ -70,14 +70,14 @@ import Testing
     }
 
     @Test func fragmenterEdgeCases() {
-        #expect(RangeTombstoneFragments([]).isEmpty)
+        #expect(RangeTombstoneFragments([], comparator: .bytewise).isEmpty)
         // Empty and inverted ranges delete nothing.
         let f = RangeTombstoneFragments([RangeTombstone(begin: utf8("b"), end: utf8("b"), sequence: 3),
-                                         RangeTombstone(begin: utf8("c"), end: utf8("a"), sequence: 4)])
+                                         RangeTombstone(begin: utf8("c"), end: utf8("a"), sequence: 4)], comparator: .bytewise)
         #expect(f.isEmpty)
         // Adjacent ranges with the same sequences merge; the empty key is a valid begin.
         let g = RangeTombstoneFragments([RangeTombstone(begin: [], end: utf8("b"), sequence: 5),
-                                         RangeTombstone(begin: utf8("b"), end: utf8("c"), sequence: 5)])
+                                         RangeTombstone(begin: utf8("b"), end: utf8("c"), sequence: 5)], comparator: .bytewise)
         #expect(g.count == 1)
         #expect(g.maxCoveringSequence([], atOrBelow: 9) == 5)
         #expect(g.maxCoveringSequence(utf8("bz"), atOrBelow: 9) == 5)
@@ -93,7 +93,7 @@ import Testing
 
     @Test func tableStoresTombstonesAndWidensItsRange() throws {
         let sink = TableTestSink()
-        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0))
+        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0, comparator: .bytewise))
         try b.addRangeTombstone(Self.tombstone("m", "q", 9))
         try makeInternalKey(utf8("d"), 3, .value).withUnsafeBytes { k in try utf8("v").withUnsafeBytes { try b.add(k, $0) } }
         try b.addRangeTombstone(Self.tombstone("a", "c", 7))
@@ -114,7 +114,7 @@ import Testing
 
     @Test func tableWithOnlyTombstones() throws {
         let sink = TableTestSink()
-        let b = TableBuilder(file: sink, options: TableBuilderOptions())
+        let b = TableBuilder(file: sink, options: TableBuilderOptions(comparator: .bytewise))
         try b.addRangeTombstone(Self.tombstone("b", "d", 5))
         let props = try b.finish()
         #expect(props.numEntries == 0 && props.dataBlocks == 0)
@@ -132,7 +132,7 @@ import Testing
     @Test func byteFlipsInTheRangeDeletionBlock() throws {
         let sink = TableTestSink()
         // No data and no filter, so the range-deletion block starts at offset 0.
-        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0))
+        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0, comparator: .bytewise))
         let expected = [Self.tombstone("apple", "banana", 11), Self.tombstone("cherry", "date", 12),
                         Self.tombstone("cherry", "fig", 3)]
         for t in expected.reversed() { try b.addRangeTombstone(t) }
@@ -161,7 +161,7 @@ import Testing
     /// The example in Docs/format-table.md, byte for byte.
     @Test func documentedBlockBytes() throws {
         let sink = TableTestSink()
-        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0))
+        let b = TableBuilder(file: sink, options: TableBuilderOptions(bloomBitsPerKey: 0, comparator: .bytewise))
         try b.addRangeTombstone(Self.tombstone("ab", "b", 7))
         _ = try b.finish()
         let size = try Self.rangeDeletionBlockEnd(sink.bytes) - TableFormat.blockTrailerSize
@@ -344,7 +344,7 @@ import Testing
         #expect(db.property("strata.num-files-at-level0") == "2")
         let tables = try FileManager.default.contentsOfDirectory(atPath: dir.path).filter { $0.hasSuffix(".sst") }.sorted()
         let newest = try TableReader.open(file: POSIXFileSystem().openForReading(at: dir.file(tables.last!)),
-                                          path: tables.last!, fileNumber: 0, cache: nil)
+                                          path: tables.last!, fileNumber: 0, cache: nil, comparator: .bytewise)
         #expect(newest.properties.numEntries == 0)
         #expect(newest.rangeTombstones.map(\.begin) == [Self.key(3)])
         try db.close()
@@ -462,19 +462,19 @@ import Testing
     /// 2000 keys of which all but the ends are under one tombstone: both
     /// scans visit a handful of entries, not the deleted ones.
     @Test func iteratorJumpsOverADeletedRange() throws {
-        let old = Memtable()
+        let old = Memtable(comparator: .bytewise)
         for i in 0..<2000 {
             let k = Self.key(i + 1000)  // 4-digit keys
             k.withUnsafeBytes { kp in utf8("v").withUnsafeBytes { old.add(sequence: UInt64(i + 1), kind: .value, key: kp, value: $0) } }
         }
-        let newer = Memtable()
+        let newer = Memtable(comparator: .bytewise)
         Self.key(1001).withUnsafeBytes { b in Self.key(2999).withUnsafeBytes { newer.add(sequence: 5000, kind: .rangeDeletion, key: b, value: $0) } }
         // A newer put inside the range stays visible.
         Self.key(2500).withUnsafeBytes { k in utf8("new").withUnsafeBytes { newer.add(sequence: 5001, kind: .value, key: k, value: $0) } }
         let counted = CountingIterator(old.makeIterator())
-        let merging = MergingIterator([newer.makeIterator(), counted], maxSequences: [newer.maxPointSequence, old.maxPointSequence])
+        let merging = MergingIterator([newer.makeIterator(), counted], comparator: .bytewise, maxSequences: [newer.maxPointSequence, old.maxPointSequence])
         let cursor = RangeTombstoneCursor(newer.rangeTombstoneFragments()!, snapshot: 6000)
-        let it = Iterator(merging: merging, tombstones: [cursor], sequence: 6000, lowerBound: nil, upperBound: nil, pins: [])
+        let it = Iterator(merging: merging, tombstones: [cursor], comparator: .bytewise, sequence: 6000, lowerBound: nil, upperBound: nil, pins: [])
         var keys: [[UInt8]] = []
         it.seekToFirst()
         while it.isValid { keys.append(it.key); it.next() }

@@ -73,7 +73,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     }
 
     static func open(_ bytes: [UInt8], cache: BlockCache? = nil, fileNumber: UInt64 = 1) throws -> TableReader {
-        try TableReader.open(file: TableTestSource(bytes), path: "test.sst", fileNumber: fileNumber, cache: cache)
+        try TableReader.open(file: TableTestSource(bytes), path: "test.sst", fileNumber: fileNumber, cache: cache, comparator: .bytewise)
     }
 
     static func get(_ t: TableReader, _ userKey: [UInt8], _ seq: UInt64) throws -> TableGetResult {
@@ -85,7 +85,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     @Test(arguments: [Compression.none, Compression.lz4])
     func roundTrip(compression: Compression) throws {
         let es = Self.entries(10_000)
-        let (bytes, props) = try Self.build(es, options: TableBuilderOptions(compression: compression))
+        let (bytes, props) = try Self.build(es, options: TableBuilderOptions(compression: compression, comparator: .bytewise))
         let cache = BlockCache(capacity: 1 << 20)
         let t = try Self.open(bytes, cache: cache)
         #expect(t.properties == props)
@@ -161,7 +161,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     }
 
     @Test func emptyTable() throws {
-        let (bytes, props) = try Self.build([], options: TableBuilderOptions())
+        let (bytes, props) = try Self.build([], options: TableBuilderOptions(comparator: .bytewise))
         #expect(props.numEntries == 0)
         let t = try Self.open(bytes)
         #expect(try Self.get(t, [1], 10) == .notFound)
@@ -175,7 +175,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
 
     @Test func noFilterAndTinyBlocks() throws {
         let es = Self.entries(300, valueLength: 3)
-        let (bytes, props) = try Self.build(es, options: TableBuilderOptions(blockSize: 1, restartInterval: 1, compression: .none, bloomBitsPerKey: 0))
+        let (bytes, props) = try Self.build(es, options: TableBuilderOptions(blockSize: 1, restartInterval: 1, compression: .none, bloomBitsPerKey: 0, comparator: .bytewise))
         #expect(props.dataBlocks == UInt64(es.count))
         let t = try Self.open(bytes)
         #expect(t.mayContain(userKey: UnsafeRawBufferPointer(start: nil, count: 0)))
@@ -190,7 +190,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     }
 
     @Test func builderRejectsBadKeys() throws {
-        let b = TableBuilder(file: TableTestSink(), options: TableBuilderOptions())
+        let b = TableBuilder(file: TableTestSink(), options: TableBuilderOptions(comparator: .bytewise))
         let k1 = makeInternalKey([2], 5, .value)
         try k1.withUnsafeBytes { try b.add($0, $0) }
         for bad in [k1, makeInternalKey([1], 5, .value), makeInternalKey([2], 6, .value), [1, 2, 3]] {
@@ -206,21 +206,21 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
         for i in 0..<200 {
             es.append((makeInternalKey(TableTestKeys.userKey(i), 1, .value), (0..<100).map { _ in UInt8.random(in: 0...255, using: &rng) }))
         }
-        let random = try Self.build(es, options: TableBuilderOptions(compression: .lz4))
+        let random = try Self.build(es, options: TableBuilderOptions(compression: .lz4, comparator: .bytewise))
         let t = try Self.open(random.bytes)
         #expect(Self.dataBlockTypes(t, random.bytes).allSatisfy { $0 == BlockCompressionType.uncompressed.rawValue })
         for e in es {
             #expect(try Self.get(t, Array(e.key.dropLast(8)), 5) == .found(kind: .value, sequence: 1, value: e.value))
         }
 
-        let compressible = try Self.build(Self.entries(500), options: TableBuilderOptions(compression: .lz4))
+        let compressible = try Self.build(Self.entries(500), options: TableBuilderOptions(compression: .lz4, comparator: .bytewise))
         let t2 = try Self.open(compressible.bytes)
         #expect(Self.dataBlockTypes(t2, compressible.bytes).allSatisfy { $0 == BlockCompressionType.lz4.rawValue })
     }
 
     /// The compression byte of every data block, found through the index.
     static func dataBlockTypes(_ t: TableReader, _ bytes: [UInt8]) -> [UInt8] {
-        let index = BlockIterator(block: t.indexBlock)
+        let index = BlockIterator(block: t.indexBlock, order: .bytewiseInternalKey)
         var types: [UInt8] = []
         index.seekToFirst()
         while index.isValid {
@@ -241,7 +241,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
         let fs = POSIXFileSystem()
         let es = Self.entries(40, valueLength: 12)
         let file = try fs.createFile(at: path)
-        let b = TableBuilder(file: file, options: TableBuilderOptions(blockSize: 256, restartInterval: 4, compression: compression))
+        let b = TableBuilder(file: file, options: TableBuilderOptions(blockSize: 256, restartInterval: 4, compression: compression, comparator: .bytewise))
         for e in es { try e.key.withUnsafeBytes { k in try e.value.withUnsafeBytes { v in try b.add(k, v) } } }
         let props = try b.finish()
         try file.sync()
@@ -292,14 +292,14 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
 
     @Test func truncatedFileIsAnError() throws {
         let es = Self.entries(40, valueLength: 12)
-        let (bytes, _) = try Self.build(es, options: TableBuilderOptions(blockSize: 256))
+        let (bytes, _) = try Self.build(es, options: TableBuilderOptions(blockSize: 256, comparator: .bytewise))
         for cut in 0..<bytes.count {
             #expect(tableTestErrorKind { _ = try Self.open(Array(bytes[0..<cut])) } == .corruption)
         }
     }
 
     @Test func footerErrorsAreClear() throws {
-        let (bytes, _) = try Self.build(Self.entries(10), options: TableBuilderOptions())
+        let (bytes, _) = try Self.build(Self.entries(10), options: TableBuilderOptions(comparator: .bytewise))
         let footerStart = bytes.count - TableFormat.footerSize
 
         var newer = bytes
@@ -351,7 +351,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
 
     @Test func concurrentGets() async throws {
         let es = Self.entries(5000)
-        let (bytes, _) = try Self.build(es, options: TableBuilderOptions())
+        let (bytes, _) = try Self.build(es, options: TableBuilderOptions(comparator: .bytewise))
         let cache = BlockCache(capacity: 64 << 10)   // small: forces evictions while reading
         let t = try Self.open(bytes, cache: cache)
         let failures = try await withThrowingTaskGroup(of: Int.self) { group in

@@ -176,7 +176,7 @@ extension DBCore {
                 if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
                 if manual.inPlacePass && !more { manual.compactedIntoTarget = true }  // the pass is over
                 if more {
-                    manual.resumeFrom = Compaction.userKeyRange(of: c.inputs[0]).largest
+                    manual.resumeFrom = Compaction.userKeyRange(of: c.inputs[0], c.version.comparator).largest
                 } else {
                     manual.level = (manual.level ?? 0) + 1
                     manual.resumeFrom = nil
@@ -198,7 +198,7 @@ extension DBCore {
     func compactRange(begin: [UInt8]?, end: [UInt8]?, in handle: ColumnFamily?) throws {
         try checkOpen()
         let family = try resolve(handle)
-        if let b = begin, let e = end, compareBytes(b, e) > 0 { return }
+        if let b = begin, let e = end, family.comparator.compare(b, e) > 0 { return }
         if memtablesOverlap(family, begin: begin, end: end) { try flush() }
         let request = ManualCompaction(family: family, begin: begin, end: end)
         mu.lock()
@@ -230,7 +230,7 @@ extension DBCore {
             }
             guard it.isValid else { continue }
             guard let end else { return true }
-            if end.withUnsafeBytes({ compareBytes(userKeyOf(it.key), $0) }) <= 0 { return true }
+            if end.withUnsafeBytes({ family.comparator.compare(userKeyOf(it.key), $0) }) <= 0 { return true }
         }
         return false
     }

@@ -56,22 +56,18 @@ final class Compaction {
 
     /// Smallest and largest user keys over all inputs.
     var userKeyRange: (smallest: [UInt8], largest: [UInt8]) {
-        Self.userKeyRange(of: inputs[0] + inputs[1])
+        Self.userKeyRange(of: inputs[0] + inputs[1], version.comparator)
     }
 
-    static func userKeyRange(of files: [FileMetaData]) -> (smallest: [UInt8], largest: [UInt8]) {
+    /// Smallest and largest user keys over `files`, in the family's order `cmp`.
+    static func userKeyRange(of files: [FileMetaData], _ cmp: Comparator) -> (smallest: [UInt8], largest: [UInt8]) {
         precondition(!files.isEmpty)
         var lo = files[0].smallest
         var hi = files[0].largest
         for f in files.dropFirst() {
-            if compareUserKeys(f.smallest, lo) < 0 { lo = f.smallest }
-            if compareUserKeys(f.largest, hi) > 0 { hi = f.largest }
+            if cmp.compareUserKeysOf(f.smallest, lo) < 0 { lo = f.smallest }
+            if cmp.compareUserKeysOf(f.largest, hi) > 0 { hi = f.largest }
         }
         return (Array(lo.dropLast(8)), Array(hi.dropLast(8)))
-    }
-
-    /// Compares the user keys of two internal keys.
-    static func compareUserKeys(_ a: [UInt8], _ b: [UInt8]) -> Int {
-        a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compareBytes(userKeyOf(pa), userKeyOf(pb)) } }
     }
 }

@@ -30,6 +30,10 @@ final class CompactionJob {
     }
 
     let compaction: Compaction
+    /// The family's key order (the compaction's version's).
+    private let comparator: Comparator
+    /// `comparator` for the per-key file range checks (the version keeps it alive).
+    private let keyOrder: KeyOrder
     private let env: Environment
     /// Live snapshot sequences, ascending, taken when the job started.
     private let snapshots: [SequenceNumber]
@@ -66,6 +70,8 @@ final class CompactionJob {
 
     init(compaction: Compaction, snapshots: [SequenceNumber], environment: Environment) {
         self.compaction = compaction
+        self.comparator = compaction.version.comparator
+        self.keyOrder = compaction.version.keyOrder
         self.snapshots = snapshots
         self.env = environment
     }
@@ -101,8 +107,8 @@ final class CompactionJob {
     private func merge() throws {
         let c = compaction
         var readers: [TableReader] = []
-        for level in c.inputs { for f in level { readers.append(try env.tableCache.reader(for: f)) } }
-        let rangeDeletions = CompactionRangeDeletions(inputs: readers, snapshots: snapshots)
+        for level in c.inputs { for f in level { readers.append(try env.tableCache.reader(for: f, comparator: comparator)) } }
+        let rangeDeletions = CompactionRangeDeletions(inputs: readers, snapshots: snapshots, comparator: comparator)
         let skipped = rangeDeletions.fullyCoveredInputs(c.inputs[0] + c.inputs[1])
         computeInputRange()
 
@@ -114,16 +120,16 @@ final class CompactionJob {
         } else {
             let files = c.inputs[0].filter { !skipped.contains($0.number) }
             if !files.isEmpty {
-                children.append(LevelIterator(files: files, tables: env.tableCache, verifyChecksums: true, fillCache: false))
+                children.append(LevelIterator(files: files, tables: env.tableCache, comparator: comparator, verifyChecksums: true, fillCache: false))
             }
         }
         let lower = c.inputs[1].filter { !skipped.contains($0.number) }
         if !lower.isEmpty {
-            children.append(LevelIterator(files: lower, tables: env.tableCache, verifyChecksums: true, fillCache: false))
+            children.append(LevelIterator(files: lower, tables: env.tableCache, comparator: comparator, verifyChecksums: true, fillCache: false))
         }
         for level in c.inputs { for f in level where !skipped.contains(f.number) { bytesRead += f.size } }
 
-        let input = MergingIterator(children)
+        let input = MergingIterator(children, comparator: comparator)
         var currentUserKey: [UInt8] = []
         currentUserKey.reserveCapacity(64)
         var hasCurrentKey = false
@@ -196,8 +202,8 @@ final class CompactionJob {
         let files = compaction.inputs.flatMap { $0 }
         guard var lo = files.first?.smallest, var hi = files.first?.largest else { return }
         for f in files {
-            if compareInternalKeys(f.smallest, lo) < 0 { lo = f.smallest }
-            if compareInternalKeys(f.largest, hi) > 0 { hi = f.largest }
+            if comparator.compareInternal(f.smallest, lo) < 0 { lo = f.smallest }
+            if comparator.compareInternal(f.largest, hi) > 0 { hi = f.largest }
         }
         inputLowest = lo.withUnsafeBytes { userKeyOf($0).array }
         inputHighest = hi.withUnsafeBytes { userKeyOf($0).array }
@@ -206,7 +212,7 @@ final class CompactionJob {
     /// Whether tombstones over `[begin, end)` may be dropped: the piece lies
     /// inside the input range and no deeper level holds a file overlapping it.
     private func droppable(_ begin: [UInt8], _ end: [UInt8]) -> Bool {
-        if compareBytes(begin, inputLowest) < 0 || compareBytes(end, inputHighest) > 0 { return false }
+        if comparator.compare(begin, inputLowest) < 0 || comparator.compare(end, inputHighest) > 0 { return false }
         for level in (compaction.outputLevel + 1)..<Version.numLevels {
             if !compaction.version.overlappingFiles(level: level, smallestUserKey: begin, largestUserKey: end).isEmpty {
                 return false
@@ -236,9 +242,9 @@ final class CompactionJob {
         while level < Version.numLevels {
             let files = v.files[level]
             var i = baseLevelCursors[level]
-            while i < files.count && files[i].compareToLargest(userKey) > 0 { i += 1 }
+            while i < files.count && files[i].compareToLargest(userKey, keyOrder) > 0 { i += 1 }
             baseLevelCursors[level] = i
-            if i < files.count && files[i].compareToSmallest(userKey) >= 0 { return false }
+            if i < files.count && files[i].compareToSmallest(userKey, keyOrder) >= 0 { return false }
             level += 1
         }
         return true
@@ -249,7 +255,7 @@ final class CompactionJob {
     /// exceed the limit, so the output should end before this key.
     private func grandparentLimitReached(before userKey: UnsafeRawBufferPointer) -> Bool {
         let gp = compaction.grandparents
-        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey) > 0 {
+        while grandparentIndex < gp.count && gp[grandparentIndex].compareToLargest(userKey, keyOrder) > 0 {
             if seenKey { grandparentOverlap += gp[grandparentIndex].size }
             grandparentIndex += 1
         }

@@ -78,7 +78,7 @@ final class CompactionPicker {
         guard !files.isEmpty else { return nil }
         var pick = files[0]
         if let pointer = compactPointers[best] {
-            let after = pointer.withUnsafeBytes { p in files.first { $0.compareToSmallest(p) < 0 } }
+            let after = pointer.withUnsafeBytes { p in files.first { $0.compareToSmallest(p, v.keyOrder) < 0 } }
             if let after { pick = after }
         }
         return makeCompaction(v, level: best, start: [pick], isManual: false)
@@ -100,7 +100,7 @@ final class CompactionPicker {
         var start = v.overlappingFiles(level: level, smallestUserKey: begin, largestUserKey: end)
         if inPlace, let after = resumeAfter {
             // Files written by the previous piece hold `after`; skip them.
-            start = after.withUnsafeBytes { a in Array(start.drop { $0.compareToSmallest(a) >= 0 }) }
+            start = after.withUnsafeBytes { a in Array(start.drop { $0.compareToSmallest(a, v.keyOrder) >= 0 }) }
         }
         guard !start.isEmpty else { return nil }
         var more = false
@@ -120,7 +120,7 @@ final class CompactionPicker {
         if inPlace {
             var grandparents: [FileMetaData] = []
             if level + 1 < Version.numLevels {
-                let range = Compaction.userKeyRange(of: start)
+                let range = Compaction.userKeyRange(of: start, v.comparator)
                 grandparents = v.overlappingFiles(level: level + 1, smallestUserKey: range.smallest, largestUserKey: range.largest)
             }
             let c = Compaction(version: v, level: level, outputLevel: level, inputs: [start, []],
@@ -135,7 +135,7 @@ final class CompactionPicker {
     private func widenLevel0(_ files: [FileMetaData], in v: Version) -> [FileMetaData] {
         var set = files
         while true {
-            let range = Compaction.userKeyRange(of: set)
+            let range = Compaction.userKeyRange(of: set, v.comparator)
             let wider = v.overlappingFiles(level: 0, smallestUserKey: range.smallest, largestUserKey: range.largest)
             if wider.count == set.count { return wider }
             set = wider
@@ -143,9 +143,9 @@ final class CompactionPicker {
     }
 
     private func makeCompaction(_ v: Version, level: Int, start: [FileMetaData], isManual: Bool) -> Compaction {
-        let range = Compaction.userKeyRange(of: start)
+        let range = Compaction.userKeyRange(of: start, v.comparator)
         let next = v.overlappingFiles(level: level + 1, smallestUserKey: range.smallest, largestUserKey: range.largest)
-        let all = Compaction.userKeyRange(of: start + next)
+        let all = Compaction.userKeyRange(of: start + next, v.comparator)
         var grandparents: [FileMetaData] = []
         if level + 2 < Version.numLevels {
             grandparents = v.overlappingFiles(level: level + 2, smallestUserKey: all.smallest, largestUserKey: all.largest)

@@ -15,13 +15,16 @@
 /// is dropped by `hides`).
 struct CompactionRangeDeletions {
     private let fragments: RangeTombstoneFragments?
+    /// The family's key order.
+    private let comparator: Comparator
     /// Live snapshot sequences, ascending.
     private let snapshots: [SequenceNumber]
 
-    init(inputs: [TableReader], snapshots: [SequenceNumber]) {
+    init(inputs: [TableReader], snapshots: [SequenceNumber], comparator: Comparator) {
         self.snapshots = snapshots
+        self.comparator = comparator
         let all = inputs.flatMap(\.rangeTombstones)
-        fragments = all.isEmpty ? nil : RangeTombstoneFragments(all)
+        fragments = all.isEmpty ? nil : RangeTombstoneFragments(all, comparator: comparator)
     }
 
     var isEmpty: Bool { fragments == nil }
@@ -42,7 +45,7 @@ struct CompactionRangeDeletions {
     func hides(_ userKey: UnsafeRawBufferPointer, sequence: SequenceNumber) -> Bool {
         guard let f = fragments else { return false }
         let i = f.firstFragment(endingAfter: userKey)
-        guard i < f.count, compareBytes(f.begin(i), userKey) <= 0 else { return false }
+        guard i < f.count, comparator.compare(f.begin(i), userKey) <= 0 else { return false }
         // The oldest tombstone newer than the entry is the one that decides.
         var closest: SequenceNumber = 0
         for t in f.sequences(i) where t > sequence { closest = t }
@@ -65,11 +68,11 @@ struct CompactionRangeDeletions {
         for i in 0..<f.count {
             var b = f.begin(i).array
             var e = f.end(i).array
-            if let lo = lower, compareBytes(e, lo) <= 0 { continue }
-            if let hi = upper, compareBytes(b, hi) >= 0 { continue }
-            if let lo = lower, compareBytes(b, lo) < 0 { b = lo }
-            if let hi = upper, compareBytes(e, hi) > 0 { e = hi }
-            if compareBytes(b, e) >= 0 { continue }
+            if let lo = lower, comparator.compare(e, lo) <= 0 { continue }
+            if let hi = upper, comparator.compare(b, hi) >= 0 { continue }
+            if let lo = lower, comparator.compare(b, lo) < 0 { b = lo }
+            if let hi = upper, comparator.compare(e, hi) > 0 { e = hi }
+            if comparator.compare(b, e) >= 0 { continue }
             let canDrop = droppable(b, e)
             for t in f.sequences(i) {
                 if canDrop && stripe(t) == 0 { continue }

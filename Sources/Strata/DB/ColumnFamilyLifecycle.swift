@@ -13,6 +13,9 @@ extension DBCore {
             throw StrataError(.invalidArgument, "column family name of \(name.utf8.count) bytes is longer than 1024")
         }
         try familyOptions.validate()
+        if let listed = options.columnFamilyComparators[name], listed != familyOptions.comparator {
+            throw StrataError(.invalidArgument, "column family \"\(name)\" is created with comparator \"\(familyOptions.comparator.name)\" but Options.columnFamilyComparators lists \"\(listed.name)\" for it")
+        }
         mu.lock()
         defer { mu.unlock() }
         if closing { throw StrataError(.closed, "database at \(path) is closed") }
@@ -27,9 +30,11 @@ extension DBCore {
         edit.columnFamily = id
         edit.addColumnFamily = name
         edit.columnFamilyOptions = familyOptions
+        edit.comparatorName = familyOptions.comparator.name
         edit.maxColumnFamily = id
         edit.logNumber = logNumber
-        try logAndApplyLocked(edit, during: "recording a new column family in the MANIFEST")
+        try logAndApplyLocked(edit, newFamilyComparator: familyOptions.comparator,
+                              during: "recording a new column family in the MANIFEST")
         let state = ColumnFamilyState(name: name, id: id, options: familyOptions, databaseOptions: options, owner: identity)
         let handle = ColumnFamily(state: state)
         familyTable.withLock { $0[id] = handle }
@@ -68,10 +73,10 @@ extension DBCore {
     /// `versions.logAndApply` for an edit made outside flush and compaction:
     /// a failure may or may not have left the edit durable, so, as there,
     /// it stops writes. Caller holds `mu`.
-    private func logAndApplyLocked(_ edit: VersionEdit, during what: String) throws {
+    private func logAndApplyLocked(_ edit: VersionEdit, newFamilyComparator: Comparator? = nil, during what: String) throws {
         versions.lastSequence = lastSequence.load(ordering: .acquiring)
         do {
-            try versions.logAndApply(edit)
+            try versions.logAndApply(edit, newFamilyComparator: newFamilyComparator)
         } catch let e as StrataError where e.kind == .invalidArgument {
             throw e
         } catch {

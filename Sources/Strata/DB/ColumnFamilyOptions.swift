@@ -1,9 +1,12 @@
 /// Per-family settings, fixed when the family is created and recorded in
 /// the MANIFEST, so a reopen restores them (Docs/format-manifest.md).
 ///
-/// Keys are ordered byte-wise in every family: the engine has a single
-/// comparator today, so there is no comparator option.
+/// The comparator is recorded by name (the MANIFEST's comparator field of
+/// the family's edit, not this options record); a custom one must be
+/// supplied again at every open through `Options.columnFamilyComparators`.
 public struct ColumnFamilyOptions: Sendable, Equatable {
+    /// The family's key order (byte-wise by default). Fixed at creation.
+    public var comparator: Comparator = .bytewise
     /// Compression of this family's table blocks.
     public var compression: Compression = .lz4
     /// Target uncompressed size of a data block.
@@ -20,7 +23,8 @@ public struct ColumnFamilyOptions: Sendable, Equatable {
 
     /// Creates options with every field given.
     public init(compression: Compression = .lz4, blockSize: Int = 4096, bloomBitsPerKey: Int = 10,
-                writeBufferSize: Int = 64 << 20) {
+                writeBufferSize: Int = 64 << 20, comparator: Comparator = .bytewise) {
+        self.comparator = comparator
         self.compression = compression
         self.blockSize = blockSize
         self.bloomBitsPerKey = bloomBitsPerKey
@@ -33,10 +37,12 @@ public struct ColumnFamilyOptions: Sendable, Equatable {
         blockSize = options.blockSize
         bloomBitsPerKey = options.bloomBitsPerKey
         writeBufferSize = options.writeBufferSize
+        comparator = options.comparator
     }
 
     /// Throws `.invalidArgument` for values the engine cannot use.
     func validate() throws {
+        try comparator.validate()
         guard blockSize >= 1 && blockSize <= 1 << 30 else {
             throw StrataError(.invalidArgument, "blockSize \(blockSize) is out of range (1 ... 2^30)")
         }
@@ -58,7 +64,8 @@ public struct ColumnFamilyOptions: Sendable, Equatable {
         case writeBufferSize = 4
     }
 
-    /// `(varint32 field, varint64 value)*`, every field present.
+    /// `(varint32 field, varint64 value)*`, every field present. The
+    /// comparator is not among them (see the type's note).
     func encode() -> [UInt8] {
         var out: [UInt8] = []
         out.appendVarint32(Field.compression.rawValue)
@@ -74,7 +81,8 @@ public struct ColumnFamilyOptions: Sendable, Equatable {
 
     /// Decodes `encode()`'s output; `corrupt` builds the error naming the
     /// file and offset. Unknown or repeated fields, values out of range and
-    /// truncation are corruption.
+    /// truncation are corruption. The comparator is left byte-wise; the
+    /// caller sets the one the MANIFEST names.
     init(decoding bytes: UnsafeRawBufferPointer, corrupt: (String) -> StrataError) throws {
         self.init()
         var reader = ByteReader(bytes)

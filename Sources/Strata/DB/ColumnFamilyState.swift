@@ -12,6 +12,8 @@ final class ColumnFamilyState: @unchecked Sendable {
     let name: String
     let id: UInt32
     let options: ColumnFamilyOptions
+    /// The family's key order (`options.comparator`).
+    let comparator: Comparator
     /// How this family's flushes and compactions build tables.
     let tableOptions: TableBuilderOptions
     /// The database that created this state: handles are valid only there.
@@ -32,17 +34,19 @@ final class ColumnFamilyState: @unchecked Sendable {
         self.name = name
         self.id = id
         self.options = options
+        self.comparator = options.comparator
         self.owner = owner
-        var t = TableBuilderOptions()
+        var t = TableBuilderOptions(comparator: options.comparator)
         t.blockSize = options.blockSize
         t.restartInterval = databaseOptions.blockRestartInterval
         t.compression = options.compression
         t.bloomBitsPerKey = options.bloomBitsPerKey
+        t.comparator = options.comparator
         self.tableOptions = t
         self.picker = CompactionPicker(options: databaseOptions)
-        let m = Memtable()
+        let m = Memtable(comparator: options.comparator)
         self.mem = m
-        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty))
+        self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty(options.comparator)))
     }
 
     /// Replaces what readers see. Caller holds `DBCore.mu`.
@@ -67,9 +71,9 @@ final class ColumnFamilyState: @unchecked Sendable {
     /// version (and so its files) alive. Caller holds `DBCore.mu`.
     func releaseAfterDrop() {
         dropped.store(true, ordering: .releasing)
-        mem = Memtable()
+        mem = Memtable(comparator: comparator)
         imm = nil
-        install(SuperVersion(mem: mem, imm: nil, version: .empty))
+        install(SuperVersion(mem: mem, imm: nil, version: .empty(comparator)))
     }
 }
 

@@ -55,7 +55,7 @@ public final class Database: Sendable {
     }
 
     /// Removes every key in `[from, to)`: `from` included, `to` excluded,
-    /// in byte-wise key order. Costs one record however many keys the range
+    /// in the family's key order (byte-wise unless it has another comparator). Costs one record however many keys the range
     /// holds. Readers with a snapshot taken before the call still see the
     /// keys; a later `put` of a key in the range makes it visible again.
     ///
@@ -64,7 +64,7 @@ public final class Database: Sendable {
     /// with `.invalidArgument`.
     public func deleteRange(from: [UInt8], to: [UInt8], in family: ColumnFamily? = nil, options: WriteOptions = WriteOptions()) throws {
         try core.checkOpen()
-        guard compareBytes(from, to) < 0 else { return }
+        guard try core.resolve(family).comparator.compare(from, to) < 0 else { return }
         var b = WriteBatch(reservingCapacity: from.count + to.count + 8)
         b.deleteRange(from: from, to: to, in: family)
         try core.write(b, options: options)

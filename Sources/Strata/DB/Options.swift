@@ -55,6 +55,16 @@ public struct Options: Sendable {
     public var compression: Compression = .lz4
     /// Bloom filter bits per key; 0 disables filters.
     public var bloomBitsPerKey: Int = 10
+    /// Key order of the default column family, recorded when the database
+    /// is created. Opening it later with a comparator of another name fails
+    /// with `.invalidArgument` naming both.
+    public var comparator: Comparator = .bytewise
+    /// Comparators of other column families, by family name, for opening a
+    /// database: every family created with a custom comparator must be
+    /// listed (built-in comparators are found by their recorded name). A
+    /// family listed with a comparator whose name differs from the one it
+    /// was created with fails the open with `.invalidArgument`.
+    public var columnFamilyComparators: [String: Comparator] = [:]
     /// Commit mode for writes that do not name one.
     public var commitMode: CommitMode = .asyncDurable(groupWindow: .milliseconds(10))
     /// What to do with damage found in the write-ahead log on open.

@@ -35,7 +35,7 @@ extension DBCore {
                 let version = sv.version
                 for level in 0..<version.files.count {
                     for file in version.filesForGet(level: level, userKey: k) {
-                        let table = try tableCache.reader(for: file)
+                        let table = try tableCache.reader(for: file, comparator: version.comparator)
                         switch try table.get(lk, verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache) {
                         case .found(let kind, let sequence, let value):
                             return kind == .value && sequence >= covering ? value : nil
@@ -83,7 +83,8 @@ extension DBCore {
             } catch let e as StrataError {
                 // Without every tombstone no entry can be trusted; report
                 // the failure through the iterator's status, like other read errors.
-                return Iterator(iter: EmptyIterator(error: e), sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+                return Iterator(iter: EmptyIterator(error: e), comparator: cf.comparator, sequence: snapshot.sequence,
+                                lowerBound: readOptions.lowerBound,
                                 upperBound: readOptions.upperBound, pins: [sv, snapshot])
             }
         }
@@ -96,7 +97,7 @@ extension DBCore {
         let version = sv.version
         for (i, file) in version.files[0].enumerated() {
             do {
-                children.append(try tableCache.reader(for: file).makeIterator(
+                children.append(try tableCache.reader(for: file, comparator: version.comparator).makeIterator(
                     verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
             } catch let e as StrataError {
                 children.append(EmptyIterator(error: e))
@@ -104,17 +105,17 @@ extension DBCore {
             maxSequences.append(settled?.level0MaxPointSequence[i] ?? maxSequenceNumber)
         }
         for level in 1..<version.files.count where !version.files[level].isEmpty {
-            children.append(LevelIterator(files: version.files[level], tables: tableCache,
+            children.append(LevelIterator(files: version.files[level], tables: tableCache, comparator: version.comparator,
                                           verifyChecksums: readOptions.verifyChecksums, fillCache: readOptions.fillCache))
             maxSequences.append(settled?.levelMaxPointSequence[level] ?? maxSequenceNumber)
         }
         if !tombstones.isEmpty {
-            return Iterator(merging: MergingIterator(children, maxSequences: maxSequences), tombstones: tombstones,
-                            sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+            return Iterator(merging: MergingIterator(children, comparator: version.comparator, maxSequences: maxSequences),
+                            tombstones: tombstones, comparator: version.comparator, sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
                             upperBound: readOptions.upperBound, pins: [sv, snapshot])
         }
-        let merged: any InternalIterator = children.count == 1 ? children[0] : MergingIterator(children)
-        return Iterator(iter: merged, sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
+        let merged: any InternalIterator = children.count == 1 ? children[0] : MergingIterator(children, comparator: version.comparator)
+        return Iterator(iter: merged, comparator: version.comparator, sequence: snapshot.sequence, lowerBound: readOptions.lowerBound,
                         upperBound: readOptions.upperBound, pins: [sv, snapshot])
     }
 }

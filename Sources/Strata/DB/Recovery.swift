@@ -15,6 +15,7 @@ extension DBCore {
             }
             try fs.createDirectory(at: path)
         }
+        try options.validateComparators()
         let lock = try fs.lockFile(at: DBPaths.lock(path))
         let core = DBCore(path: path, options: options, lock: lock)
         do {
@@ -75,7 +76,7 @@ extension DBCore {
         for n in logs { versions.markFileNumberUsed(n) }
 
         var memtables: [UInt32: Memtable] = [:]
-        for f in families { memtables[f.id] = Memtable() }
+        for f in families { memtables[f.id] = Memtable(comparator: f.comparator) }
         // A family's records in a log below its log number are already in
         // its tables; records of dropped families are skipped (ids are never
         // reused, so such records can only belong to the dropped family).
@@ -124,7 +125,7 @@ extension DBCore {
                     if let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
                         edits[f.id]?.addFile(level: 0, meta)
                     }
-                    memtables[f.id] = Memtable()
+                    memtables[f.id] = Memtable(comparator: f.comparator)
                     into = router(forLog: number)
                 }
             }
@@ -165,7 +166,8 @@ extension DBCore {
     /// "default", with the options recorded for it.
     private func restoreFamilies() {
         for (id, name) in versions.columnFamilies where id != 0 {
-            let options = versions.familyOptions(id) ?? ColumnFamilyOptions()
+            var options = versions.familyOptions(id) ?? ColumnFamilyOptions()
+            options.comparator = versions.comparator(id)
             let state = ColumnFamilyState(name: name, id: id, options: options, databaseOptions: self.options, owner: identity)
             familyTable.withLock { $0[id] = ColumnFamily(state: state) }
         }

@@ -16,6 +16,10 @@
 public final class Iterator: @unchecked Sendable {
     private let iter: any InternalIterator
     private let sequence: SequenceNumber
+    /// The family's key order (bounds and key changes are judged in it).
+    private let comparator: KeyOrder
+    /// Keeps `comparator`'s object alive (`KeyOrder` does not retain it).
+    private let retainedComparator: Comparator
     private let lowerBound: [UInt8]?
     private let upperBound: [UInt8]?
     /// Keeps the memtables, tables and snapshot this iterator reads alive.
@@ -36,8 +40,11 @@ public final class Iterator: @unchecked Sendable {
     @exclusivity(unchecked) private var savedValue: [UInt8] = []
     @exclusivity(unchecked) private var scratch: [UInt8] = []
 
-    init(iter: any InternalIterator, sequence: SequenceNumber, lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
+    init(iter: any InternalIterator, comparator: Comparator, sequence: SequenceNumber, lowerBound: [UInt8]?,
+         upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = iter
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         self.sequence = sequence
         self.lowerBound = lowerBound
         self.upperBound = upperBound
@@ -49,9 +56,11 @@ public final class Iterator: @unchecked Sendable {
     /// An iterator that applies the range tombstones in `tombstones` (one
     /// cursor per fragment list, all at `sequence`) to the entries of
     /// `merging`, whose children must carry their max sequences.
-    init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], sequence: SequenceNumber,
+    init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], comparator: Comparator, sequence: SequenceNumber,
          lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = merging
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         self.merging = merging
         self.tombstones = tombstones
         self.sequence = sequence
@@ -118,7 +127,7 @@ public final class Iterator: @unchecked Sendable {
     /// Moves to the first key >= `target`.
     public func seek(_ target: [UInt8]) {
         direction = .forward
-        if let lo = lowerBound, compareBytes(target, lo) < 0 {
+        if let lo = lowerBound, retainedComparator.compare(target, lo) < 0 {
             seekInternal(lo, sequence)
         } else {
             seekInternal(target, sequence)
@@ -128,7 +137,7 @@ public final class Iterator: @unchecked Sendable {
 
     /// Moves to the last key <= `target`.
     public func seekForPrev(_ target: [UInt8]) {
-        if let hi = upperBound, compareBytes(target, hi) >= 0 {
+        if let hi = upperBound, retainedComparator.compare(target, hi) >= 0 {
             seekToLast()
             return
         }
@@ -185,11 +194,21 @@ public final class Iterator: @unchecked Sendable {
                     savedValue.removeAll()
                     return
                 }
-                if savedKey.withUnsafeBytes({ compareBytes(userKeyOf(iter.key), $0) }) < 0 { break }
+                let order = comparator
+                if Self.compare(order, userKeyOf(iter.key), savedKey) < 0 { break }
             }
             direction = .reverse
         }
         findPrevUserEntry()
+    }
+
+    /// `order.compare(key, other)`. The byte-wise case runs in a closure of
+    /// its own that calls nothing opaque, so the optimizer need not retain
+    /// `other`'s storage around it (it did with one shared closure).
+    @inline(__always)
+    private static func compare(_ order: KeyOrder, _ key: UnsafeRawBufferPointer, _ other: [UInt8]) -> Int {
+        if _fastPath(order.isBytewise) { return other.withUnsafeBytes { compareBytes(key, $0) } }
+        return other.withUnsafeBytes { order.comparator.compare(key, $0) }
     }
 
     private func seekInternal(_ userKey: [UInt8], _ seq: SequenceNumber) {
@@ -202,13 +221,15 @@ public final class Iterator: @unchecked Sendable {
     /// cursor. With `skipping`, entries of user keys <= savedKey are hidden
     /// (they are older versions of a key already returned or deleted).
     private func findNextUserEntry(skipping: Bool) {
+        // A local copy: the closures below then capture a plain value, not `self`.
+        let order = comparator
         var skipping = skipping
         let applyTombstones = merging != nil
         while iter.isValid {
             let ikey = iter.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence {
                 let ukey = userKeyOf(ikey)
-                if let hi = upperBound, hi.withUnsafeBytes({ compareBytes(ukey, $0) }) >= 0 {
+                if let hi = upperBound, Self.compare(order, ukey, hi) >= 0 {
                     // Past the bound: stop instead of scanning tombstones beyond it.
                     valid = false
                     return
@@ -216,7 +237,7 @@ public final class Iterator: @unchecked Sendable {
                 if let kind = kindOf(ikey), kind != .rangeDeletion {
                     // The newest visible entry of a user key decides it;
                     // older ones (hidden) are skipped.
-                    let hidden = skipping && savedKey.withUnsafeBytes { compareBytes(ukey, $0) } <= 0
+                    let hidden = skipping && Self.compare(order, ukey, savedKey) <= 0
                     if !hidden {
                         if applyTombstones {
                             let covering = coveringSequence(ukey)
@@ -249,17 +270,18 @@ public final class Iterator: @unchecked Sendable {
     /// first), keeping the newest visible one, and stops before the key
     /// before it.
     private func findPrevUserEntry() {
+        let order = comparator
         var lastKind: ValueKind = .deletion
         let applyTombstones = merging != nil
         while iter.isValid {
             let ikey = iter.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence, var kind = kindOf(ikey), kind != .rangeDeletion {
                 let ukey = userKeyOf(ikey)
-                if let lo = lowerBound, lo.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
+                if let lo = lowerBound, Self.compare(order, ukey, lo) < 0 {
                     // Below the bound: whatever was kept so far is the answer.
                     break
                 }
-                if lastKind != .deletion && savedKey.withUnsafeBytes({ compareBytes(ukey, $0) }) < 0 {
+                if lastKind != .deletion && Self.compare(order, ukey, savedKey) < 0 {
                     break
                 }
                 var covering: SequenceNumber = 0

@@ -3,15 +3,18 @@
 final class LevelIterator: InternalIterator {
     private let files: [FileMetaData]
     private let tables: TableCache
+    /// The level's family's key order.
+    private let comparator: Comparator
     private let verifyChecksums: Bool
     private let fillCache: Bool
     @exclusivity(unchecked) private var index = -1
     @exclusivity(unchecked) private var fileIterator: (any InternalIterator)?
     @exclusivity(unchecked) private var error: StrataError?
 
-    init(files: [FileMetaData], tables: TableCache, verifyChecksums: Bool, fillCache: Bool) {
+    init(files: [FileMetaData], tables: TableCache, comparator: Comparator, verifyChecksums: Bool, fillCache: Bool) {
         self.files = files
         self.tables = tables
+        self.comparator = comparator
         self.verifyChecksums = verifyChecksums
         self.fillCache = fillCache
     }
@@ -31,7 +34,7 @@ final class LevelIterator: InternalIterator {
             return
         }
         do {
-            let reader = try tables.reader(for: files[i])
+            let reader = try tables.reader(for: files[i], comparator: comparator)
             fileIterator = reader.makeIterator(verifyChecksums: verifyChecksums, fillCache: fillCache)
         } catch let e as StrataError {
             error = error ?? e
@@ -59,7 +62,7 @@ final class LevelIterator: InternalIterator {
         var lo = 0, hi = files.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            let c = files[mid].largest.withUnsafeBytes { compareInternalKeys($0, target) }
+            let c = files[mid].largest.withUnsafeBytes { comparator.compareInternal($0, target) }
             if c < 0 { lo = mid + 1 } else { hi = mid }
         }
         open(lo)

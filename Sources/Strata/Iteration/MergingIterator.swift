@@ -11,21 +11,37 @@
 /// the dynamic exclusivity checks (a fifth of readseq's time) buy nothing.
 final class MergingIterator: InternalIterator {
     private let children: [any InternalIterator]
+    /// The order of the children's keys.
+    private let comparator: KeyOrder
+    /// Keeps `comparator`'s object alive (`KeyOrder` does not retain it).
+    private let retainedComparator: Comparator
     /// For each child, a sequence no visible entry of it exceeds, when the
     /// creator knows them (range-tombstone skipping); nil otherwise.
     private let maxSequences: [SequenceNumber]?
-    @exclusivity(unchecked) private var valid: [Bool]
-    @exclusivity(unchecked) private var keys: [UnsafeRawBufferPointer]
+    /// Per child: positioned or not, and its current key. Raw buffers owned
+    /// by the iterator rather than arrays, so the hot loops neither retain
+    /// arrays nor check their uniqueness on every store.
+    private let valid: UnsafeMutablePointer<Bool>
+    private let keys: UnsafeMutablePointer<UnsafeRawBufferPointer>
     @exclusivity(unchecked) private var current: Int = -1
     private enum Direction { case forward, reverse }
     @exclusivity(unchecked) private var direction: Direction = .forward
 
-    init(_ children: [any InternalIterator], maxSequences: [SequenceNumber]? = nil) {
+    init(_ children: [any InternalIterator], comparator: Comparator, maxSequences: [SequenceNumber]? = nil) {
         precondition(maxSequences == nil || maxSequences!.count == children.count)
         self.children = children
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         self.maxSequences = maxSequences
-        valid = [Bool](repeating: false, count: children.count)
-        keys = [UnsafeRawBufferPointer](repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: children.count)
+        valid = .allocate(capacity: max(1, children.count))
+        valid.initialize(repeating: false, count: max(1, children.count))
+        keys = .allocate(capacity: max(1, children.count))
+        keys.initialize(repeating: UnsafeRawBufferPointer(start: nil, count: 0), count: max(1, children.count))
+    }
+
+    deinit {
+        valid.deallocate()
+        keys.deallocate()
     }
 
     @inline(__always)
@@ -76,7 +92,7 @@ final class MergingIterator: InternalIterator {
             for i in 0..<children.count where i != current {
                 let c = children[i]
                 c.seek(k)
-                if c.isValid && compareInternalKeys(k, c.key) == 0 { c.next() }
+                if c.isValid && comparator.compareInternal(k, c.key) == 0 { c.next() }
                 refresh(i)
             }
             direction = .forward
@@ -115,7 +131,7 @@ final class MergingIterator: InternalIterator {
             return
         }
         var movedCurrent = false
-        for i in 0..<children.count where valid[i] && bounds[i] < sequence && compareInternalKeys(keys[i], target) < 0 {
+        for i in 0..<children.count where valid[i] && bounds[i] < sequence && comparator.compareInternal(keys[i], target) < 0 {
             children[i].seek(target)
             refresh(i)
             if i == current { movedCurrent = true }
@@ -137,7 +153,7 @@ final class MergingIterator: InternalIterator {
             return
         }
         var movedCurrent = false
-        for i in 0..<children.count where valid[i] && bounds[i] < sequence && compareInternalKeys(keys[i], target) >= 0 {
+        for i in 0..<children.count where valid[i] && bounds[i] < sequence && comparator.compareInternal(keys[i], target) >= 0 {
             let c = children[i]
             c.seek(target)
             if c.isValid { c.prev() } else { c.seekToLast() }
@@ -156,29 +172,34 @@ final class MergingIterator: InternalIterator {
         return nil
     }
 
+    /// Points `current` at the child with the smallest key (-1 when none).
+    /// The order is tested once here, not per comparison (see `KeyOrdering`).
     @inline(__always)
     private func findSmallest() {
-        var best = -1
-        valid.withUnsafeBufferPointer { v in
-            keys.withUnsafeBufferPointer { k in
-                for i in 0..<v.count where v[i] {
-                    if best < 0 || compareInternalKeys(k[i], k[best]) < 0 { best = i }
-                }
-            }
-        }
-        current = best
+        current = comparator.isBytewise ? smallest(BytewiseKeyOrder()) : smallest(comparator)
+    }
+
+    /// Points `current` at the child with the largest key (-1 when none).
+    @inline(__always)
+    private func findLargest() {
+        current = comparator.isBytewise ? largest(BytewiseKeyOrder()) : largest(comparator)
     }
 
     @inline(__always)
-    private func findLargest() {
+    private func smallest<O: KeyOrdering>(_ order: O) -> Int {
         var best = -1
-        valid.withUnsafeBufferPointer { v in
-            keys.withUnsafeBufferPointer { k in
-                for i in stride(from: v.count - 1, through: 0, by: -1) where v[i] {
-                    if best < 0 || compareInternalKeys(k[i], k[best]) > 0 { best = i }
-                }
-            }
+        for i in 0..<children.count where valid[i] {
+            if best < 0 || order.compareInternal(keys[i], keys[best]) < 0 { best = i }
         }
-        current = best
+        return best
+    }
+
+    @inline(__always)
+    private func largest<O: KeyOrdering>(_ order: O) -> Int {
+        var best = -1
+        for i in stride(from: children.count - 1, through: 0, by: -1) where valid[i] {
+            if best < 0 || order.compareInternal(keys[i], keys[best]) > 0 { best = i }
+        }
+        return best
     }
 }

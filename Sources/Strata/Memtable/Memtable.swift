@@ -16,6 +16,8 @@ import Synchronization
 /// All stored properties are `Sendable` (the skip lists and arena document
 /// their own single-writer rule), so the compiler checks this type.
 final class Memtable: Sendable {
+    /// The family's key order.
+    let comparator: Comparator
     private let arena: Arena
     private let points: SkipList
     private let rangeTombstones: SkipList
@@ -32,10 +34,12 @@ final class Memtable: Sendable {
     /// has moved on. Guarded by its own lock, taken only when tombstones exist.
     private let fragmentCache = Locked<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
 
-    init() {
+    /// An empty memtable ordering user keys by `comparator`.
+    init(comparator: Comparator) {
+        self.comparator = comparator
         arena = Arena()
-        points = SkipList(arena: arena)
-        rangeTombstones = SkipList(arena: arena, seed: 0x2545_F491_4F6C_DD1D)
+        points = SkipList(arena: arena, comparator: comparator)
+        rangeTombstones = SkipList(arena: arena, comparator: comparator, seed: 0x2545_F491_4F6C_DD1D)
     }
 
     /// Adds one record. For `.value` the value is the record's value; for
@@ -140,7 +144,7 @@ final class Memtable: Sendable {
             // The list holds every tombstone counted in `total` (linked
             // before the count moved) and maybe a few newer ones; the cache
             // claims only `total`, since a concurrent insert may be missed.
-            let f = RangeTombstoneFragments(rangeTombstoneList())
+            let f = RangeTombstoneFragments(rangeTombstoneList(), comparator: comparator)
             cache = (total, f)
             return f
         }

@@ -7,7 +7,7 @@ import Synchronization
 /// Nodes live in the arena (see `SkipListNode` for their layout) and are
 /// never removed or changed after being linked in, so a reader holding a
 /// node pointer can always keep going. Entries are ordered by internal key
-/// (`compareInternalKeys`).
+/// in the family's comparator (`Comparator.compareInternal`).
 ///
 /// Publication protocol: the writer fills a node's entry and its tower of
 /// links completely, then links it into level 0, then level 1 and up, each
@@ -28,6 +28,10 @@ final class SkipList: @unchecked Sendable {
     static let maxHeight = 12
 
     let arena: Arena
+    /// The order of user keys.
+    let comparator: KeyOrder
+    /// Keeps `comparator`'s object alive (`KeyOrder` does not retain it).
+    private let retainedComparator: Comparator
     /// The head sentinel: a full-height tower with an empty, never-read entry.
     private let head: SkipListNode
     /// Height of the tallest node inserted so far (at least 1).
@@ -37,8 +41,10 @@ final class SkipList: @unchecked Sendable {
     /// Writer-only xorshift64 state for choosing node heights.
     private var randomState: UInt64
 
-    init(arena: Arena, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
+    init(arena: Arena, comparator: Comparator, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
         self.arena = arena
+        self.comparator = KeyOrder(comparator)
+        self.retainedComparator = comparator
         let towerBytes = Self.maxHeight * 8
         let headBase = arena.allocate(towerBytes, alignment: 8)
         headBase.initializeMemory(as: UnsafeMutableRawPointer?.self, repeating: nil, count: Self.maxHeight)
@@ -121,6 +127,17 @@ final class SkipList: @unchecked Sendable {
     private func descend(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool)
         -> (predecessor: SkipListNode, next: UnsafeMutableRawPointer?)
     {
+        // One test of the order per descent, not per node (see `KeyOrdering`).
+        if comparator.isBytewise {
+            return descend(userKey: userKey, trailer: trailer, recordSplice: recordSplice, BytewiseKeyOrder())
+        }
+        return descend(userKey: userKey, trailer: trailer, recordSplice: recordSplice, comparator)
+    }
+
+    @inline(__always)
+    private func descend<O: KeyOrdering>(userKey: UnsafeRawBufferPointer, trailer: UInt64, recordSplice: Bool, _ comparator: O)
+        -> (predecessor: SkipListNode, next: UnsafeMutableRawPointer?)
+    {
         var x = head
         var level = height.load(ordering: .relaxed) &- 1
         // The node last found to be >= the target: when a lower level leads
@@ -128,7 +145,7 @@ final class SkipList: @unchecked Sendable {
         var knownNotLess: UnsafeMutableRawPointer? = nil
         while true {
             let next = x.next(level)
-            if let n = next, n != knownNotLess, SkipListNode(n).compare(userKey: userKey, trailer: trailer) < 0 {
+            if let n = next, n != knownNotLess, SkipListNode(n).compare(userKey: userKey, trailer: trailer, comparator) < 0 {
                 x = SkipListNode(n)
                 continue
             }

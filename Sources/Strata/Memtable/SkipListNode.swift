@@ -44,13 +44,14 @@ struct SkipListNode: Equatable {
     }
 
     /// Three-way comparison of this node's key with the internal key
-    /// `(userKey, trailer)`: user keys ascending, then trailers descending.
+    /// `(userKey, trailer)`: user keys ascending in `comparator`'s order,
+    /// then trailers descending.
     @inline(__always)
-    func compare(userKey: UnsafeRawBufferPointer, trailer: UInt64) -> Int {
+    func compare<O: KeyOrdering>(userKey: UnsafeRawBufferPointer, trailer: UInt64, _ comparator: O) -> Int {
         let (length, prefix) = decodeTrustedVarint32(entry)
         let key = entry + prefix
         let userLength = length &- 8
-        let r = compareBytes(UnsafeRawBufferPointer(start: key, count: userLength), userKey)
+        let r = comparator.compare(UnsafeRawBufferPointer(start: key, count: userLength), userKey)
         if r != 0 { return r }
         let t = loadFixed64(key + userLength)
         return t > trailer ? -1 : (t < trailer ? 1 : 0)

@@ -23,8 +23,9 @@ struct RangeTombstoneCursor {
     mutating func coveringSequence(_ key: UnsafeRawBufferPointer) -> SequenceNumber {
         let n = fragments.count
         if n == 0 { return 0 }
+        let comparator = fragments.comparator
         var i = index
-        if compareBytes(fragments.end(i), key) <= 0 {
+        if comparator.compare(fragments.end(i), key) <= 0 {
             // Forward: the fragment holding key is after i.
             var steps = 0
             repeat {
@@ -34,12 +35,12 @@ struct RangeTombstoneCursor {
                     i = fragments.firstFragment(endingAfter: key)
                     break
                 }
-            } while i < n && compareBytes(fragments.end(i), key) <= 0
+            } while i < n && comparator.compare(fragments.end(i), key) <= 0
             if i >= n {
                 index = n - 1
                 return 0
             }
-        } else if compareBytes(key, fragments.begin(i)) < 0 {
+        } else if comparator.compare(key, fragments.begin(i)) < 0 {
             // Backward: the fragment holding key is before i.
             var steps = 0
             repeat {
@@ -49,7 +50,7 @@ struct RangeTombstoneCursor {
                     i = fragments.lastFragment(beginningAtOrBefore: key)
                     break
                 }
-            } while i >= 0 && compareBytes(key, fragments.begin(i)) < 0
+            } while i >= 0 && comparator.compare(key, fragments.begin(i)) < 0
             if i < 0 {
                 index = 0
                 return 0

@@ -23,6 +23,8 @@ final class RangeTombstoneFragments: @unchecked Sendable {
         var sequenceCount: Int
     }
 
+    /// The order of the keys (the family's comparator).
+    let comparator: Comparator
     private let keyBytes: UnsafeMutableRawPointer
     private let spans: [Span]
     /// Every fragment's sequences, each run descending.
@@ -32,20 +34,22 @@ final class RangeTombstoneFragments: @unchecked Sendable {
     var count: Int { spans.count }
     var isEmpty: Bool { spans.isEmpty }
 
-    /// Fragments `tombstones`, which may come in any order.
-    init(_ tombstones: [RangeTombstone]) {
-        let live = tombstones.filter { compareBytes($0.begin, $0.end) < 0 }
-            .sorted { compareBytes($0.begin, $1.begin) < 0 }
+    /// Fragments `tombstones`, which may come in any order, in `comparator`'s key order.
+    init(_ tombstones: [RangeTombstone], comparator: Comparator) {
+        self.comparator = comparator
+        let order = comparator.compare as ([UInt8], [UInt8]) -> Int
+        let live = tombstones.filter { order($0.begin, $0.end) < 0 }
+            .sorted { order($0.begin, $1.begin) < 0 }
         var points: [[UInt8]] = []
         points.reserveCapacity(live.count * 2)
         for t in live {
             points.append(t.begin)
             points.append(t.end)
         }
-        points.sort { compareBytes($0, $1) < 0 }
+        points.sort { order($0, $1) < 0 }
         var unique: [[UInt8]] = []
         unique.reserveCapacity(points.count)
-        for p in points where unique.last.map({ compareBytes($0, p) != 0 }) ?? true { unique.append(p) }
+        for p in points where unique.last.map({ order($0, p) != 0 }) ?? true { unique.append(p) }
 
         // Sweep the boundary points left to right with the set of
         // tombstones covering the current elementary interval.
@@ -54,8 +58,8 @@ final class RangeTombstoneFragments: @unchecked Sendable {
         var next = 0
         for j in 0..<max(0, unique.count - 1) {
             let point = unique[j]
-            active.removeAll { compareBytes($0.end, point) <= 0 }
-            while next < live.count && compareBytes(live[next].begin, point) == 0 {
+            active.removeAll { order($0.end, point) <= 0 }
+            while next < live.count && order(live[next].begin, point) == 0 {
                 active.append((live[next].end, live[next].sequence))
                 next += 1
             }
@@ -65,7 +69,7 @@ final class RangeTombstoneFragments: @unchecked Sendable {
             var deduped: [SequenceNumber] = []
             deduped.reserveCapacity(seqs.count)
             for s in seqs where deduped.last != s { deduped.append(s) }
-            if let last = pieces.last, compareBytes(last.end, point) == 0, last.sequences == deduped {
+            if let last = pieces.last, order(last.end, point) == 0, last.sequences == deduped {
                 pieces[pieces.count - 1].end = unique[j + 1]
             } else {
                 pieces.append((point, unique[j + 1], deduped))
@@ -138,7 +142,7 @@ final class RangeTombstoneFragments: @unchecked Sendable {
         var lo = 0, hi = spans.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if compareBytes(end(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+            if comparator.compare(end(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo
     }
@@ -148,7 +152,7 @@ final class RangeTombstoneFragments: @unchecked Sendable {
         var lo = 0, hi = spans.count
         while lo < hi {
             let mid = (lo + hi) >> 1
-            if compareBytes(begin(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
+            if comparator.compare(begin(mid), key) <= 0 { lo = mid + 1 } else { hi = mid }
         }
         return lo - 1
     }
@@ -156,7 +160,7 @@ final class RangeTombstoneFragments: @unchecked Sendable {
     /// Whether fragment `i` holds `key`.
     @inline(__always)
     func contains(_ i: Int, _ key: UnsafeRawBufferPointer) -> Bool {
-        compareBytes(begin(i), key) <= 0 && compareBytes(key, end(i)) < 0
+        comparator.compare(begin(i), key) <= 0 && comparator.compare(key, end(i)) < 0
     }
 
     /// The sequence of the newest tombstone covering `userKey` that a reader
@@ -164,7 +168,7 @@ final class RangeTombstoneFragments: @unchecked Sendable {
     /// a smaller sequence is deleted for that reader.
     func maxCoveringSequence(_ userKey: UnsafeRawBufferPointer, atOrBelow snapshot: SequenceNumber) -> SequenceNumber {
         let i = firstFragment(endingAfter: userKey)
-        guard i < spans.count, compareBytes(begin(i), userKey) <= 0 else { return 0 }
+        guard i < spans.count, comparator.compare(begin(i), userKey) <= 0 else { return 0 }
         return sequence(i, atOrBelow: snapshot)
     }
 

@@ -22,14 +22,14 @@ final class SettledRangeDeletions: Sendable {
         var levels = [SequenceNumber](repeating: 0, count: version.files.count)
         for (level, files) in version.files.enumerated() {
             for file in files {
-                let reader = try tables.reader(for: file)
+                let reader = try tables.reader(for: file, comparator: version.comparator)
                 tombstones.append(contentsOf: reader.rangeTombstones)
                 let s = reader.properties.maxPointSequence
                 if level == 0 { level0.append(s) }
                 levels[level] = max(levels[level], s)
             }
         }
-        fragments = tombstones.isEmpty ? nil : RangeTombstoneFragments(tombstones)
+        fragments = tombstones.isEmpty ? nil : RangeTombstoneFragments(tombstones, comparator: version.comparator)
         level0MaxPointSequence = level0
         levelMaxPointSequence = levels
     }

@@ -11,6 +11,11 @@ import Glibc
 struct BlockCursor: ~Copyable {
     private(set) var block: Block?
     let order: BlockKeyOrder
+    /// `order.isInternalKey`, kept as a plain flag for the per-entry checks.
+    private let internalKeys: Bool
+    /// The comparator of internal keys (`order`'s; its creator keeps the
+    /// comparator alive).
+    private let keyOrder: KeyOrder
 
     private var base: UnsafeRawPointer?
     /// Start of the block's restart array (a copy of the block's, so the hot
@@ -39,12 +44,16 @@ struct BlockCursor: ~Copyable {
 
     init(order: BlockKeyOrder) {
         self.order = order
+        self.internalKeys = order.isInternalKey
+        self.keyOrder = order.keyOrder
     }
 
     /// A cursor whose first keys are rebuilt in `scratch` (not owned) until
     /// a longer key needs a heap buffer; saves an allocation per point lookup.
     init(order: BlockKeyOrder, scratch: UnsafeMutableRawBufferPointer) {
         self.order = order
+        self.internalKeys = order.isInternalKey
+        self.keyOrder = order.keyOrder
         buffer = scratch.baseAddress
         bufferCapacity = scratch.count
     }
@@ -90,7 +99,7 @@ struct BlockCursor: ~Copyable {
     /// Positions at the first entry with key >= target.
     mutating func seek(_ target: UnsafeRawBufferPointer) {
         guard prepare() else { return }
-        if order == .internalKey && target.count < 8 {
+        if internalKeys && target.count < 8 {
             fail(StrataError(.invalidArgument, "seek target of \(target.count) bytes is not an internal key"))
             return
         }
@@ -100,7 +109,7 @@ struct BlockCursor: ~Copyable {
         while left < right {
             let mid = (left + right + 1) >> 1
             guard let k = keyAtRestart(mid) else { return }
-            if order.compare(k, target) < 0 {
+            if compare(k, target) < 0 {
                 left = mid
             } else {
                 right = mid - 1
@@ -108,7 +117,7 @@ struct BlockCursor: ~Copyable {
         }
         seekToRestart(left)
         while parseNext() {
-            if order.compare(key, target) >= 0 { return }
+            if compare(key, target) >= 0 { return }
         }
     }
 
@@ -129,6 +138,11 @@ struct BlockCursor: ~Copyable {
         }
         seekToRestart(restartIndex)
         while parseNext() && nextEntry < original {}
+    }
+
+    @inline(__always)
+    private func compare(_ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+        internalKeys ? keyOrder.compareInternal(a, b) : compareBytes(a, b)
     }
 
     // MARK: Decoding
@@ -199,7 +213,7 @@ struct BlockCursor: ~Copyable {
             corrupt("bad restart entry", at: p)
             return nil
         }
-        if order == .internalKey && h.unshared < 8 {
+        if internalKeys && h.unshared < 8 {
             corrupt("internal key shorter than 8 bytes", at: p)
             return nil
         }
@@ -223,7 +237,7 @@ struct BlockCursor: ~Copyable {
             return false
         }
         let length = h.shared + h.unshared
-        if order == .internalKey && length < 8 {
+        if internalKeys && length < 8 {
             corrupt("internal key shorter than 8 bytes", at: p)
             return false
         }

@@ -3,7 +3,7 @@
 final class BlockIterator: InternalIterator {
     @exclusivity(unchecked) private var cursor: BlockCursor
 
-    init(block: Block, order: BlockKeyOrder = .internalKey) {
+    init(block: Block, order: BlockKeyOrder) {
         cursor = BlockCursor(order: order)
         cursor.reset(block)
     }

@@ -7,8 +7,12 @@ struct TableBuilderOptions: Sendable {
     var compression: Compression = .lz4
     /// Bloom filter bits per key; 0 writes no filter.
     var bloomBitsPerKey = 10
+    /// The order of the keys; its name goes into the table's properties.
+    var comparator: Comparator
 
-    init(blockSize: Int = 4096, restartInterval: Int = 16, compression: Compression = .lz4, bloomBitsPerKey: Int = 10) {
+    init(blockSize: Int = 4096, restartInterval: Int = 16, compression: Compression = .lz4, bloomBitsPerKey: Int = 10,
+         comparator: Comparator) {
+        self.comparator = comparator
         self.blockSize = blockSize
         self.restartInterval = restartInterval
         self.compression = compression
@@ -25,6 +29,9 @@ struct TableBuilderOptions: Sendable {
 final class TableBuilder {
     private let file: any WritableFile
     private let options: TableBuilderOptions
+    private let comparator: Comparator
+    /// `comparator` for the per-entry order check (`comparator` keeps it alive).
+    private let order: KeyOrder
     private var data: BlockBuilder
     private var index = BlockBuilder(restartInterval: 1)
     private var filter: BloomFilterBuilder?
@@ -46,6 +53,9 @@ final class TableBuilder {
     init(file: any WritableFile, options: TableBuilderOptions) {
         self.file = file
         self.options = options
+        self.comparator = options.comparator
+        self.order = KeyOrder(options.comparator)
+        props.comparatorName = options.comparator.name
         data = BlockBuilder(restartInterval: max(1, options.restartInterval))
         if options.bloomBitsPerKey > 0 { filter = BloomFilterBuilder(bitsPerKey: options.bloomBitsPerKey) }
         offset = file.size
@@ -65,14 +75,24 @@ final class TableBuilder {
             throw StrataError(.invalidArgument, "table key of \(internalKey.count) bytes is not an internal key")
         }
         if props.numEntries > 0 {
-            let order = lastKey.withUnsafeBytes { compareInternalKeys($0, internalKey) }
+            // The byte-wise case in a closure of its own that calls nothing
+            // opaque, so `lastKey`'s storage is not retained around it.
+            let order = self.order.isBytewise
+                ? lastKey.withUnsafeBytes { compareInternalKeys($0, internalKey) }
+                : lastKey.withUnsafeBytes { self.order.comparator.compareInternal($0, internalKey) }
             guard order < 0 else {
                 throw StrataError(.invalidArgument, "table keys must strictly increase")
             }
         }
         if let handle = pendingHandle {
-            let separator = lastKey.withUnsafeBytes { KeySeparator.shortestSeparator($0, internalKey) }
-            addIndexEntry(separator, handle)
+            // Shortening follows byte-wise rules; other orders index the
+            // block's last key, which is always a valid separator.
+            if comparator.canShortenIndexKeys {
+                let separator = lastKey.withUnsafeBytes { KeySeparator.shortestSeparator($0, internalKey) }
+                addIndexEntry(separator, handle)
+            } else {
+                addIndexEntry(lastKey, handle)
+            }
             pendingHandle = nil
         }
         let userKey = userKeyOf(internalKey)
@@ -100,7 +120,7 @@ final class TableBuilder {
         guard t.sequence <= maxSequenceNumber else {
             throw StrataError(.invalidArgument, "range tombstone sequence \(t.sequence) out of range")
         }
-        guard compareBytes(t.begin, t.end) < 0 else { return }
+        guard comparator.compare(t.begin, t.end) < 0 else { return }
         rangeTombstones.append(t)
     }
 
@@ -112,8 +132,12 @@ final class TableBuilder {
         try checkOpen()
         try flushDataBlock()
         if let handle = pendingHandle {
-            let successor = lastKey.withUnsafeBytes { KeySeparator.shortSuccessor($0) }
-            addIndexEntry(successor, handle)
+            if comparator.canShortenIndexKeys {
+                let successor = lastKey.withUnsafeBytes { KeySeparator.shortSuccessor($0) }
+                addIndexEntry(successor, handle)
+            } else {
+                addIndexEntry(lastKey, handle)
+            }
             pendingHandle = nil
         }
         if props.numEntries > 0 {
@@ -155,22 +179,23 @@ final class TableBuilder {
         var keyed: [(key: [UInt8], end: [UInt8])] = rangeTombstones.map {
             (makeInternalKey($0.begin, $0.sequence, .rangeDeletion), $0.end)
         }
+        let cmp = comparator
         keyed.sort {
-            let c = compareInternalKeys($0.key, $1.key)
-            return c != 0 ? c < 0 : compareBytes($0.end, $1.end) < 0
+            let c = cmp.compareInternal($0.key, $1.key)
+            return c != 0 ? c < 0 : cmp.compare($0.end, $1.end) < 0
         }
         var block = BlockBuilder(restartInterval: max(1, options.restartInterval))
         var largestEnd = keyed[0].end
         for t in keyed {
             t.key.withUnsafeBytes { k in t.end.withUnsafeBytes { v in block.add(k, v) } }
-            if compareBytes(t.end, largestEnd) > 0 { largestEnd = t.end }
+            if cmp.compare(t.end, largestEnd) > 0 { largestEnd = t.end }
         }
         block.finish()
         props.numRangeDeletions = UInt64(keyed.count)
         let smallest = keyed[0].key
-        if props.smallest.isEmpty || compareInternalKeys(smallest, props.smallest) < 0 { props.smallest = smallest }
+        if props.smallest.isEmpty || cmp.compareInternal(smallest, props.smallest) < 0 { props.smallest = smallest }
         let largest = makeInternalKey(largestEnd, maxSequenceNumber, .rangeDeletion)
-        if props.largest.isEmpty || compareInternalKeys(largest, props.largest) > 0 { props.largest = largest }
+        if props.largest.isEmpty || cmp.compareInternal(largest, props.largest) > 0 { props.largest = largest }
         return block.buffer
     }
 

@@ -33,13 +33,20 @@ final class TableCache: Sendable {
         self.state = Locked(TableCacheState(readers: LRUTable(capacity: capacity)))
     }
 
-    /// The reader of `file`, opening the file on a miss.
-    func reader(for file: FileMetaData) throws -> TableReader {
-        if let r = state.withLock({ $0.lookup(file.number) }) { return r }
+    /// The reader of `file`, opening the file on a miss. `comparator` is
+    /// the order of the file's family; a cached reader opened with another
+    /// one (impossible while file numbers are unique) is refused.
+    func reader(for file: FileMetaData, comparator: Comparator) throws -> TableReader {
+        if let r = state.withLock({ $0.lookup(file.number) }) {
+            guard r.comparator === comparator || r.comparator == comparator else {
+                throw StrataError(.corruption, "\(r.path): opened with comparator \"\(r.comparator.name)\", now read with \"\(comparator.name)\"")
+            }
+            return r
+        }
         let path = DBPaths.table(directory, file.number)
         let handle = try fileSystem.openForReading(at: path)
         let reader = try TableReader.open(file: handle, path: path, fileNumber: file.number, cache: blockCache,
-                                          statistics: statistics)
+                                          statistics: statistics, comparator: comparator)
         // Dropped readers are released after the lock, so closing their
         // files never happens while other readers wait.
         var dropped: [TableReader] = []

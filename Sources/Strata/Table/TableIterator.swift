@@ -23,9 +23,9 @@ final class TableIterator: InternalIterator {
         self.table = table
         self.verifyChecksums = verifyChecksums
         self.fillCache = fillCache
-        index = BlockCursor(order: .internalKey)
+        index = BlockCursor(order: table.blockOrder)
         index.reset(indexBlock)
-        data = BlockCursor(order: .internalKey)
+        data = BlockCursor(order: table.blockOrder)
     }
 
     var isValid: Bool { error == nil && data.isValid }

@@ -18,11 +18,15 @@ struct TableProperties: Sendable, Equatable {
     /// tombstones (Docs/format-table.md); empty for a table with neither.
     var smallest: [UInt8] = []
     var largest: [UInt8] = []
+    /// Name of the comparator the keys are ordered by; nil in tables
+    /// written before comparators existed, which are byte-wise.
+    var comparatorName: String?
     /// Size of the whole file (taken from the file, not stored).
     var fileSize: UInt64 = 0
 
     /// Property names as stored, in the bytewise order the block needs.
     enum Name {
+        static let comparator = "strata.comparator"
         static let dataBlocks = "strata.data.blocks"
         static let formatVersion = "strata.format.version"
         static let largest = "strata.largest.key"
@@ -42,7 +46,7 @@ struct TableProperties: Sendable, Equatable {
             out.appendVarint64(v)
             return out
         }
-        let entries: [(String, [UInt8])] = [
+        var entries: [(String, [UInt8])] = [
             (Name.dataBlocks, number(dataBlocks)),
             (Name.formatVersion, number(UInt64(TableFormat.version))),
             (Name.largest, largest),
@@ -54,6 +58,7 @@ struct TableProperties: Sendable, Equatable {
             (Name.rawValueSize, number(rawValueSize)),
             (Name.smallest, smallest),
         ]
+        if let comparatorName { entries.append((Name.comparator, Array(comparatorName.utf8))) }
         var builder = BlockBuilder(restartInterval: 1)
         for (name, value) in entries.sorted(by: { $0.0.utf8.lexicographicallyPrecedes($1.0.utf8) }) {
             let key = Array(name.utf8)
@@ -93,6 +98,9 @@ struct TableProperties: Sendable, Equatable {
             case Name.rawKeySize: props.rawKeySize = try number()
             case Name.rawValueSize: props.rawValueSize = try number()
             case Name.smallest: props.smallest = value.array
+            case Name.comparator:
+                guard let name = String(validating: value, as: UTF8.self) else { throw bad("comparator name is not UTF-8") }
+                props.comparatorName = name
             default: break
             }
             seen.insert(name)

@@ -12,6 +12,12 @@ final class TableReader: Sendable {
     /// Where bloom checks and disk block reads are counted (statistics hook).
     let statistics: Statistics?
     let properties: TableProperties
+    /// The order of the table's keys (its family's comparator, checked
+    /// against the name in the properties at open).
+    let comparator: Comparator
+    /// `.internalKey(comparator)`, for the block cursors (this reader keeps
+    /// the comparator alive for them).
+    let blockOrder: BlockKeyOrder
     let indexBlock: Block
     /// The table's range tombstones, sorted by begin key then sequence
     /// descending; read and checked at open and kept for the reader's life.
@@ -23,8 +29,10 @@ final class TableReader: Sendable {
     private let dataEnd: UInt64
 
     private init(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?, statistics: Statistics?,
-                 properties: TableProperties, indexBlock: Block, rangeTombstones: [RangeTombstone],
+                 properties: TableProperties, comparator: Comparator, indexBlock: Block, rangeTombstones: [RangeTombstone],
                  filter: BloomFilter?, filterBytes: Int, dataEnd: UInt64) {
+        self.comparator = comparator
+        self.blockOrder = .internalKey(comparator)
         self.file = file
         self.path = path
         self.fileNumber = fileNumber
@@ -44,9 +52,12 @@ final class TableReader: Sendable {
     }
 
     /// Opens a table, verifying the footer and the checksums of the index,
-    /// meta-index, filter, range-deletion and properties blocks.
+    /// meta-index, filter, range-deletion and properties blocks. The table
+    /// must have been written in `comparator`'s order: a table naming
+    /// another comparator is `.corruption` (a table without the name
+    /// predates comparators and is byte-wise).
     static func open(file: any ReadableFile, path: String, fileNumber: UInt64, cache: BlockCache?,
-                     statistics: Statistics? = nil) throws -> TableReader {
+                     statistics: Statistics? = nil, comparator: Comparator) throws -> TableReader {
         let size = file.size
         let footerSize = UInt64(TableFormat.footerSize)
         guard size >= footerSize else {
@@ -86,6 +97,10 @@ final class TableReader: Sendable {
         }
         let propertiesBlock = try BlockReader.read(file, path: path, handle: propertiesHandle, dataEnd: dataEnd, verifyChecksum: true)
         let properties = try TableProperties.decode(propertiesBlock, fileSize: size)
+        let written = properties.comparatorName ?? Comparator.bytewise.name
+        guard written == comparator.name else {
+            throw StrataError(.corruption, "\(path): table keys are ordered by comparator \"\(written)\", but its column family uses \"\(comparator.name)\" (properties block at offset \(propertiesHandle.offset))")
+        }
         var filter: BloomFilter?
         var filterBytes = 0
         if let filterHandle {
@@ -97,37 +112,37 @@ final class TableReader: Sendable {
         var rangeTombstones: [RangeTombstone] = []
         if let rangeDeletionHandle {
             let block = try BlockReader.read(file, path: path, handle: rangeDeletionHandle, dataEnd: dataEnd, verifyChecksum: true)
-            rangeTombstones = try decodeRangeTombstones(block)
+            rangeTombstones = try decodeRangeTombstones(block, comparator)
         }
         guard UInt64(rangeTombstones.count) == properties.numRangeDeletions else {
             throw StrataError(.corruption, "\(path): properties count \(properties.numRangeDeletions) range tombstones but the table holds \(rangeTombstones.count)")
         }
         return TableReader(file: file, path: path, fileNumber: fileNumber, cache: cache, statistics: statistics,
-                           properties: properties, indexBlock: indexBlock, rangeTombstones: rangeTombstones,
+                           properties: properties, comparator: comparator, indexBlock: indexBlock, rangeTombstones: rangeTombstones,
                            filter: filter, filterBytes: filterBytes, dataEnd: dataEnd)
     }
 
     /// Decodes the range-deletion block: internal keys of kind
     /// `.rangeDeletion` in non-decreasing order, each with a non-empty range.
-    private static func decodeRangeTombstones(_ block: Block) throws -> [RangeTombstone] {
+    private static func decodeRangeTombstones(_ block: Block, _ comparator: Comparator) throws -> [RangeTombstone] {
         func bad(_ what: String) -> StrataError {
             StrataError(.corruption, "\(block.path): bad range-deletion block at offset \(block.fileOffset): \(what)")
         }
         var result: [RangeTombstone] = []
         var previous: [UInt8] = []
-        var cursor = BlockCursor(order: .internalKey)
+        var cursor = BlockCursor(order: .internalKey(comparator))
         cursor.reset(block)
         cursor.seekToFirst()
         while cursor.isValid {
             let key = cursor.key
             guard kindOf(key) == .rangeDeletion else { throw bad("entry \(result.count) is not a range tombstone") }
             if !previous.isEmpty {
-                guard previous.withUnsafeBytes({ compareInternalKeys($0, key) }) <= 0 else {
+                guard previous.withUnsafeBytes({ comparator.compareInternal($0, key) }) <= 0 else {
                     throw bad("entry \(result.count) is out of order")
                 }
             }
             let begin = userKeyOf(key)
-            guard compareBytes(begin, cursor.value) < 0 else { throw bad("entry \(result.count) has an empty range") }
+            guard comparator.compare(begin, cursor.value) < 0 else { throw bad("entry \(result.count) has an empty range") }
             result.append(RangeTombstone(begin: begin.array, end: cursor.value.array, sequence: sequenceOf(key)))
             previous = key.array
             cursor.next()
@@ -154,7 +169,7 @@ final class TableReader: Sendable {
             if excluded { return .notFound }
         }
 
-        var index = BlockCursor(order: .internalKey)
+        var index = BlockCursor(order: blockOrder)
         index.reset(indexBlock)
         index.seek(lookupKey)
         guard index.isValid else {
@@ -165,7 +180,7 @@ final class TableReader: Sendable {
         let block = try dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache, forGet: true)
         // Keys up to this size are rebuilt on the stack; longer ones move to the heap.
         return try withUnsafeTemporaryAllocation(byteCount: 256, alignment: 8) { scratch in
-            var cursor = BlockCursor(order: .internalKey, scratch: scratch)
+            var cursor = BlockCursor(order: blockOrder, scratch: scratch)
             cursor.reset(block)
             cursor.seek(lookupKey)
             guard cursor.isValid else {

@@ -24,21 +24,22 @@ final class FileMetaData: Sendable, Equatable, CustomStringConvertible {
 
     var description: String { "#\(number) (\(size) bytes, \(numEntries) entries)" }
 
-    /// Three-way comparison of `key` with the user key of `smallest`.
+    /// Three-way comparison of `key` with the user key of `smallest`, in
+    /// the family's order `cmp` (`KeyOrdering`: specialized for byte-wise).
     @inline(__always)
-    func compareToSmallest(_ key: UnsafeRawBufferPointer) -> Int {
-        smallest.withUnsafeBytes { compareBytes(key, userKeyOf($0)) }
+    func compareToSmallest<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
+        smallest.withUnsafeBytes { cmp.compare(key, userKeyOf($0)) }
     }
 
-    /// Three-way comparison of `key` with the user key of `largest`.
+    /// Three-way comparison of `key` with the user key of `largest`, in `cmp`.
     @inline(__always)
-    func compareToLargest(_ key: UnsafeRawBufferPointer) -> Int {
-        largest.withUnsafeBytes { compareBytes(key, userKeyOf($0)) }
+    func compareToLargest<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
+        largest.withUnsafeBytes { cmp.compare(key, userKeyOf($0)) }
     }
 
-    /// Whether the file's user-key range contains `key`.
+    /// Whether the file's user-key range contains `key` (in order `cmp`).
     @inline(__always)
-    func containsUserKey(_ key: UnsafeRawBufferPointer) -> Bool {
-        compareToSmallest(key) >= 0 && compareToLargest(key) <= 0
+    func containsUserKey<O: KeyOrdering>(_ key: UnsafeRawBufferPointer, _ cmp: O) -> Bool {
+        compareToSmallest(key, cmp) >= 0 && compareToLargest(key, cmp) <= 0
     }
 }

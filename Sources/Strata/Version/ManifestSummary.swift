@@ -31,6 +31,8 @@ public struct ManifestSummary: Sendable {
         /// The options recorded at creation; nil for "default", whose
         /// options come from the database's `Options` at each open.
         public let options: ColumnFamilyOptions?
+        /// The name of the family's comparator.
+        public let comparatorName: String
         /// Logs numbered below this hold nothing the family still needs.
         public let logNumber: UInt64
         /// Table files per level (0 ... 6), in the order reads consult them.
@@ -52,14 +54,23 @@ public struct ManifestSummary: Sendable {
     /// Reads CURRENT and the MANIFEST of the database at `path`. Throws
     /// `.corruption` naming the file and offset for damaged files, and
     /// `.invalidArgument` for a MANIFEST written by a newer build.
-    public static func read(databaseAt path: String, fileSystem: any FileSystem = POSIXFileSystem()) throws -> ManifestSummary {
+    ///
+    /// Families with a custom comparator not listed in `comparators` are
+    /// still described, but their deeper levels are listed by file number
+    /// instead of key order.
+    public static func read(databaseAt path: String, fileSystem: any FileSystem = POSIXFileSystem(),
+                            comparators: [Comparator] = []) throws -> ManifestSummary {
         var options = Options()
         options.fileSystem = fileSystem
-        let versions = VersionSet(directory: path, fileSystem: fileSystem, options: options)
+        let known = comparators
+        let versions = VersionSet(directory: path, fileSystem: fileSystem, options: options, resolve: { _, recorded in
+            Comparator.builtIn(named: recorded) ?? known.first { $0.name == recorded } ?? .unresolved(named: recorded)
+        })
         try versions.recover()
         defer { versions.close() }
         let families = versions.columnFamilies.map { cf in
-            Family(id: cf.id, name: cf.name, options: versions.familyOptions(cf.id), logNumber: versions.logNumber(cf.id),
+            Family(id: cf.id, name: cf.name, options: versions.familyOptions(cf.id),
+                   comparatorName: versions.comparator(cf.id).name, logNumber: versions.logNumber(cf.id),
                    levels: versions.current(cf.id).files.map { level in level.map(TableFile.init) })
         }
         return ManifestSummary(manifestPath: DBPaths.manifest(path, versions.manifestFileNumber), families: families,

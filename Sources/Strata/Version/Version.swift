@@ -8,16 +8,27 @@ final class Version: Sendable {
     static let numLevels = 7
 
     let files: [[FileMetaData]]
+    /// The family's key order, which every range check here uses.
+    let comparator: Comparator
+    /// `comparator` for the lookups (kept alive by `comparator`).
+    let keyOrder: KeyOrder
 
-    /// `files` must already be ordered as described above (`VersionBuilder`
-    /// produces and checks that).
-    init(files: [[FileMetaData]]) {
+    /// `files` must already be ordered as described above, in `comparator`'s
+    /// order (`VersionBuilder` produces and checks that).
+    init(files: [[FileMetaData]], comparator: Comparator) {
         precondition(files.count == Version.numLevels)
         self.files = files
+        self.comparator = comparator
+        self.keyOrder = KeyOrder(comparator)
     }
 
-    /// A version with no files.
-    static let empty = Version(files: Array(repeating: [], count: numLevels))
+    /// A byte-wise version with no files.
+    static let empty = Version(files: Array(repeating: [], count: numLevels), comparator: .bytewise)
+
+    /// A version with no files in `comparator`'s order.
+    static func empty(_ comparator: Comparator) -> Version {
+        comparator.isBytewise ? .empty : Version(files: Array(repeating: [], count: numLevels), comparator: comparator)
+    }
 
     var totalFiles: Int { files.reduce(0) { $0 + $1.count } }
 
@@ -31,7 +42,9 @@ final class Version: Sendable {
     /// first; deeper levels at most one file.
     func filesForGet(level: Int, userKey: UnsafeRawBufferPointer) -> [FileMetaData] {
         if level == 0 {
-            return files[0].filter { $0.containsUserKey(userKey) }
+            // One test of the order per call (see `KeyOrdering`).
+            if keyOrder.isBytewise { return files[0].filter { $0.containsUserKey(userKey, BytewiseKeyOrder()) } }
+            return files[0].filter { $0.containsUserKey(userKey, keyOrder) }
         }
         if let f = fileForGet(level: level, userKey: userKey) { return [f] }
         return []
@@ -41,9 +54,14 @@ final class Version: Sendable {
     /// binary search; no allocation, for the read path.
     func fileForGet(level: Int, userKey: UnsafeRawBufferPointer) -> FileMetaData? {
         precondition(level >= 1)
-        let level = files[level]
-        let i = Self.firstFile(level, largestAtLeast: userKey)
-        guard i < level.count, level[i].compareToSmallest(userKey) >= 0 else { return nil }
+        if keyOrder.isBytewise { return Self.fileForGet(files[level], userKey, BytewiseKeyOrder()) }
+        return Self.fileForGet(files[level], userKey, keyOrder)
+    }
+
+    @inline(__always)
+    private static func fileForGet<O: KeyOrdering>(_ level: [FileMetaData], _ userKey: UnsafeRawBufferPointer, _ order: O) -> FileMetaData? {
+        let i = firstFile(level, largestAtLeast: userKey, order)
+        guard i < level.count, level[i].compareToSmallest(userKey, order) >= 0 else { return nil }
         return level[i]
     }
 
@@ -56,13 +74,13 @@ final class Version: Sendable {
         let candidates = files[level]
         var start = 0
         if level > 0, let lo = smallestUserKey {
-            start = lo.withUnsafeBytes { Self.firstFile(candidates, largestAtLeast: $0) }
+            start = lo.withUnsafeBytes { Self.firstFile(candidates, largestAtLeast: $0, keyOrder) }
         }
         var result: [FileMetaData] = []
         for i in start..<candidates.count {
             let f = candidates[i]
-            let beforeRange = smallestUserKey.map { lo in lo.withUnsafeBytes { f.compareToLargest($0) > 0 } } ?? false
-            let afterRange = largestUserKey.map { hi in hi.withUnsafeBytes { f.compareToSmallest($0) < 0 } } ?? false
+            let beforeRange = smallestUserKey.map { lo in lo.withUnsafeBytes { f.compareToLargest($0, keyOrder) > 0 } } ?? false
+            let afterRange = largestUserKey.map { hi in hi.withUnsafeBytes { f.compareToSmallest($0, keyOrder) < 0 } } ?? false
             if afterRange && level > 0 { break }
             if !beforeRange && !afterRange { result.append(f) }
         }
@@ -71,12 +89,12 @@ final class Version: Sendable {
 
     /// Index of the first file in a sorted, non-overlapping level whose
     /// largest user key is >= `key` (count if none).
-    private static func firstFile(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer) -> Int {
+    private static func firstFile<O: KeyOrdering>(_ level: [FileMetaData], largestAtLeast key: UnsafeRawBufferPointer, _ cmp: O) -> Int {
         var lo = 0
         var hi = level.count
         while lo < hi {
             let mid = (lo + hi) / 2
-            if level[mid].compareToLargest(key) > 0 {
+            if level[mid].compareToLargest(key, cmp) > 0 {
                 lo = mid + 1
             } else {
                 hi = mid

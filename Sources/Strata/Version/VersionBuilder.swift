@@ -2,13 +2,17 @@
 /// the next one, checking that every edit is consistent with the files it
 /// changes. Errors are `.corruption` with a message that does not name a
 /// file; callers prefix the MANIFEST path (recovery) or turn them into
-/// `.invalidArgument` (a bad edit from the engine).
+/// `.invalidArgument` (a bad edit from the engine). Key bounds are checked
+/// and files sorted in the family's comparator.
 struct VersionBuilder {
+    /// The family's key order: files are sorted and checked in it.
+    private let comparator: Comparator
     private var levels: [[UInt64: FileMetaData]]
     /// Level of every file number present, to catch duplicates and moves.
     private var levelOf: [UInt64: Int]
 
-    init(base: Version) {
+    init(base: Version, comparator: Comparator) {
+        self.comparator = comparator
         levels = Array(repeating: [:], count: Version.numLevels)
         levelOf = [:]
         for (level, files) in base.files.enumerated() {
@@ -40,7 +44,7 @@ struct VersionBuilder {
                 throw StrataError(.corruption, "adds file #\(n.file.number), which is already at level \(existing)")
             }
             guard n.file.smallest.count >= 8, n.file.largest.count >= 8,
-                  compareInternalKeys(n.file.smallest, n.file.largest) <= 0
+                  comparator.kind == .unresolved || comparator.compareInternal(n.file.smallest, n.file.largest) <= 0
             else {
                 throw StrataError(.corruption, "new file #\(n.file.number) has malformed or inverted key bounds")
             }
@@ -58,11 +62,15 @@ struct VersionBuilder {
             var list = Array(byNumber.values)
             if level == 0 {
                 list.sort { $0.number > $1.number }
+            } else if comparator.kind == .unresolved {
+                // No order known (see `Comparator.unresolved`): listed by number.
+                list.sort { $0.number < $1.number }
             } else {
-                list.sort { compareInternalKeys($0.smallest, $1.smallest) < 0 }
+                let cmp = comparator
+                list.sort { cmp.compareInternal($0.smallest, $1.smallest) < 0 }
                 for i in list.indices.dropFirst() {
                     let prev = list[i - 1], next = list[i]
-                    let ordered = prev.largest.withUnsafeBytes { next.compareToSmallest(userKeyOf($0)) < 0 }
+                    let ordered = prev.largest.withUnsafeBytes { next.compareToSmallest(userKeyOf($0), KeyOrder(cmp)) < 0 }
                     if !ordered {
                         throw StrataError(.corruption, "files #\(prev.number) and #\(next.number) overlap at level \(level)")
                     }
@@ -70,6 +78,6 @@ struct VersionBuilder {
             }
             files.append(list)
         }
-        return Version(files: files)
+        return Version(files: files, comparator: comparator)
     }
 }

@@ -20,6 +20,9 @@ struct VersionEdit: Equatable {
     }
 
     var columnFamily: UInt32 = 0
+    /// The name of `columnFamily`'s comparator: in the default family's
+    /// snapshot edit and in every `addColumnFamily` edit (an add without it
+    /// was written before comparators existed and means byte-wise).
     var comparatorName: String?
     /// Logs with a number below this hold nothing this family still needs.
     var logNumber: UInt64?
@@ -208,7 +211,8 @@ struct VersionEdit: Equatable {
                 guard level < Version.numLevels else { throw corrupt("new file level \(level) out of range") }
                 guard number <= DBPaths.maxFileNumber else { throw corrupt("new file number \(number) out of range") }
                 guard smallest.count >= 8, largest.count >= 8 else { throw corrupt("file #\(number) has a key shorter than 8 bytes") }
-                guard compareInternalKeys(smallest, largest) <= 0 else { throw corrupt("file #\(number) has smallest key > largest key") }
+                // smallest <= largest is checked by `VersionBuilder`, which
+                // knows the family's comparator.
                 let file = FileMetaData(number: number, size: size, smallest: [UInt8](smallest),
                                         largest: [UInt8](largest), numEntries: entries)
                 newFiles.append(NewFile(level: Int(level), file: file))

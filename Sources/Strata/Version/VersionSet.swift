@@ -16,13 +16,11 @@ import Synchronization
 /// starts a fresh manifest; the database should treat the failure as fatal
 /// for writes, since the edit may or may not have become durable.
 final class VersionSet: Sendable {
-    /// The only comparator this build supports; recorded in the MANIFEST so
-    /// a database is never opened with a different key order.
-    static let comparatorName = "strata.bytewise"
-
     let directory: String
     let fileSystem: any FileSystem
     let options: Options
+    /// Resolves each family's recorded comparator name at recovery.
+    private let resolveComparator: ComparatorResolver
 
     /// What readers see; replaced whole on each installed edit.
     private struct State: Sendable {
@@ -31,6 +29,7 @@ final class VersionSet: Sendable {
         var logNumbers: [UInt32: UInt64] = [0: 0]
         var maxColumnFamily: UInt32 = 0
         var familyOptions: [UInt32: ColumnFamilyOptions] = [:]
+        var comparators: [UInt32: Comparator] = [0: .bytewise]
     }
 
     /// The open manifest, touched only by mutations.
@@ -47,10 +46,15 @@ final class VersionSet: Sendable {
     /// Every installed version still referenced somewhere (see `LiveVersions`).
     let liveVersions = LiveVersions()
 
-    init(directory: String, fileSystem: any FileSystem, options: Options) {
+    /// `resolve` maps recorded comparator names to comparators at
+    /// recovery; by default `Options.comparatorResolver` (the default
+    /// family must use `options.comparator`, others their entry in
+    /// `options.columnFamilyComparators` or a built-in comparator).
+    init(directory: String, fileSystem: any FileSystem, options: Options, resolve: ComparatorResolver? = nil) {
         self.directory = directory
         self.fileSystem = fileSystem
         self.options = options
+        self.resolveComparator = resolve ?? options.comparatorResolver
     }
 
     // MARK: Reading the state
@@ -107,8 +111,20 @@ final class VersionSet: Sendable {
     /// The options recorded for family `cf` when it was created (nil for
     /// "default", whose options come from `Options`, and for families
     /// recorded without them).
+    /// Their comparator is the family's.
     func familyOptions(_ cf: UInt32) -> ColumnFamilyOptions? {
-        state.withLock { $0.familyOptions[cf] }
+        state.withLock { s in
+            s.familyOptions[cf].map { o in
+                var o = o
+                o.comparator = s.comparators[cf] ?? .bytewise
+                return o
+            }
+        }
+    }
+
+    /// The comparator of family `cf` (byte-wise for a family that does not exist).
+    func comparator(_ cf: UInt32) -> Comparator {
+        state.withLock { $0.comparators[cf] } ?? .bytewise
     }
 
     /// Largest family id ever used; a new family takes a larger one.
@@ -136,7 +152,8 @@ final class VersionSet: Sendable {
             throw StrataError(.invalidArgument, "\(currentPath): a database already exists in \(directory)")
         }
         try manifestLock.withLock { m in
-            state.withLock { $0 = State() }
+            let comparator = options.comparator
+            state.withLock { $0 = State(versions: [0: .empty(comparator)], comparators: [0: comparator]) }
             nextFile.store(2, ordering: .relaxed)
             lastSeq.store(0, ordering: .releasing)
             let number: UInt64 = 1
@@ -175,7 +192,7 @@ final class VersionSet: Sendable {
         defer { file.close() }
         let reader = LogReader(file: file, path: manifestPath, mode: .tolerateCorruptedTail)
 
-        var builder = VersionSetBuilder.initial()
+        var builder = VersionSetBuilder.initial(defaultComparator: .bytewise, resolve: resolveComparator)
         var comparator: String?
         var nextFileNumber: UInt64?
         var lastSequence: UInt64?
@@ -183,15 +200,10 @@ final class VersionSet: Sendable {
         while let record = try reader.next() {
             let offset = reader.lastRecordOffset
             let edit = try VersionEdit(decoding: record, path: manifestPath, offset: offset)
-            if let name = edit.comparatorName {
-                guard name == Self.comparatorName else {
-                    throw StrataError(.invalidArgument, "\(manifestPath): the database uses comparator \"\(name)\", this build only supports \"\(Self.comparatorName)\"")
-                }
-                comparator = name
-            }
+            if edit.columnFamily == 0, let name = edit.comparatorName { comparator = name }
             do {
                 try builder.apply(edit)
-            } catch let e as StrataError {
+            } catch let e as StrataError where e.kind == .corruption {
                 throw StrataError(.corruption, "\(manifestPath): version edit at offset \(offset): \(e.message)")
             }
             if let n = edit.nextFileNumber { nextFileNumber = n }
@@ -202,13 +214,13 @@ final class VersionSet: Sendable {
             options.logger.warning("dropped torn MANIFEST tail: \(report)")
         }
         guard edits > 0 else { throw StrataError(.corruption, "\(manifestPath): holds no version edits") }
-        guard comparator != nil else { throw StrataError(.corruption, "\(manifestPath): no comparator recorded") }
+        guard comparator != nil else { throw StrataError(.corruption, "\(manifestPath): no comparator recorded for the default column family") }
         guard let nextFileNumber else { throw StrataError(.corruption, "\(manifestPath): no next file number recorded") }
         guard let lastSequence else { throw StrataError(.corruption, "\(manifestPath): no last sequence recorded") }
         let versions: [UInt32: Version]
         do {
             versions = try builder.finish()
-        } catch let e as StrataError {
+        } catch let e as StrataError where e.kind == .corruption {
             throw StrataError(.corruption, "\(manifestPath): \(e.message)")
         }
 
@@ -222,7 +234,8 @@ final class VersionSet: Sendable {
             m.number = number
             state.withLock {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
-                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions)
+                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions,
+                           comparators: builder.comparators)
             }
             for v in versions.values { liveVersions.register(v) }
             nextFile.store(max(nextFileNumber, largestNumber + 1), ordering: .relaxed)
@@ -256,8 +269,11 @@ final class VersionSet: Sendable {
     /// syncs, then installs the new versions. Fills in `nextFileNumber` and
     /// `lastSequence` from the counters when nil. An edit inconsistent with
     /// the current files is `.invalidArgument` and nothing is written.
-    func logAndApply(_ edit: VersionEdit) throws {
-        try logAndApply([edit])
+    ///
+    /// An edit adding a family names its comparator (`comparatorName`);
+    /// `newFamilyComparator` is that comparator (byte-wise when nil).
+    func logAndApply(_ edit: VersionEdit, newFamilyComparator: Comparator? = nil) throws {
+        try logAndApply([edit], newFamilyComparator: newFamilyComparator)
     }
 
     /// Applies `edits` in order, as if one at a time, but appends them all
@@ -266,13 +282,20 @@ final class VersionSet: Sendable {
     /// them, which must be a consistent state on its own (it is when each
     /// edit covers one family). Any invalid edit fails the whole call
     /// before anything is written.
-    func logAndApply(_ edits: [VersionEdit]) throws {
+    func logAndApply(_ edits: [VersionEdit], newFamilyComparator: Comparator? = nil) throws {
         if edits.isEmpty { return }
         try manifestLock.withLock { m in
             let before = state.withLock { $0 }
+            let fresh = newFamilyComparator ?? .bytewise
             var builder = VersionSetBuilder(names: before.names, logNumbers: before.logNumbers,
                                             versions: before.versions, maxColumnFamily: before.maxColumnFamily,
-                                            familyOptions: before.familyOptions)
+                                            familyOptions: before.familyOptions, comparators: before.comparators,
+                                            resolve: { family, recorded in
+                guard recorded == fresh.name else {
+                    throw StrataError(.invalidArgument, "column family \"\(family)\" is added with comparator \"\(recorded)\" but \"\(fresh.name)\" was supplied")
+                }
+                return fresh
+            })
             let versions: [UInt32: Version]
             do {
                 for edit in edits { try builder.apply(edit) }
@@ -327,7 +350,8 @@ final class VersionSet: Sendable {
             }
             state.withLock {
                 $0 = State(versions: versions, names: builder.names, logNumbers: builder.logNumbers,
-                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions)
+                           maxColumnFamily: builder.maxColumnFamily, familyOptions: builder.familyOptions,
+                           comparators: builder.comparators)
             }
             for v in versions.values { liveVersions.register(v) }
         }
@@ -342,15 +366,16 @@ final class VersionSet: Sendable {
     }
 
     /// Edits that recreate the whole current state: first the default
-    /// family with the comparator and counters, then one per other family.
+    /// family with the counters, then one per other family; each names its
+    /// family's comparator.
     func snapshotEdits() -> [VersionEdit] {
         let s = state.withLock { $0 }
         var edits: [VersionEdit] = []
         for (cf, name) in s.names.sorted(by: { $0.key < $1.key }) {
             var e = VersionEdit()
             e.columnFamily = cf
+            e.comparatorName = s.comparators[cf]?.name ?? Comparator.bytewise.name
             if cf == 0 {
-                e.comparatorName = Self.comparatorName
                 e.nextFileNumber = nextFile.load(ordering: .relaxed)
                 e.lastSequence = lastSeq.load(ordering: .acquiring)
                 e.maxColumnFamily = s.maxColumnFamily
