@@ -26,7 +26,7 @@ func runDumpManifest(_ args: [String]) {
     print("log number (oldest needed): \(summary.families.map(\.logNumber).min() ?? 0)")
     for f in summary.families {
         let options = f.options.map(describe) ?? "options from the database's Options"
-        print("column family \(f.id) \"\(f.name)\": log number \(f.logNumber); \(options)")
+        print("column family \(f.id) \"\(f.name)\": comparator \(f.comparatorName); log number \(f.logNumber); \(options)")
         var any = false
         for (level, files) in f.levels.enumerated() where !files.isEmpty {
             any = true
