@@ -74,7 +74,7 @@ test-tsan: deps
 # one at a time; full output in Fuzz/.work/<target>.log. A finding stops
 # `make fuzz` and leaves crash-* (or leak-*, timeout-*) in Fuzz/.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS := FuzzWAL FuzzWriteBatch FuzzBlock FuzzTable FuzzManifest FuzzDBMap
+FUZZ_TARGETS := FuzzWAL FuzzWriteBatch FuzzBlock FuzzTable FuzzManifest FuzzDBMap FuzzMessageRecords
 FUZZ_FLAGS := -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing -Xswiftc -use-ld=lld
 FUZZ_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-suppressions.txt
 

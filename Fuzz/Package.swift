@@ -9,7 +9,7 @@
 //   swift build -c release -Xswiftc -sanitize=fuzzer,address -Xswiftc -enable-testing
 import PackageDescription
 
-let fuzzers = ["FuzzWAL", "FuzzWriteBatch", "FuzzBlock", "FuzzTable", "FuzzManifest", "FuzzDBMap"]
+let fuzzers = ["FuzzWAL", "FuzzWriteBatch", "FuzzBlock", "FuzzTable", "FuzzManifest", "FuzzDBMap", "FuzzMessageRecords"]
 
 let package = Package(
     name: "StrataFuzz",
@@ -31,7 +31,8 @@ let package = Package(
     ] + fuzzers.map {
         .executableTarget(
             name: $0,
-            dependencies: ["FuzzSupport", .product(name: "Strata", package: "Strata")]
+            dependencies: ["FuzzSupport", .product(name: "Strata", package: "Strata"),
+                           .product(name: "StrataMessageStore", package: "Strata")]
         )
     },
     swiftLanguageModes: [.v6]

@@ -319,7 +319,7 @@ public final class PostgresMessageStore: MessageStore {
                 let cat = try catalog(c)
                 let settings = cat.settings(of: queue)
                 let duration = lockDuration ?? settings.lockDuration
-                guard duration > .zero else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
+                guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
                 let until = now + duration.milliseconds
                 let isDLQ = EntityPath.isDeadLetterQueue(queue)
                 var out: [ReceivedMessage] = []

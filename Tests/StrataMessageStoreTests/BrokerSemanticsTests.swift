@@ -344,3 +344,21 @@ final class Harness: @unchecked Sendable {
         try await store.close()
     }
 }
+
+@Suite struct BadInputTests {
+    @Test(arguments: Backend.allCases)
+    func absurdDatesAndDurationsAreRefusedNotTrapped(backend: Backend) async throws {
+        let h = try await Harness(backend)
+        for bad in [Date(timeIntervalSince1970: 1e300), Date(timeIntervalSince1970: -.infinity), Date(timeIntervalSince1970: .nan)] {
+            await #expect(throws: MessageStoreError.self) { try await h.store.add(Message(id: "a", queue: "q", payload: [], timestamp: bad)) }
+            await #expect(throws: MessageStoreError.self) { try await h.store.add(Message(id: "b", queue: "q", payload: [], scheduledAt: bad)) }
+        }
+        await #expect(throws: MessageStoreError.self) {
+            try await h.store.createQueue("q", settings: QueueSettings(lockDuration: .seconds(Int64.max)))
+        }
+        try await h.store.add(h.message("ok"))
+        await #expect(throws: MessageStoreError.self) { _ = try await h.store.receive(queue: "q", limit: 1, lockDuration: .seconds(Int64.max)) }
+        #expect(try await h.store.pending(queue: "q", limit: 5).map(\.id) == ["ok"])
+        try await h.finish()
+    }
+}

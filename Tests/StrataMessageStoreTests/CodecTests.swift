@@ -27,6 +27,19 @@ import Testing
         }
     }
 
+    /// FuzzMessageRecords' first finding (Fuzz/corpus/FuzzMessageRecords/crash-huge-date):
+    /// a record with a date beyond Int64 milliseconds trapped when turned into a key.
+    @Test func hugeDatesInARecordDoNotTrap() throws {
+        let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/corpus/FuzzMessageRecords/crash-huge-date").path
+        let input = try #require(FileManager.default.contents(atPath: path))
+        if let m = try? MessageCodec.decode(Array(input.dropFirst())) {
+            _ = MessageCodec.key(queue: m.queue, timestamp: m.timestamp, sequence: 1)
+        }
+        for t in [1e300, -1e300, Double.nan, Double.infinity] {
+            _ = MessageCodec.key(queue: "q", timestamp: Date(timeIntervalSince1970: t), sequence: 1)
+        }
+    }
+
     @Test func arbitraryDatesRoundTripExactly() throws {
         for _ in 0..<1000 {
             let d = Date(timeIntervalSinceReferenceDate: Double.random(in: -1e9...1e10))

@@ -18,7 +18,7 @@ extension LSMMessageStore {
         guard limit > 0 else { return [] }
         let settings = catalog.withLock { $0.settings(of: queue) }
         let duration = lockDuration ?? settings.lockDuration
-        guard duration > .zero else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
+        guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
         let untilMs = nowMs + duration.milliseconds

@@ -69,6 +69,12 @@ public final class InMemoryMessageStore: MessageStore {
         if m.id.isEmpty || m.queue.isEmpty { throw MessageStoreError(.invalidArgument, "message id and queue must not be empty") }
         if m.queue.utf8.count > 60_000 { throw MessageStoreError(.invalidArgument, "queue name longer than 60000 bytes") }
         if m.deliveryCount < 0 { throw MessageStoreError(.invalidArgument, "deliveryCount must not be negative") }
+        // Keys and schedules hold milliseconds in 64 bits: stay far inside.
+        for (name, d) in [("timestamp", m.timestamp), ("scheduledAt", m.scheduledAt), ("expiresAt", m.expiresAt)] {
+            if let t = d?.timeIntervalSince1970, !(t.isFinite && abs(t) < 1e13) {
+                throw MessageStoreError(.invalidArgument, "message \(m.id): \(name) \(t) is outside ±1e13 seconds of 1970")
+            }
+        }
     }
 
     public func get(id: String) async throws -> Message? {
@@ -235,7 +241,7 @@ public final class InMemoryMessageStore: MessageStore {
         return try locked { s in
             let settings = s.catalog.settings(of: queue)
             let duration = lockDuration ?? settings.lockDuration
-            guard duration > .zero else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
+            guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
             let isDLQ = EntityPath.isDeadLetterQueue(queue)
             var out: [ReceivedMessage] = []
             for stored in Self.ordered(s, queue: queue) where out.count < limit {

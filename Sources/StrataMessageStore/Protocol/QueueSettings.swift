@@ -53,7 +53,13 @@ public struct QueueSettings: Sendable, Equatable, Codable {
                   duplicateDetectionWindow: try c.decodeIfPresent(Int64.self, forKey: .duplicateDetectionWindowMs).map { .milliseconds($0) })
     }
 
+    /// The longest duration a setting (or a receive's lock) may have.
+    package static let longest: Duration = .seconds(3650 * 86400)
+
     package func validate() throws {
+        for (name, d) in [("lockDuration", lockDuration), ("defaultTimeToLive", defaultTimeToLive), ("duplicateDetectionWindow", duplicateDetectionWindow)] {
+            if let d, d > Self.longest { throw MessageStoreError(.invalidArgument, "\(name) longer than ten years") }
+        }
         if lockDuration <= .zero { throw MessageStoreError(.invalidArgument, "lockDuration must be positive") }
         if maxDeliveryCount < 1 { throw MessageStoreError(.invalidArgument, "maxDeliveryCount must be at least 1") }
         if let t = defaultTimeToLive, t <= .zero { throw MessageStoreError(.invalidArgument, "defaultTimeToLive must be positive") }

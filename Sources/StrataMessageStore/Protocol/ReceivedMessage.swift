@@ -69,7 +69,15 @@ public struct MessageClock: Sendable {
 
 extension Date {
     /// Milliseconds since 1970, rounded down (the precision of keys and schedules).
-    package var millisecondsSince1970: Int64 { Int64((timeIntervalSince1970 * 1000).rounded(.down)) }
+    /// Saturating: dates beyond Int64 milliseconds clamp, NaN is 0 (stores
+    /// refuse such dates in `add`; decoded records must never trap).
+    package var millisecondsSince1970: Int64 {
+        let ms = (timeIntervalSince1970 * 1000).rounded(.down)
+        if ms.isNaN { return 0 }
+        if ms >= 9.2e18 { return .max }
+        if ms <= -9.2e18 { return .min }
+        return Int64(ms)
+    }
 
     package func adding(_ d: Duration) -> Date {
         let (s, atto) = d.components
@@ -78,8 +86,12 @@ extension Date {
 }
 
 extension Duration {
+    /// Saturating (durations are validated far below the limits).
     package var milliseconds: Int64 {
         let (s, atto) = components
-        return s * 1000 + atto / 1_000_000_000_000_000
+        let (ms, overflow) = s.multipliedReportingOverflow(by: 1000)
+        if overflow { return s < 0 ? .min : .max }
+        let (sum, o2) = ms.addingReportingOverflow(atto / 1_000_000_000_000_000)
+        return o2 ? (ms < 0 ? .min : .max) : sum
     }
 }
