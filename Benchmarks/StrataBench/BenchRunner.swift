@@ -54,6 +54,7 @@ public final class BenchRunner {
     private func options() -> Options {
         var o = Options()
         o.writeBufferSize = flags.writeBufferSize
+        o.maxBackgroundCompactions = flags.maxBackgroundCompactions
         o.blockCacheCapacity = flags.cacheSize
         o.bloomBitsPerKey = flags.bloomBits
         o.blockSize = flags.blockSize
