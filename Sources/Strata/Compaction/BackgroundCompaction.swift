@@ -194,7 +194,8 @@ extension DBCore {
             if c.isTrivialMove {
                 logger.info("strata: moved \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to level \(c.outputLevel) without rewriting")
             } else {
-                logger.info("strata: compacted \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+                let dropped = job.droppedFiles > 0 ? ", \(job.droppedFiles) of them deleted unread under range tombstones" : ""
+                logger.info("strata: compacted \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes\(dropped)) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
             }
             if let manual {
                 if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
