@@ -55,6 +55,8 @@ public final class BenchRunner {
         var o = Options()
         o.writeBufferSize = flags.writeBufferSize
         o.maxBackgroundCompactions = flags.maxBackgroundCompactions
+        if flags.maxBytesForLevelBase > 0 { o.maxBytesForLevelBase = UInt64(flags.maxBytesForLevelBase) }
+        if flags.targetFileSizeBase > 0 { o.targetFileSizeBase = UInt64(flags.targetFileSizeBase) }
         o.blockCacheCapacity = flags.cacheSize
         o.bloomBitsPerKey = flags.bloomBits
         o.blockSize = flags.blockSize
