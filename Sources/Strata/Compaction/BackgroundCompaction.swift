@@ -178,6 +178,10 @@ extension DBCore {
             return
         }
         switch result {
+        case .success where bgError != nil:
+            // Another job failed meanwhile: the database is read-only and
+            // the MANIFEST takes no more edits; the outputs become orphans.
+            if let manual { finishManualLocked(manual, error: readOnlyError()) }
         case .success(var edit):
             edit.columnFamily = family.id
             versions.lastSequence = lastSequence.load(ordering: .acquiring)
