@@ -118,4 +118,37 @@ import Testing
         try CompactionTests.expectMatches(again, model, "after reopen")
         try again.close()
     }
+
+    /// A flushed file holding puts and a newer tombstone over all of them has
+    /// its upper bound widened to the tombstone's exclusive end; it is still
+    /// wholly covered.
+    @Test func fileCoveredByItsOwnTombstoneIsDeletedUnread() throws {
+        let fs = ReadCountingFileSystem()
+        var o = Options()
+        o.fileSystem = fs
+        o.blockCacheCapacity = 0
+        o.level0FileNumCompactionTrigger = 100
+        o.level0SlowdownWritesTrigger = 200
+        o.level0StopWritesTrigger = 300
+        o.logger.logLevel = .warning
+        let path = "/own-tombstone"
+        let db = try Database.open(at: path, options: o)
+        for i in 100..<200 { try db.put(Self.key(i), [UInt8](repeating: 7, count: 100)) }
+        try db.deleteRange(from: Self.key(0), to: Self.key(300))
+        try db.flush()
+        let covered = db.core.versions.current(0).files[0]
+        #expect(covered.count == 1)
+        let survivor = utf8("survivor")
+        try db.put(Self.key(150), survivor)
+        try db.flush()
+        _ = try CompactionTests.scan(db)  // open both tables
+        fs.reset()
+        try db.compactRange(nil, nil)
+        let f = try #require(covered.first)
+        #expect(fs.readCount(DBPaths.table(path, f.number)) == 0, "the covered file was read")
+        #expect(!db.core.versions.current(0).files.joined().contains { $0.number == f.number })
+        let all = try CompactionTests.scan(db)
+        #expect(all.map(\.0) == [Self.key(150)] && all.map(\.1) == [survivor])
+        try db.close()
+    }
 }

@@ -73,8 +73,11 @@ struct CompactionRangeDeletions {
         for (file, newest) in zip(files, maxPointSequences) where newest != maxSequenceNumber {
             let covered = file.smallest.withUnsafeBytes { lo in
                 file.largest.withUnsafeBytes { hi in
-                    Self.covers(f, from: userKeyOf(lo), through: userKeyOf(hi), above: newest,
-                                comparator: comparator, oldestSnapshot: snapshots.first)
+                    // A bound widened by the file's own tombstone is that
+                    // tombstone's exclusive end (TableBuilder): no point entry reaches it.
+                    let exclusive = sequenceOf(hi) == maxSequenceNumber && kindOf(hi) == .rangeDeletion
+                    return Self.covers(f, from: userKeyOf(lo), to: userKeyOf(hi), endExclusive: exclusive, above: newest,
+                                       comparator: comparator, oldestSnapshot: snapshots.first)
                 }
             }
             if covered { out.insert(file.number) }
@@ -82,10 +85,12 @@ struct CompactionRangeDeletions {
         return out
     }
 
-    /// Whether contiguous fragments span [lo, hi] (inclusive), each holding
-    /// a tombstone newer than `above` that no snapshot predates.
-    private static func covers(_ f: RangeTombstoneFragments, from lo: UnsafeRawBufferPointer, through hi: UnsafeRawBufferPointer,
-                               above: SequenceNumber, comparator: Comparator, oldestSnapshot: SequenceNumber?) -> Bool {
+    /// Whether contiguous fragments span [lo, hi] ([lo, hi) when
+    /// `endExclusive`), each holding a tombstone newer than `above` that no
+    /// snapshot predates.
+    private static func covers(_ f: RangeTombstoneFragments, from lo: UnsafeRawBufferPointer, to hi: UnsafeRawBufferPointer,
+                               endExclusive: Bool, above: SequenceNumber, comparator: Comparator,
+                               oldestSnapshot: SequenceNumber?) -> Bool {
         var i = f.firstFragment(endingAfter: lo)
         var position = lo
         while i < f.count {
@@ -96,7 +101,8 @@ struct CompactionRangeDeletions {
             for t in f.sequences(i) where t > above { oldestNewer = t }
             if oldestNewer == 0 { return false }
             if let s = oldestSnapshot, s < oldestNewer { return false }
-            if comparator.compare(hi, f.end(i)) < 0 { return true }
+            let beyond = comparator.compare(hi, f.end(i))
+            if beyond < 0 || (endExclusive && beyond == 0) { return true }
             position = f.end(i)
             i += 1
         }
