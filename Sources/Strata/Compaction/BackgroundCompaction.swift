@@ -15,7 +15,7 @@
 /// each compaction and each `compactRange` request, and every half second
 /// to delete files that old versions (held by iterators) no longer pin.
 extension DBCore {
-    /// Wakes the compaction thread. Caller holds `mu`.
+    /// Wakes the compaction threads. Caller holds `mu`.
     func wakeCompactionLocked() {
         compactions.wakeup.signal()  // a broadcast: every idle thread looks again
     }
