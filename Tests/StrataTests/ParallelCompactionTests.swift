@@ -127,6 +127,9 @@ import Testing
         #expect(stats.maxConcurrent >= 2, "no two compactions ever ran at once")
         #expect(stats.overlapping >= 1)
         #expect(stats.shared == 0, "jobs running together shared an input file")
+        #expect(db.property("strata.num-running-compactions") == "0")
+        let report = db.property("strata.stats") ?? ""
+        #expect(report.contains("(0 running now, at most \(stats.maxConcurrent) at once on 3 threads)"), "\(report)")
 
         var model = stable
         for m in models.withLock({ $0 }) { model.merge(m) { a, _ in a } }
