@@ -67,7 +67,7 @@ crash-test: build
 
 # The concurrency tests under ThreadSanitizer (separate build folder).
 test-tsan: deps
-	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress"
+	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress|ParallelCompaction|CoveredFile"
 
 # libFuzzer targets (separate package under Fuzz/, never part of the normal
 # build): each runs FUZZ_SECONDS on its corpus under Fuzz/corpus/<target>/,

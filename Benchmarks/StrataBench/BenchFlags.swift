@@ -13,6 +13,11 @@ public struct BenchFlags: Sendable {
     public var db = "/tmp/strata-bench"
     public var useExistingDB = false
     public var writeBufferSize = 64 << 20
+    /// Compaction threads (`Options.maxBackgroundCompactions`).
+    public var maxBackgroundCompactions = 1
+    /// `Options.maxBytesForLevelBase` and `Options.targetFileSizeBase`; 0 keeps the defaults.
+    public var maxBytesForLevelBase = 0
+    public var targetFileSizeBase = 0
     public var cacheSize = 32 << 20
     public var bloomBits = 10
     public var blockSize = 4096
@@ -69,6 +74,9 @@ public struct BenchFlags: Sendable {
                 case "db": f.db = value
                 case "use_existing_db": f.useExistingDB = try bool()
                 case "write_buffer_size": f.writeBufferSize = try int()
+                case "max_background_compactions": f.maxBackgroundCompactions = max(1, try int())
+                case "max_bytes_for_level_base": f.maxBytesForLevelBase = try int()
+                case "target_file_size_base": f.targetFileSizeBase = try int()
                 case "cache_size": f.cacheSize = try int()
                 case "bloom_bits": f.bloomBits = try int()
                 case "block_size": f.blockSize = try int()

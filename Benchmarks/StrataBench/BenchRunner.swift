@@ -54,6 +54,9 @@ public final class BenchRunner {
     private func options() -> Options {
         var o = Options()
         o.writeBufferSize = flags.writeBufferSize
+        o.maxBackgroundCompactions = flags.maxBackgroundCompactions
+        if flags.maxBytesForLevelBase > 0 { o.maxBytesForLevelBase = UInt64(flags.maxBytesForLevelBase) }
+        if flags.targetFileSizeBase > 0 { o.targetFileSizeBase = UInt64(flags.targetFileSizeBase) }
         o.blockCacheCapacity = flags.cacheSize
         o.bloomBitsPerKey = flags.bloomBits
         o.blockSize = flags.blockSize

@@ -18,6 +18,7 @@ public struct PowerLossStress {
         var options = Options()
         options.fileSystem = fs
         options.writeBufferSize = 32 << 10
+        options.maxBackgroundCompactions = config.maxBackgroundCompactions
         options.logger.logLevel = .critical
         var rng = config.seed | 1
         func next() -> UInt64 { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng }

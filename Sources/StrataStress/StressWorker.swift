@@ -9,6 +9,8 @@ public struct StressConfig: Sendable {
     /// Share of writes made with `.syncDurable` (the rest `.asyncDurable`).
     public var syncFraction = 0.25
     public var seed: UInt64 = 1
+    /// Compaction threads of the database under test.
+    public var maxBackgroundCompactions = 1
     public init() {}
 }
 

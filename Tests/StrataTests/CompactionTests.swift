@@ -76,10 +76,12 @@ import Testing
         }
     }
 
-    @Test func randomWorkloadFormsLevelsAndMatchesModel() throws {
+    @Test(arguments: [1, 2])
+    func randomWorkloadFormsLevelsAndMatchesModel(compactionThreads: Int) throws {
         let dir = TempDir("compact-model")
         defer { dir.cleanup() }
-        let options = Self.smallOptions()
+        var options = Self.smallOptions()
+        options.maxBackgroundCompactions = compactionThreads
         var db = try Database.open(at: dir.path, options: options)
         var rng = SeededRandom(seed: 7)
         var model = Model()

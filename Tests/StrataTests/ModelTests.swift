@@ -107,6 +107,7 @@ import Testing
         options.maxBytesForLevelBase = 16 << 10 + rng.next() % (48 << 10)
         options.levelSizeMultiplier = 2 + Double(rng.next() % 4)
         options.level0FileNumCompactionTrigger = 2 + Int(rng.next() % 3)
+        options.maxBackgroundCompactions = 1 + Int(seed % 2)
         var db = try Database.open(at: dir.path, options: options)
         var model = Model()
         var snapshots: [(Snapshot, Model)] = []

@@ -4,8 +4,10 @@ import StrataStress
 
 /// Short runs of the crash-test driver (the long ones are `make crash-test`).
 @Suite struct StressTests {
-    @Test func powerLossLoopKeepsEverySyncedWrite() {
+    @Test(arguments: [1, 2])
+    func powerLossLoopKeepsEverySyncedWrite(compactionThreads: Int) {
         var config = StressConfig()
+        config.maxBackgroundCompactions = compactionThreads
         config.workers = 3
         config.keysPerWorker = 60
         config.seed = 11

@@ -1,17 +1,23 @@
-/// The compaction thread and `compactRange`.
+/// The compaction threads and `compactRange`.
 ///
-/// Protocol: the thread picks work under `mu`, runs the job with `mu`
+/// Protocol: a thread picks work under `mu`, runs the job with `mu`
 /// released, and installs the edit under `mu` (`versions.logAndApply`,
-/// then a new super version). Only this thread compacts, so the levels
-/// below level 0 change only through it; flushes add level-0 files
-/// meanwhile, which is harmless because a compaction's level-0 inputs
-/// never overlap a level-0 file it left behind. It wakes after each flush,
+/// then a new super version). With `maxBackgroundCompactions` above 1
+/// several threads run jobs at once; `CompactionControl` keeps them
+/// disjoint (no shared input file, no overlapping output range at one
+/// level, one level-0 job per family), so each job's edit still applies to
+/// whatever version is current when it finishes. Flushes add level-0 files
+/// meanwhile, which is harmless because a compaction's level-0 inputs never
+/// overlap a level-0 file it left behind. A deletion or range tombstone a
+/// job drops stays dropped: another job can only move a key's entries down
+/// if it holds the file they are in, and every file overlapping this job's
+/// range at its levels is this job's input. Threads wake after each flush,
 /// each compaction and each `compactRange` request, and every half second
 /// to delete files that old versions (held by iterators) no longer pin.
 extension DBCore {
-    /// Wakes the compaction thread. Caller holds `mu`.
+    /// Wakes the compaction threads. Caller holds `mu`.
     func wakeCompactionLocked() {
-        compactions.wakeup.signal()
+        compactions.wakeup.signal()  // a broadcast: every idle thread looks again
     }
 
     /// Refreshes the write-stall inputs from the current versions: the
@@ -57,31 +63,44 @@ extension DBCore {
         mu.broadcast()
     }
 
-    /// The family whose highest level score is largest (>= 1), if any;
-    /// with `level0Only`, only families whose level 0 slows writers down.
-    private func familyMostInNeedLocked(level0Only: Bool) -> ColumnFamilyState? {
-        var best: (ColumnFamilyState, Double)?
+    /// The automatic compaction of the family most in need that does not
+    /// conflict with a running job: families by descending highest score
+    /// (>= 1), each family's levels by descending score. With `level0Only`,
+    /// only level-0 compactions of families whose level 0 slows writers down.
+    private func automaticCompactionLocked(level0Only: Bool) -> (Compaction, ColumnFamilyState)? {
+        var candidates: [(ColumnFamilyState, Double)] = []
         for f in familyStates {
             let v = versions.current(f.id)
             if level0Only && v.files[0].count < options.level0SlowdownWritesTrigger { continue }
             guard let score = f.picker.scores(v).max(), score >= 1 else { continue }
-            if best == nil || score > best!.1 { best = (f, score) }
+            candidates.append((f, score))
         }
-        return best?.0
+        candidates.sort { $0.1 > $1.1 }
+        for (f, _) in candidates {
+            let c = f.picker.pickAutomatic(versions.current(f.id)) { [compactions] c in
+                (level0Only && c.level != 0) || compactions.conflicts(c, family: f.id)
+            }
+            if let c { return (c, f) }
+        }
+        return nil
     }
 
     /// The next compaction: the front manual request's next step, else the
     /// highest-scoring level of the family most in need. While a manual
     /// request runs, automatic work is limited to level 0 when writers
-    /// would otherwise slow down.
+    /// would otherwise slow down. A manual step that conflicts with a
+    /// running job is not taken: the threads wait for that job to finish
+    /// (its install wakes them) and try again.
     private func nextCompactionLocked() -> (compaction: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool)? {
         while let m = compactions.manualQueue.first, m.family.dropped.load(ordering: .acquiring) {
             finishManualLocked(m, error: StrataError(.invalidArgument, "column family \"\(m.family.name)\" was dropped during compactRange"))
         }
         if let m = compactions.manualQueue.first {
-            if let f = familyMostInNeedLocked(level0Only: true), let c = f.picker.pickAutomatic(versions.current(f.id)), c.level == 0 {
+            if let (c, f) = automaticCompactionLocked(level0Only: true) {
                 return (c, f, nil, false)
             }
+            // Steps of one request run one after another: each starts where the last ended.
+            if m.stepRunning { return nil }
             let family = m.family
             let v = versions.current(family.id)
             let picker = family.picker
@@ -98,6 +117,7 @@ extension DBCore {
             let maxInput = 25 * max(1, options.targetFileSizeBase)
             while let level = m.level, level < m.targetLevel {
                 if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
+                    if compactions.conflicts(c, family: family.id) { return nil }
                     return (c, family, m, more)
                 }
                 m.level = level + 1
@@ -107,13 +127,13 @@ extension DBCore {
                 m.inPlacePass = true
                 if let (c, more) = picker.pickManual(v, level: m.targetLevel, begin: m.resumeFrom ?? m.begin, end: m.end,
                                                      maxInputBytes: maxInput, inPlace: true, resumeAfter: m.resumeFrom) {
+                    if compactions.conflicts(c, family: family.id) { return nil }
                     return (c, family, m, more)
                 }
             }
             finishManualLocked(m, error: nil)
         }
-        guard let f = familyMostInNeedLocked(level0Only: false) else { return nil }
-        return f.picker.pickAutomatic(versions.current(f.id)).map { ($0, f, nil, false) }
+        return automaticCompactionLocked(level0Only: false).map { ($0.0, $0.1, nil, false) }
     }
 
     private func finishManualLocked(_ m: ManualCompaction, error: StrataError?) {
@@ -134,7 +154,8 @@ extension DBCore {
                 return n
             },
             shouldStop: { [unowned self] in self.compactions.stopping.load(ordering: .relaxed) }))
-        compactions.running = true
+        let jobID = compactions.start(c, family: family.id)
+        manual?.stepRunning = true
         mu.unlock()
         let start = ContinuousClock.now
         var result: Result<VersionEdit, StrataError>
@@ -144,7 +165,10 @@ extension DBCore {
             result = .failure(asStrataError(error))
         }
         mu.lock()
-        compactions.running = false
+        compactions.finish(jobID)
+        manual?.stepRunning = false
+        // Threads waiting for this job's files or range may go on.
+        defer { wakeCompactionLocked() }
         defer { compactions.release(job.allocatedNumbers) }
         if family.dropped.load(ordering: .acquiring) {
             // Dropped meanwhile: the outputs are orphans (deleted by the
@@ -154,6 +178,10 @@ extension DBCore {
             return
         }
         switch result {
+        case .success where bgError != nil:
+            // Another job failed meanwhile: the database is read-only and
+            // the MANIFEST takes no more edits; the outputs become orphans.
+            if let manual { finishManualLocked(manual, error: readOnlyError()) }
         case .success(var edit):
             edit.columnFamily = family.id
             versions.lastSequence = lastSequence.load(ordering: .acquiring)
@@ -170,7 +198,8 @@ extension DBCore {
             if c.isTrivialMove {
                 logger.info("strata: moved \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to level \(c.outputLevel) without rewriting")
             } else {
-                logger.info("strata: compacted \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
+                let dropped = job.droppedFiles > 0 ? ", \(job.droppedFiles) of them deleted unread under range tombstones" : ""
+                logger.info("strata: compacted \(c.inputFileCount) files of column family \(family.name) (\(c.inputBytes) bytes\(dropped)) from level \(c.level) to \(job.outputs.count) files (\(job.bytesWritten) bytes) at level \(c.outputLevel) in \(ContinuousClock.now - start)")
             }
             if let manual {
                 if c.outputLevel == manual.targetLevel && !manual.inPlacePass { manual.compactedIntoTarget = true }
@@ -248,7 +277,7 @@ extension DBCore {
         defer { mu.unlock() }
         while true {
             if bgError != nil || shuttingDown { return true }
-            let busy = flushPending || compactions.running || !compactions.manualQueue.isEmpty
+            let busy = flushPending || compactions.running > 0 || !compactions.manualQueue.isEmpty
                 || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
             if !busy { return true }
             if ContinuousClock.now >= deadline { return false }

@@ -42,6 +42,8 @@ final class CompactionJob {
     private(set) var outputs: [FileMetaData] = []
     private(set) var bytesRead: UInt64 = 0
     private(set) var bytesWritten: UInt64 = 0
+    /// Inputs deleted unread: wholly under newer range tombstones.
+    private(set) var droppedFiles = 0
     /// Every output number allocated (protected until the caller releases them).
     private(set) var allocatedNumbers: [UInt64] = []
 
@@ -109,7 +111,9 @@ final class CompactionJob {
         var readers: [TableReader] = []
         for level in c.inputs { for f in level { readers.append(try env.tableCache.reader(for: f, comparator: comparator)) } }
         let rangeDeletions = CompactionRangeDeletions(inputs: readers, snapshots: snapshots, comparator: comparator)
-        let skipped = rangeDeletions.fullyCoveredInputs(c.inputs[0] + c.inputs[1])
+        let skipped = rangeDeletions.fullyCoveredInputs(c.inputs[0] + c.inputs[1],
+                                                        maxPointSequences: readers.map(\.properties.maxPointSequence))
+        droppedFiles = skipped.count
         computeInputRange()
 
         var children: [any InternalIterator] = []

@@ -12,7 +12,8 @@
 /// user key of the last file compacted at L, and the next pick is the first
 /// file after it. The pointers live in memory only; after a reopen the round
 /// robin starts again at each level's first file, which costs nothing but
-/// evenness.
+/// evenness. With several compaction threads, candidates that conflict with
+/// a running job (see `CompactionControl.conflicts`) are skipped.
 ///
 /// Not thread-safe: the database calls it with `mu` held.
 final class CompactionPicker {
@@ -62,26 +63,37 @@ final class CompactionPicker {
     }
 
     /// The compaction the level scores call for, or nil when every level
-    /// is within its target.
-    func pickAutomatic(_ v: Version) -> Compaction? {
+    /// is within its target. Levels are tried by descending score; a
+    /// candidate that `conflicts` with a running job is passed over for the
+    /// next file of the level (round robin), then for the next level, so a
+    /// thread never waits on a level whose candidates are all busy while
+    /// another level has work.
+    func pickAutomatic(_ v: Version, conflicts: (Compaction) -> Bool = { _ in false }) -> Compaction? {
         let s = scores(v)
-        var best = -1
-        for (level, score) in s.enumerated() where score >= 1 {
-            if best < 0 || score > s[best] { best = level }
+        let levels = s.indices.filter { s[$0] >= 1 }.sorted { s[$0] > s[$1] }
+        for level in levels {
+            if level == 0 {
+                guard let oldest = v.files[0].last else { continue }
+                let c = makeCompaction(v, level: 0, start: widenLevel0([oldest], in: v), isManual: false)
+                if !conflicts(c) { return c }
+                continue
+            }
+            let files = v.files[level]
+            guard !files.isEmpty else { continue }
+            var first = 0
+            if let pointer = compactPointers[level] {
+                let after = pointer.withUnsafeBytes { p in files.firstIndex { $0.compareToSmallest(p, v.keyOrder) < 0 } }
+                if let after { first = after }
+            }
+            for step in 0..<files.count {
+                let c = makeCompaction(v, level: level, start: [files[(first + step) % files.count]], isManual: false)
+                if conflicts(c) { continue }
+                // Round robin: the next automatic pick at this level starts after this file.
+                compactPointers[level] = Compaction.userKeyRange(of: c.inputs[0], v.comparator).largest
+                return c
+            }
         }
-        guard best >= 0 else { return nil }
-        if best == 0 {
-            guard let oldest = v.files[0].last else { return nil }
-            return makeCompaction(v, level: 0, start: widenLevel0([oldest], in: v), isManual: false)
-        }
-        let files = v.files[best]
-        guard !files.isEmpty else { return nil }
-        var pick = files[0]
-        if let pointer = compactPointers[best] {
-            let after = pointer.withUnsafeBytes { p in files.first { $0.compareToSmallest(p, v.keyOrder) < 0 } }
-            if let after { pick = after }
-        }
-        return makeCompaction(v, level: best, start: [pick], isManual: false)
+        return nil
     }
 
     /// A compaction of the files at `level` overlapping [begin, end] (nil
@@ -149,10 +161,6 @@ final class CompactionPicker {
         var grandparents: [FileMetaData] = []
         if level + 2 < Version.numLevels {
             grandparents = v.overlappingFiles(level: level + 2, smallestUserKey: all.smallest, largestUserKey: all.largest)
-        }
-        if level > 0 {
-            // Round robin: the next automatic pick at this level starts after these files.
-            compactPointers[level] = range.largest
         }
         return Compaction(version: v, level: level, outputLevel: level + 1, inputs: [start, next], grandparents: grandparents,
                           options: options, isManual: isManual)

@@ -13,6 +13,9 @@
 /// output level overlaps it), where no deeper level has a file, and when no
 /// snapshot is older than it (every older entry it hid was in its stripe and
 /// is dropped by `hides`).
+///
+/// An input file wholly under newer tombstones is not merged at all
+/// (`fullyCoveredInputs`): the compaction's edit deletes it unread.
 struct CompactionRangeDeletions {
     private let fragments: RangeTombstoneFragments?
     /// The family's key order.
@@ -52,10 +55,59 @@ struct CompactionRangeDeletions {
         return closest != 0 && stripe(closest) == stripe(sequence)
     }
 
-    /// Input files wholly covered by a newer tombstone are not skipped
-    /// unread: their entries are dropped one by one by `hides`, which frees
-    /// the same space; skipping would need each file's oldest sequence.
-    func fullyCoveredInputs(_ files: [FileMetaData]) -> Set<UInt64> { [] }
+    /// The input files whose point entries every reader has lost: the
+    /// file's whole user-key range lies under tombstones newer than its
+    /// newest point entry (`maxPointSequences`, the table property; an
+    /// unknown one is `maxSequenceNumber` and never qualifies), and no
+    /// snapshot is older than those tombstones. The compaction deletes
+    /// them by its edit without reading their data blocks; their own range
+    /// tombstones are still among `fragments`.
+    ///
+    /// The snapshot rule is stricter than `hides` (which only needs no
+    /// snapshot between an entry and its tombstone) because the file's
+    /// oldest sequence is not recorded: a snapshot older than the
+    /// tombstone might see some of its entries.
+    func fullyCoveredInputs(_ files: [FileMetaData], maxPointSequences: [SequenceNumber]) -> Set<UInt64> {
+        guard let f = fragments else { return [] }
+        var out = Set<UInt64>()
+        for (file, newest) in zip(files, maxPointSequences) where newest != maxSequenceNumber {
+            let covered = file.smallest.withUnsafeBytes { lo in
+                file.largest.withUnsafeBytes { hi in
+                    // A bound widened by the file's own tombstone is that
+                    // tombstone's exclusive end (TableBuilder): no point entry reaches it.
+                    let exclusive = sequenceOf(hi) == maxSequenceNumber && kindOf(hi) == .rangeDeletion
+                    return Self.covers(f, from: userKeyOf(lo), to: userKeyOf(hi), endExclusive: exclusive, above: newest,
+                                       comparator: comparator, oldestSnapshot: snapshots.first)
+                }
+            }
+            if covered { out.insert(file.number) }
+        }
+        return out
+    }
+
+    /// Whether contiguous fragments span [lo, hi] ([lo, hi) when
+    /// `endExclusive`), each holding a tombstone newer than `above` that no
+    /// snapshot predates.
+    private static func covers(_ f: RangeTombstoneFragments, from lo: UnsafeRawBufferPointer, to hi: UnsafeRawBufferPointer,
+                               endExclusive: Bool, above: SequenceNumber, comparator: Comparator,
+                               oldestSnapshot: SequenceNumber?) -> Bool {
+        var i = f.firstFragment(endingAfter: lo)
+        var position = lo
+        while i < f.count {
+            // Fragments are sorted and disjoint: a gap before this one is uncovered.
+            if comparator.compare(f.begin(i), position) > 0 { return false }
+            // Sequences are newest first; the oldest one above `above` decides.
+            var oldestNewer: SequenceNumber = 0
+            for t in f.sequences(i) where t > above { oldestNewer = t }
+            if oldestNewer == 0 { return false }
+            if let s = oldestSnapshot, s < oldestNewer { return false }
+            let beyond = comparator.compare(hi, f.end(i))
+            if beyond < 0 || (endExclusive && beyond == 0) { return true }
+            position = f.end(i)
+            i += 1
+        }
+        return false
+    }
 
     /// The tombstones to write into an output covering user keys
     /// `[lower, upper)` (nil = open), clipped to it. `droppable(begin, end)`

@@ -1,4 +1,4 @@
-/// A `compactRange` request, handed to the compaction thread and waited on
+/// A `compactRange` request, handed to the compaction threads and waited on
 /// by its caller. Guarded by `DBCore.mu`.
 final class ManualCompaction {
     /// The family whose levels are compacted.
@@ -20,6 +20,8 @@ final class ManualCompaction {
     var compactedIntoTarget = false
     /// The in-place pass over `targetLevel` has started.
     var inPlacePass = false
+    /// A step of this request is running on some compaction thread.
+    var stepRunning = false
     var done = false
     var error: StrataError?
 

@@ -145,6 +145,9 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: threads
 
+    /// Compaction threads: `maxBackgroundCompactions`, at least one.
+    var compactionThreadCount: Int { max(1, options.maxBackgroundCompactions) }
+
     func startBackgroundThreads() {
         syncer = LogSyncer(
             currentLog: { [unowned self] in self.mu.withLock { self.wal } },
@@ -157,9 +160,11 @@ final class DBCore: @unchecked Sendable {
         let flush = Thread { [self] in flushThreadMain() }
         flush.name = "strata-flush"
         flush.start()
-        let compaction = Thread { [self] in compactionThreadMain() }
-        compaction.name = "strata-compaction"
-        compaction.start()
+        for i in 0..<compactionThreadCount {
+            let compaction = Thread { [self] in compactionThreadMain() }
+            compaction.name = i == 0 ? "strata-compaction" : "strata-compaction-\(i)"
+            compaction.start()
+        }
         statistics.metrics?.start(interval: options.metricsPublishInterval, statistics: statistics)
     }
 
@@ -260,7 +265,7 @@ final class DBCore: @unchecked Sendable {
         commitParker.unpark()
         commitExited.park()
         flushExited.park()
-        compactions.exited.park()
+        for _ in 0..<compactionThreadCount { compactions.exited.park() }
         syncer.stop()
         closedFlag.store(true, ordering: .releasing)
         statistics.metrics?.stop(statistics: statistics)

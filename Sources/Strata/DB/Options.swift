@@ -81,9 +81,9 @@ public struct Options: Sendable {
     public var levelSizeMultiplier: Double = 10
     /// Target size of table files written by compaction.
     public var targetFileSizeBase: UInt64 = 64 << 20
-    /// Compaction threads. At most one compaction runs at a time today;
-    /// the option is accepted so configurations keep working when more are
-    /// supported (values below 1 are treated as 1).
+    /// Compaction threads, each running one job at a time; jobs running
+    /// together never share a file or write overlapping ranges of a level
+    /// (values below 1 are treated as 1).
     public var maxBackgroundCompactions: Int = 1
     /// Estimated bytes compaction is behind (each level's excess over its
     /// target, plus level 0 once it reaches its trigger) at which writes are

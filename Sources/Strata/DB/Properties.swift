@@ -21,6 +21,8 @@ extension DBCore {
             return String(n)
         case "strata.last-sequence":
             return String(lastSequence.load(ordering: .acquiring))
+        case "strata.num-running-compactions":
+            return String(mu.withLock { compactions.running })
         case "strata.background-error":
             return mu.withLock { bgError?.description } ?? ""
         case "strata.block-cache-usage":
@@ -62,6 +64,7 @@ extension DBCore {
     private func statsReport(_ sv: SuperVersion) -> String {
         let version = sv.version
         let s = statistics.snapshot()
+        let jobs = mu.withLock { (running: compactions.running, most: compactions.maxConcurrentJobs) }
         // Per-level W-Amp is shown once users have written something (a
         // reopened database's recovery flush alone has no user bytes).
         let user: Double? = s.userBytesWritten == 0 ? nil : Double(s.userBytesWritten)
@@ -99,7 +102,8 @@ extension DBCore {
         out += "Read amplification: \(fixed(s.readAmplification, 3)) table blocks read from disk per get "
             + "(\(fixed(s.bytesReadPerGet, 1)) bytes per get, \(s.gets) gets)\n"
         out += "Writes: \(s.writeBatches) batches in \(s.writeGroups) groups (\(s.syncedGroups) synced); "
-            + "flushes: \(s.flushes); compactions: \(s.compactions)\n"
+            + "flushes: \(s.flushes); compactions: \(s.compactions) (\(jobs.running) running now, "
+            + "at most \(jobs.most) at once on \(compactionThreadCount) threads)\n"
         out += "Stalls: \(s.stalls), \(fixed(Double(s.stallNanoseconds) / 1e9, 3)) s\n"
         out += "Block cache: \(s.blockCacheUsage)/\(s.blockCacheCapacity) bytes, hit rate \(percent(s.blockCacheHitRate)) "
             + "(\(s.blockCacheHits) hits, \(s.blockCacheMisses) misses)\n"
