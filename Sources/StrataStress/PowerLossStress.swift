@@ -26,6 +26,7 @@ public struct PowerLossStress {
         var acknowledgedTotal = 0
         var backupsThatMustSurvive: Set<Int> = []
         var archivesMade = 0
+        var archivesCut = 0
         for cycle in 0..<cycles {
             let db: Database
             do {
@@ -84,8 +85,9 @@ public struct PowerLossStress {
                 return "cycle \(cycle): \(f)"
             }
             archivesMade += archiver.archives.count
+            archivesCut += archiver.archives.filter { !$0.completed }.count
             backupsThatMustSurvive = archiver.mustSurvive
-            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok (\(acknowledgedTotal) writes acknowledged, \(archivesMade) checkpoints and backups attempted so far)") }
+            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok (\(acknowledgedTotal) writes acknowledged, \(archivesMade) checkpoints and backups attempted, \(archivesCut) of them cut short by the crash)") }
         }
         return nil
     }

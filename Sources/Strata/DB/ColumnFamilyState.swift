@@ -40,9 +40,14 @@ final class ColumnFamilyState: @unchecked Sendable {
         t.bloomBitsPerKey = options.bloomBitsPerKey
         self.tableOptions = t
         self.picker = CompactionPicker(options: databaseOptions)
-        let m = Memtable()
+        let m = Memtable(arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
         self.mem = m
         self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty))
+    }
+
+    /// An empty memtable sized for this family's write buffer.
+    func makeMemtable() -> Memtable {
+        Memtable(arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
     }
 
     /// Replaces what readers see. Caller holds `DBCore.mu`.
@@ -67,7 +72,7 @@ final class ColumnFamilyState: @unchecked Sendable {
     /// version (and so its files) alive. Caller holds `DBCore.mu`.
     func releaseAfterDrop() {
         dropped.store(true, ordering: .releasing)
-        mem = Memtable()
+        mem = makeMemtable()
         imm = nil
         install(SuperVersion(mem: mem, imm: nil, version: .empty))
     }

@@ -333,7 +333,7 @@ extension DBCore {
                 if s.mem.isEmpty { continue }
                 s.imm = s.mem
                 s.immLogNumber = number
-                s.mem = Memtable()
+                s.mem = s.makeMemtable()
                 publishSuperVersion(s)
             }
             rebuildActiveMemtablesLocked()

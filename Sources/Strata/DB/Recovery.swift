@@ -75,7 +75,7 @@ extension DBCore {
         for n in logs { versions.markFileNumberUsed(n) }
 
         var memtables: [UInt32: Memtable] = [:]
-        for f in families { memtables[f.id] = Memtable() }
+        for f in families { memtables[f.id] = f.makeMemtable() }
         // A family's records in a log below its log number are already in
         // its tables; records of dropped families are skipped (ids are never
         // reused, so such records can only belong to the dropped family).
@@ -124,7 +124,7 @@ extension DBCore {
                     if let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
                         edits[f.id]?.addFile(level: 0, meta)
                     }
-                    memtables[f.id] = Memtable()
+                    memtables[f.id] = f.makeMemtable()
                     into = router(forLog: number)
                 }
             }
