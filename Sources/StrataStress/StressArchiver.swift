@@ -18,13 +18,41 @@ public final class StressProgress: Sendable {
 /// hold: for each worker, every write acknowledged before it was started.
 public struct StressArchive: Sendable {
     /// Checkpoint path, or nil for a backup.
-    public var checkpointPath: String?
+    public var checkpointPath: String? = nil
     /// The backup id the attempt gets if it completes (nil for a checkpoint).
-    public var backupID: Int?
+    public var backupID: Int? = nil
     /// Per worker: index of its newest write acknowledged before the call.
     public var lowest: [Int]
     /// Whether the call returned successfully.
     public var completed = false
+    /// Whether a purge of older backups followed (it may remove any but the
+    /// newest two).
+    public var purged = false
+}
+
+extension StressArchive {
+    /// Reads the attempts a journal recorded (lines `A <n> C <path> <lowest>...`
+    /// or `A <n> B <id> <lowest>...` before, `D <n>` after, `P <n>` before
+    /// a purge that follows backup n); a torn last
+    /// line is ignored.
+    public static func load(journal text: Substring) -> [StressArchive] {
+        var out: [StressArchive] = []
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        if !text.hasSuffix("\n") { lines.removeLast() }
+        for line in lines {
+            let f = line.split(separator: " ")
+            if f.count >= 4, f[0] == "A", Int(f[1]) == out.count {
+                var a = StressArchive(lowest: f.dropFirst(4).compactMap { Int($0) })
+                if f[2] == "C" { a.checkpointPath = String(f[3]) } else { a.backupID = Int(f[3]) }
+                out.append(a)
+            } else if f.count == 2, f[0] == "D", let i = Int(f[1]), out.indices.contains(i) {
+                out[i].completed = true
+            } else if f.count == 2, f[0] == "P", let i = Int(f[1]), out.indices.contains(i) {
+                out[i].purged = true
+            }
+        }
+        return out
+    }
 }
 
 /// Takes checkpoints and backups of the database in the middle of a stress
@@ -56,6 +84,32 @@ public final class StressArchiver: @unchecked Sendable {
         self.mustSurvive = mustSurvive
     }
 
+    /// Receives one line per attempt before it starts and one when it
+    /// completes (the black-box child appends them to its oracle, so the
+    /// parent knows what each copy must hold; see `StressArchive.load`).
+    public var journal: ((String) -> Void)?
+
+    /// Takes over attempts recorded elsewhere (by the killed child), and
+    /// which backups must therefore survive.
+    public func adopt(_ recorded: [StressArchive]) {
+        archives = recorded
+        for a in recorded {
+            if a.completed, let id = a.backupID { mustSurvive.insert(id) }
+            if a.purged { mustSurvive = Set(mustSurvive.sorted().suffix(2)) }
+        }
+    }
+
+    private func begin(_ a: StressArchive) {
+        archives.append(a)
+        let what = a.checkpointPath.map { "C \($0)" } ?? "B \(a.backupID ?? 0)"
+        journal?("A \(archives.count - 1) \(what) " + a.lowest.map(String.init).joined(separator: " "))
+    }
+
+    private func complete() {
+        archives[archives.count - 1].completed = true
+        journal?("D \(archives.count - 1)")
+    }
+
     /// Takes a checkpoint (even `choice`) or a backup (odd), and after some
     /// backups purges all but the newest two. Throws what the engine throws
     /// (normally the simulated crash).
@@ -64,12 +118,12 @@ public final class StressArchiver: @unchecked Sendable {
         if choice % 2 == 0 {
             try fileSystem.createDirectory(at: checkpointRoot)
             let path = "\(checkpointRoot)/ckpt-\(cycle)-\(archives.count)"
-            archives.append(StressArchive(checkpointPath: path, lowest: lowest))
+            begin(StressArchive(checkpointPath: path, lowest: lowest))
             try db.createCheckpoint(at: path)
         } else {
             let engine = try BackupEngine(directory: backupDirectory, fileSystem: fileSystem)
             let expected = (try engine.backups().last?.id ?? 0) + 1
-            archives.append(StressArchive(backupID: expected, lowest: lowest))
+            begin(StressArchive(backupID: expected, lowest: lowest))
             let info = try engine.createBackup(of: db)
             guard info.id == expected else {
                 throw StrataError(.corruption, "backup got id \(info.id), expected \(expected)")
@@ -79,12 +133,14 @@ public final class StressArchiver: @unchecked Sendable {
                 // A purge may be cut short by the crash: only the newest two
                 // are sure to survive it.
                 mustSurvive = Set(mustSurvive.sorted().suffix(2))
-                archives[archives.count - 1].completed = true
+                complete()
+                archives[archives.count - 1].purged = true
+                journal?("P \(archives.count - 1)")
                 try engine.purgeOldBackups(keeping: 2)
                 return
             }
         }
-        archives[archives.count - 1].completed = true
+        complete()
     }
 
     /// After the crash and reopen: every checkpoint that exists opens and
