@@ -6,6 +6,7 @@ import Synchronization
 public final class StressProgress: Sendable {
     private let value = Atomic<Int>(-1)
 
+    /// No write acknowledged yet.
     public init() {}
 
     /// Index of the worker's newest acknowledged write (-1: none yet).
@@ -76,6 +77,7 @@ public final class StressArchiver: @unchecked Sendable {
     /// they must survive any crash. Carried from cycle to cycle.
     public var mustSurvive: Set<Int>
 
+    /// An archiver for one cycle; `mustSurvive` comes from the previous one.
     public init(checkpointRoot: String, backupDirectory: String, fileSystem: any FileSystem, cycle: Int, mustSurvive: Set<Int>) {
         self.checkpointRoot = checkpointRoot
         self.backupDirectory = backupDirectory
