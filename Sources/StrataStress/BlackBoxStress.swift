@@ -29,9 +29,12 @@ public struct BlackBoxStress {
         var rng = config.seed | 1
         func next() -> UInt64 { rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17; return rng }
         var bases: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: config.keysPerWorker), count: config.workers)
+        var backupsThatMustSurvive: Set<Int> = []
+        var archivesMade = 0, archivesCut = 0
         for cycle in 0..<cycles {
             // The child starts from the state the parent verified.
             for w in 0..<config.workers { try? FileManager.default.removeItem(atPath: "\(oraclePath)/\(w)") }
+            try? FileManager.default.removeItem(atPath: "\(oraclePath)/archives")
             let child = Process()
             child.executableURL = URL(fileURLWithPath: executable)
             child.arguments = ["stress-child", "--db=\(dbPath)", "--oracle=\(oraclePath)", "--workers=\(config.workers)",
@@ -51,6 +54,7 @@ public struct BlackBoxStress {
             options.logger.logLevel = .warning
             do { db = try Database.open(at: dbPath, options: options) } catch { return "cycle \(cycle): reopen after SIGKILL failed: \(error)" }
             defer { try? db.close() }
+            var histories: [WorkerHistory] = []
             for w in 0..<config.workers {
                 var h = WorkerHistory(worker: w, keysPerWorker: config.keysPerWorker, base: bases[w])
                 OracleFile.load(path: "\(oraclePath)/\(w)", into: &h)
@@ -67,10 +71,29 @@ public struct BlackBoxStress {
                     return "cycle \(cycle): worker \(w): database holds writes that were never issued"
                 }
                 bases[w] = actual
+                histories.append(h)
             }
-            if cycle % 50 == 49 { log("SIGKILL cycle \(cycle + 1) of \(cycles) ok") }
+            if config.archives {
+                // The checkpoints and backups the child took, some cut short by the kill.
+                let archiver = Self.archiver(directory: directory, cycle: cycle, mustSurvive: backupsThatMustSurvive)
+                let journal = (try? String(contentsOfFile: "\(oraclePath)/archives", encoding: .utf8)) ?? ""
+                archiver.adopt(StressArchive.load(journal: Substring(journal)))
+                if let f = archiver.verify(histories: histories, options: options, databasePath: dbPath) {
+                    return "cycle \(cycle): \(f)"
+                }
+                backupsThatMustSurvive = archiver.mustSurvive
+                archivesMade += archiver.archives.count
+                archivesCut += archiver.archives.filter { !$0.completed }.count
+            }
+            if cycle % 50 == 49 { log("SIGKILL cycle \(cycle + 1) of \(cycles) ok (\(archivesMade) checkpoints and backups attempted, \(archivesCut) of them cut short by the kill)") }
         }
         return nil
+    }
+
+    /// Where the child keeps its checkpoints and backups, beside the database.
+    static func archiver(directory: String, cycle: Int, mustSurvive: Set<Int>) -> StressArchiver {
+        StressArchiver(checkpointRoot: directory + "/checkpoints", backupDirectory: directory + "/backups",
+                       fileSystem: POSIXFileSystem(), cycle: cycle, mustSurvive: mustSurvive)
     }
 }
 
@@ -89,12 +112,17 @@ public enum StressChild {
             return 4
         }
         let recorder = OracleRecorder(directory: oracle, workers: config.workers)
+        // The parent's directory holds the database, the oracle and the archives.
+        let archiver = BlackBoxStress.archiver(directory: (path as NSString).deletingLastPathComponent, cycle: cycle, mustSurvive: [])
+        archiver.journal = { recorder.emitArchiveLine($0) }
         var workers: [StressWorker] = []
         for w in 0..<config.workers {
             // The child does not know the base state; it reads it.
             let base = (try? readWorkerState(db, worker: w, keysPerWorker: config.keysPerWorker)) ?? []
-            workers.append(StressWorker(history: WorkerHistory(worker: w, keysPerWorker: config.keysPerWorker, base: base), config: config, cycle: cycle))
+            workers.append(StressWorker(history: WorkerHistory(worker: w, keysPerWorker: config.keysPerWorker, base: base), config: config, cycle: cycle,
+                                        archiver: config.archives ? archiver : nil))
         }
+        archiver.progress = workers.map(\.progress)
         let group = DispatchGroup()
         for w in workers {
             group.enter()
@@ -120,15 +148,27 @@ public enum StressChild {
 final class OracleRecorder: StressRecorder, @unchecked Sendable {
     // One descriptor per worker, each used only by its worker's thread.
     private let fds: [Int32]
+    // The archive journal, written only by the archiving worker's thread.
+    private let archiveFD: Int32
 
     init(directory: String, workers: Int) {
         fds = (0..<workers).map { open("\(directory)/\($0)", O_WRONLY | O_CREAT | O_APPEND, 0o644) }
+        archiveFD = open("\(directory)/archives", O_WRONLY | O_CREAT | O_APPEND, 0o644)
     }
 
     private func emit(_ w: Int, _ line: String) {
+        emit(fd: fds[w], line)
+    }
+
+    private func emit(fd: Int32, _ line: String) {
         var bytes = Array(line.utf8)
         bytes.append(10)
-        _ = bytes.withUnsafeBytes { write(fds[w], $0.baseAddress, $0.count) }
+        _ = bytes.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+    }
+
+    /// Appends a line of the checkpoint and backup journal.
+    func emitArchiveLine(_ line: String) {
+        emit(fd: archiveFD, line)
     }
 
     func willWrite(worker: Int, index: Int, operation: StressOperation) {

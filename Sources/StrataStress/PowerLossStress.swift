@@ -25,15 +25,23 @@ public struct PowerLossStress {
 
         var bases: [[[UInt8]?]] = Array(repeating: Array(repeating: nil, count: config.keysPerWorker), count: config.workers)
         var acknowledgedTotal = 0
+        var backupsThatMustSurvive: Set<Int> = []
+        var archivesMade = 0
+        var archivesCut = 0
         for cycle in 0..<cycles {
             let db: Database
             do {
                 db = try Database.open(at: "/stress", options: options)
                 try ensureShadowFamily(db)
             } catch { return "cycle \(cycle): open failed: \(error)" }
+            // Checkpoints and backups taken mid-cycle, so the crash can cut them short.
+            let archiver = StressArchiver(checkpointRoot: "/stress-checkpoints", backupDirectory: "/stress-backups",
+                                          fileSystem: fs, cycle: cycle, mustSurvive: backupsThatMustSurvive)
             let workers = (0..<config.workers).map {
-                StressWorker(history: WorkerHistory(worker: $0, keysPerWorker: config.keysPerWorker, base: bases[$0]), config: config, cycle: cycle)
+                StressWorker(history: WorkerHistory(worker: $0, keysPerWorker: config.keysPerWorker, base: bases[$0]), config: config, cycle: cycle,
+                             archiver: config.archives ? archiver : nil)
             }
+            archiver.progress = workers.map(\.progress)
             let crashAfter = Int(next() % 400)
             let ops = Atomic<Int>(0)
             let group = DispatchGroup()
@@ -74,7 +82,13 @@ public struct PowerLossStress {
                 bases[h.worker] = actual
             }
             try? reopened.close()
-            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok (\(acknowledgedTotal) writes acknowledged so far)") }
+            if let f = archiver.verify(histories: workers.map(\.history), options: options, databasePath: "/stress") {
+                return "cycle \(cycle): \(f)"
+            }
+            archivesMade += archiver.archives.count
+            archivesCut += archiver.archives.filter { !$0.completed }.count
+            backupsThatMustSurvive = archiver.mustSurvive
+            if cycle % 100 == 99 { log("power-loss cycle \(cycle + 1) of \(cycles) ok (\(acknowledgedTotal) writes acknowledged, \(archivesMade) checkpoints and backups attempted, \(archivesCut) of them cut short by the crash)") }
         }
         return nil
     }

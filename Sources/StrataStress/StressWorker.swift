@@ -11,6 +11,8 @@ public struct StressConfig: Sendable {
     public var seed: UInt64 = 1
     /// Compaction threads of the database under test.
     public var maxBackgroundCompactions = 1
+    /// Whether worker 2 takes checkpoints and backups during the run.
+    public var archives = true
     public init() {}
 }
 
@@ -31,8 +33,9 @@ public struct NoRecorder: StressRecorder {
 /// Random operations of one worker on its own keys: batches of puts,
 /// deletes and range deletes (mirrored into the shadow family) in both
 /// commit modes, reads and scans checked
-/// against the worker's exact expected state, snapshot reads, flushes and
-/// range compactions.
+/// against the worker's exact expected state, snapshot reads, flushes,
+/// range compactions, and (worker 2, given an archiver) checkpoints and
+/// backups.
 public final class StressWorker: @unchecked Sendable {
     // Used by one thread only (the worker's own); read by the driver after join.
     public var history: WorkerHistory
@@ -43,9 +46,13 @@ public final class StressWorker: @unchecked Sendable {
     private var current: [[UInt8]?]
     private let config: StressConfig
     private let cycle: Int
+    private let archiver: StressArchiver?
+    /// The newest acknowledged write, readable from other threads.
+    public let progress = StressProgress()
 
-    public init(history: WorkerHistory, config: StressConfig, cycle: Int) {
+    public init(history: WorkerHistory, config: StressConfig, cycle: Int, archiver: StressArchiver? = nil) {
         self.history = history
+        self.archiver = archiver
         self.config = config
         self.cycle = cycle
         self.current = history.base
@@ -102,6 +109,7 @@ public final class StressWorker: @unchecked Sendable {
                     recorder.willWrite(worker: w, index: index, operation: op)
                     try db.write(batch, options: WriteOptions(commitMode: op.synced ? .syncDurable : .asyncDurable(groupWindow: .milliseconds(50))))
                     history.lastAcknowledged = index
+                    progress.publish(index)
                     if op.synced { history.lastSyncAcknowledged = index }
                     for c in op.changes { current[c.key] = c.value }
                     recorder.acknowledged(worker: w, index: index)
@@ -141,6 +149,7 @@ public final class StressWorker: @unchecked Sendable {
                     recorder.willWrite(worker: w, index: index, operation: op)
                     try db.write(b, options: WriteOptions(commitMode: .asyncDurable(groupWindow: .milliseconds(50))))
                     history.lastAcknowledged = index
+                    progress.publish(index)
                     current[k] = nil
                     recorder.acknowledged(worker: w, index: index)
                     if try db.get(key(k), options: ReadOptions(snapshot: snap)) != before {
@@ -153,6 +162,8 @@ public final class StressWorker: @unchecked Sendable {
                         // Compaction of this worker's range, racing the others' writes.
                         let lo = Int(next() % UInt64(config.keysPerWorker))
                         try db.compactRange(key(lo), key(min(config.keysPerWorker - 1, lo + 40)))
+                    } else if w == 2, let archiver, next() % 4 == 0 {
+                        try archiver.archive(db, choice: next())
                     }
                 }
             } catch {

@@ -63,36 +63,6 @@ import Testing
         try db.close()
     }
 
-    @Test func crashDuringCheckpointLeavesNoCheckpointThatOpens() throws {
-        var completed = 0
-        var absent = 0
-        for n in stride(from: 1, through: 120, by: 2) {
-            let fs = FaultInjectionFileSystem()
-            var o = smallOptions()
-            o.fileSystem = fs
-            let db = try Database.open(at: "/db", options: o)
-            for i in 0..<500 { try db.put(utf8("k\(i)"), utf8("v\(i)")) }
-            fs.inject(FaultRule(Set(FileOperation.allCases), trigger: .fromCall(n)))
-            let ok = (try? db.createCheckpoint(at: "/ckpt")) != nil
-            fs.crash()
-            try? db.close()
-            fs.clearFaults()
-            try fs.simulatePowerLoss()
-            if fs.fileExists(at: "/ckpt") {
-                // It exists only if it was completed and made durable: then it is whole.
-                let copy = try Database.open(at: "/ckpt", options: o)
-                for i in 0..<500 { #expect(try copy.get(utf8("k\(i)")) == utf8("v\(i)"), "fault at \(n)") }
-                try copy.close()
-                completed += 1
-            } else {
-                #expect(!ok, "fault at \(n): the checkpoint call succeeded but nothing survived")
-                absent += 1
-            }
-        }
-        // The sweep must cover both outcomes, or it tested nothing.
-        #expect(completed > 0 && absent > 0, "completed \(completed), absent \(absent)")
-    }
-
     @Test func checkpointOnTheInMemoryFileSystem() throws {
         let fs = FaultInjectionFileSystem()
         var o = smallOptions()
@@ -183,7 +153,7 @@ import Testing
     }
 }
 
-/// Backups while the database takes writes, and crashes during a backup.
+/// Backups while the database takes writes (crashes during one: CrashScenarioTests).
 @Suite struct BackupCrashTests {
     func options(_ fs: any FileSystem) -> Options {
         var o = Options()
@@ -218,44 +188,6 @@ import Testing
         try db.close()
     }
 
-    /// A crash at any point of a backup leaves the earlier backups intact and
-    /// no visible partial one.
-    @Test func crashDuringBackupKeepsEarlierBackups() throws {
-        var sawPartial = 0, sawComplete = 0
-        for n in stride(from: 1, through: 160, by: 4) {
-            let fs = FaultInjectionFileSystem()
-            let db = try Database.open(at: "/db", options: options(fs))
-            for i in 0..<400 { try db.put(utf8("k\(i)"), utf8("v\(i)")) }
-            let engine = try BackupEngine(directory: "/backups", fileSystem: fs)
-            let first = try engine.createBackup(of: db)
-            for i in 400..<600 { try db.put(utf8("k\(i)"), utf8("v\(i)")) }
-            fs.inject(FaultRule(Set(FileOperation.allCases), trigger: .fromCall(n)))
-            let second = try? engine.createBackup(of: db)
-            fs.crash()
-            try? db.close()
-            fs.clearFaults()
-            try fs.simulatePowerLoss()
-            let reopened = try BackupEngine(directory: "/backups", fileSystem: fs)
-            let ids = try reopened.backups().map(\.id)
-            #expect(ids.first == first.id, "fault at \(n): the first backup is gone: \(ids)")
-            try reopened.verifyBackup(first.id)
-            if ids.count == 2 {
-                try reopened.verifyBackup(ids[1])
-                sawComplete += 1
-            } else {
-                #expect(ids == [first.id])
-                // A backup that was reported created must survive the power loss.
-                #expect(second == nil, "fault at \(n): backup \(second?.id ?? 0) was acknowledged but is gone")
-                sawPartial += 1
-            }
-            try reopened.restore(first.id, to: "/restored-\(n)")
-            let r = try Database.open(at: "/restored-\(n)", options: options(fs))
-            #expect(try r.get(utf8("k399")) == utf8("v399"))
-            #expect(try r.get(utf8("k400")) == nil)
-            try r.close()
-        }
-        #expect(sawPartial > 0 && sawComplete > 0, "partial \(sawPartial), complete \(sawComplete)")
-    }
 }
 
 /// A thread writing `c<i>` = `v<i>` for i = 0, 1, 2... until stopped; the

@@ -156,28 +156,6 @@ import Testing
         #expect { _ = try Database.open(at: dir.path) } throws: { ($0 as? StrataError)?.kind == .corruption }
     }
 
-    @Test func corruptManifestFailsOpenNamingTheFile() throws {
-        let dir = TempDir()
-        defer { dir.cleanup() }
-        let db = try Database.open(at: dir.path)
-        try db.put(utf8("a"), utf8("b"))
-        try db.flush()
-        try db.close()
-        let manifest = try FileManager.default.contentsOfDirectory(atPath: dir.path).first { $0.hasPrefix("MANIFEST-") }!
-        var data = try Data(contentsOf: URL(fileURLWithPath: dir.file(manifest)))
-        data[data.count / 2] ^= 0x55
-        try data.write(to: URL(fileURLWithPath: dir.file(manifest)))
-        #expect {
-            _ = try Database.open(at: dir.path)
-        } throws: { e in
-            guard let e = e as? StrataError else { return false }
-            return e.kind == .corruption && e.message.contains("MANIFEST")
-        }
-        // CURRENT naming a missing manifest.
-        try FileManager.default.removeItem(atPath: dir.file(manifest))
-        #expect { _ = try Database.open(at: dir.path) } throws: { ($0 as? StrataError)?.kind == .corruption }
-    }
-
     @Test func snapshotsSeeThePast() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

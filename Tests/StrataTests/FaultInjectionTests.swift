@@ -1,8 +1,8 @@
 import Testing
 @testable import Strata
 
-/// The fault-injecting file system itself, and the engine's behaviour on it:
-/// power loss, torn writes, I/O errors and full disks.
+/// The fault-injecting file system itself: power loss, torn writes, fault
+/// rules. The engine's behaviour on it is in CrashScenarioTests.
 @Suite struct FaultInjectionTests {
     static func write(_ fs: any FileSystem, _ path: String, _ bytes: [UInt8], sync: Bool) throws {
         let f = try fs.createFile(at: path)
@@ -90,122 +90,5 @@ import Testing
         #expect(throws: StrataError.self) { try f.append([1]) }  // the old process's handle stays dead
         let g = try fs.openForAppend(at: "/d/x")
         try g.append([1])
-    }
-
-    // MARK: the engine on it
-
-    func options(_ fs: FaultInjectionFileSystem, bufferSize: Int = 16 << 10) -> Options {
-        var o = Options()
-        o.fileSystem = fs
-        o.writeBufferSize = bufferSize
-        o.logger.logLevel = .critical
-        return o
-    }
-
-    /// Power loss at random points: every write acknowledged with
-    /// `.syncDurable` survives, and what survives is a prefix of the writes.
-    @Test(arguments: 0..<4)
-    func powerLossKeepsSyncedWritesAndAPrefix(batchOfSeeds: Int) throws {
-        for cycle in 0..<50 {
-            let seed = UInt64(batchOfSeeds * 1000 + cycle)
-            var rng = SeededRandom(seed: seed)
-            let fs = FaultInjectionFileSystem(seed: seed &+ 1)
-            let o = options(fs, bufferSize: 4 << 10 + Int(rng.next() % (16 << 10)))
-            var db: Database? = try Database.open(at: "/db", options: o)
-            var lastSynced = -1
-            var acknowledged = -1
-            let crashAt = Int(rng.next() % 300)
-            for i in 0..<300 {
-                if i == crashAt { break }
-                let sync = rng.next() % 4 == 0
-                let mode: CommitMode = sync ? .syncDurable : .asyncDurable(groupWindow: .seconds(3600))
-                try db!.put(utf8("k\(i)"), utf8("value-\(i)"), options: WriteOptions(commitMode: mode))
-                acknowledged = i
-                if sync { lastSynced = i }
-            }
-            fs.crash()
-            try? db!.close()
-            db = nil
-            try fs.simulatePowerLoss(tornWrites: rng.next() % 2 == 0)
-            let reopened = try Database.open(at: "/db", options: o)
-            var present: [Bool] = []
-            for i in 0...max(acknowledged, 0) {
-                let v = try reopened.get(utf8("k\(i)"))
-                #expect(v == nil || v == utf8("value-\(i)"), "seed \(seed): wrong value")
-                present.append(v != nil)
-            }
-            if lastSynced >= 0 {
-                #expect(!present[0...lastSynced].contains(false), "seed \(seed): a synced write was lost")
-            }
-            if let firstMissing = present.firstIndex(of: false) {
-                #expect(!present[firstMissing...].contains(true), "seed \(seed): hole in recovered writes")
-            }
-            try reopened.close()
-        }
-    }
-
-    @Test func failedFsyncMakesTheDatabaseReadOnly() throws {
-        let fs = FaultInjectionFileSystem()
-        let o = options(fs)
-        let db = try Database.open(at: "/db", options: o)
-        try db.put(utf8("a"), utf8("1"), options: WriteOptions(commitMode: .syncDurable))
-        fs.inject(FaultRule([.sync], trigger: .onCall(1), pathContains: ".log"))
-        #expect { try db.put(utf8("b"), utf8("2"), options: WriteOptions(commitMode: .syncDurable)) } throws: {
-            ($0 as? StrataError)?.kind == .ioError
-        }
-        // Not retried as if it had worked: everything after fails too.
-        #expect { try db.put(utf8("c"), utf8("3"), options: WriteOptions(commitMode: .syncDurable)) } throws: {
-            ($0 as? StrataError)?.kind == .readOnly
-        }
-        #expect(db.property("strata.background-error")?.isEmpty == false)
-        #expect(try db.get(utf8("a")) == utf8("1"))  // reads keep working
-        try? db.close()
-        fs.clearFaults()
-        let again = try Database.open(at: "/db", options: o)
-        #expect(try again.get(utf8("a")) == utf8("1"))
-        #expect(try again.get(utf8("c")) == nil)
-        try again.put(utf8("d"), utf8("4"))
-        try again.close()
-    }
-
-    @Test func fullDiskDuringFlushStopsWritesAndLosesNothing() throws {
-        let fs = FaultInjectionFileSystem()
-        let o = options(fs)
-        let db = try Database.open(at: "/db", options: o)
-        for i in 0..<100 { try db.put(utf8("k\(i)"), utf8("v\(i)"), options: WriteOptions(commitMode: .syncDurable)) }
-        fs.inject(FaultRule([.write], failure: .noSpace, pathContains: ".sst"))
-        #expect { try db.flush() } throws: { ($0 as? StrataError)?.kind == .readOnly }
-        #expect { try db.put(utf8("x"), utf8("y")) } throws: { ($0 as? StrataError)?.kind == .readOnly }
-        try? db.close()
-        fs.clearFaults()
-        let again = try Database.open(at: "/db", options: o)
-        for i in 0..<100 { #expect(try again.get(utf8("k\(i)")) == utf8("v\(i)")) }
-        try again.close()
-    }
-
-    /// A crash while recovering (at every operation of the open) followed by
-    /// a power loss still reopens to the same data.
-    @Test func crashDuringRecoveryItself() throws {
-        let fs = FaultInjectionFileSystem()
-        let o = options(fs, bufferSize: 2 << 10)
-        do {
-            let db = try Database.open(at: "/db", options: o)
-            for i in 0..<200 { try db.put(utf8("k\(i)"), utf8("v\(i)"), options: WriteOptions(commitMode: .syncDurable)) }
-            fs.crash()
-            try? db.close()
-            try fs.simulatePowerLoss()
-        }
-        for n in 1...40 {
-            fs.inject(FaultRule(Set(FileOperation.allCases), trigger: .fromCall(n)))
-            if let db = try? Database.open(at: "/db", options: o) {
-                fs.crash()
-                try? db.close()
-            }
-            fs.clearFaults()
-            try fs.simulatePowerLoss(tornWrites: n % 2 == 0)
-            let db = try Database.open(at: "/db", options: o)
-            for i in stride(from: 0, to: 200, by: 13) { #expect(try db.get(utf8("k\(i)")) == utf8("v\(i)"), "crash at op \(n)") }
-            try db.close()
-        }
     }
 }

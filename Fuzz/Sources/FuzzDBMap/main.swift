@@ -6,13 +6,14 @@ import FuzzSupport
 // compactions happen every few operations), mirrored on a sorted in-memory
 // model. Every read (get, scans both ways with and without bounds, seeks,
 // snapshot reads) is compared with the model across flushes, compactions
-// and close/reopen; any difference ends the run with fatalError.
-//
-// Range deletions are not generated: the read path does not honour range
-// tombstones yet (see Docs/reliability.md).
+// and close/reopen; any difference ends the run with fatalError. Range
+// deletions (alone and inside batches) remove every model key in
+// [begin, end); an empty or inverted range removes nothing.
 
-/// Operations per input, so one input cannot run for long.
-let maxOperations = 200
+/// Operations per input, so one input cannot run for long (each costs
+/// about 0.15 ms under ASan and coverage instrumentation: flushes,
+/// compactions and reopens come every few operations).
+let maxOperations = 100
 
 /// The model: key -> value.
 typealias Model = [[UInt8]: [UInt8]]
@@ -22,6 +23,13 @@ func key(_ input: inout FuzzInput) -> [UInt8] {
     let k = input.below(48)
     if k == 0 { return [] }
     return Array(repeating: UInt8(ascii: "a") + UInt8(k % 16), count: 1 + k / 16) + (k % 5 == 0 ? [0] : [])
+}
+
+/// Removes every key in `[begin, end)` from `model`, the way a range tombstone does.
+func deleteRange(_ model: inout Model, from begin: [UInt8], to end: [UInt8]) {
+    for k in model.keys where !k.lexicographicallyPrecedes(begin) && k.lexicographicallyPrecedes(end) {
+        model[k] = nil
+    }
 }
 
 func sortedEntries(_ model: Model, from lower: [UInt8]? = nil, below upper: [UInt8]? = nil) -> [([UInt8], [UInt8])] {
@@ -142,23 +150,34 @@ final class Session {
                 log.append("put \(k) (\(v.count) bytes)")
                 try db.put(k, v)
                 model[k] = v
-            case 3, 4:
+            case 3:
                 let k = key(&input)
                 log.append("delete \(k)")
                 try db.delete(k)
                 model[k] = nil
+            case 4:
+                let (begin, end) = (key(&input), key(&input))
+                log.append("deleteRange \(begin) \(end)")
+                try db.deleteRange(from: begin, to: end)
+                deleteRange(&model, from: begin, to: end)
             case 5:
                 var batch = WriteBatch()
                 var next = model
                 for _ in 0..<(1 + input.below(8)) {
                     let k = key(&input)
-                    if input.flag() {
+                    switch input.below(4) {
+                    case 0, 1:
                         let v = value(&input)
                         batch.put(k, v)
                         next[k] = v
-                    } else {
+                    case 2:
                         batch.delete(k)
                         next[k] = nil
+                    default:
+                        // Later records of the batch may write into the range again.
+                        let end = key(&input)
+                        batch.deleteRange(from: k, to: end)
+                        deleteRange(&next, from: k, to: end)
                     }
                 }
                 log.append("batch of \(batch.count)")
@@ -180,6 +199,9 @@ final class Session {
                 log.append("compactRange \(begin.map { "\($0)" } ?? "nil") \(end.map { "\($0)" } ?? "nil")")
                 try db.compactRange(begin, end)
             case 12:
+                // Half as often as the other operations: each open starts
+                // the engine's four background threads.
+                guard input.flag() else { return }
                 log.append("close and reopen")
                 snapshots.removeAll()
                 try db.close()

@@ -44,9 +44,14 @@ final class ColumnFamilyState: @unchecked Sendable {
         t.comparator = options.comparator
         self.tableOptions = t
         self.picker = CompactionPicker(options: databaseOptions)
-        let m = Memtable(comparator: options.comparator)
+        let m = Memtable(comparator: options.comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
         self.mem = m
         self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty(options.comparator)))
+    }
+
+    /// An empty memtable sized for this family's write buffer.
+    func makeMemtable() -> Memtable {
+        Memtable(comparator: comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
     }
 
     /// Replaces what readers see. Caller holds `DBCore.mu`.
@@ -71,7 +76,7 @@ final class ColumnFamilyState: @unchecked Sendable {
     /// version (and so its files) alive. Caller holds `DBCore.mu`.
     func releaseAfterDrop() {
         dropped.store(true, ordering: .releasing)
-        mem = Memtable(comparator: comparator)
+        mem = makeMemtable()
         imm = nil
         install(SuperVersion(mem: mem, imm: nil, version: .empty(comparator)))
     }

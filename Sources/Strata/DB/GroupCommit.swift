@@ -333,7 +333,7 @@ extension DBCore {
                 if s.mem.isEmpty { continue }
                 s.imm = s.mem
                 s.immLogNumber = number
-                s.mem = Memtable(comparator: s.comparator)
+                s.mem = s.makeMemtable()
                 publishSuperVersion(s)
             }
             rebuildActiveMemtablesLocked()

@@ -76,7 +76,7 @@ extension DBCore {
         for n in logs { versions.markFileNumberUsed(n) }
 
         var memtables: [UInt32: Memtable] = [:]
-        for f in families { memtables[f.id] = Memtable(comparator: f.comparator) }
+        for f in families { memtables[f.id] = f.makeMemtable() }
         // A family's records in a log below its log number are already in
         // its tables; records of dropped families are skipped (ids are never
         // reused, so such records can only belong to the dropped family).
@@ -125,7 +125,7 @@ extension DBCore {
                     if let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
                         edits[f.id]?.addFile(level: 0, meta)
                     }
-                    memtables[f.id] = Memtable(comparator: f.comparator)
+                    memtables[f.id] = f.makeMemtable()
                     into = router(forLog: number)
                 }
             }

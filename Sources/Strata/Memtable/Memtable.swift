@@ -34,12 +34,20 @@ final class Memtable: Sendable {
     /// has moved on. Guarded by its own lock, taken only when tombstones exist.
     private let fragmentCache = Locked<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
 
-    /// An empty memtable ordering user keys by `comparator`.
-    init(comparator: Comparator) {
+    /// An empty memtable ordering user keys by `comparator`;
+    /// `arenaBlockSize`: see `arenaBlockSize(forWriteBufferSize:)`.
+    init(comparator: Comparator, arenaBlockSize: Int = 1 << 20) {
         self.comparator = comparator
-        arena = Arena()
+        arena = Arena(blockSize: arenaBlockSize)
         points = SkipList(arena: arena, comparator: comparator)
         rangeTombstones = SkipList(arena: arena, comparator: comparator, seed: 0x2545_F491_4F6C_DD1D)
+    }
+
+    /// Arena blocks an eighth of the write buffer (4 KiB to 1 MiB): a
+    /// memtable reserves its first block at once, so a family with a small
+    /// write buffer must not hold a whole mebibyte per memtable.
+    static func arenaBlockSize(forWriteBufferSize size: Int) -> Int {
+        min(1 << 20, max(4096, size / 8))
     }
 
     /// Adds one record. For `.value` the value is the record's value; for
