@@ -68,7 +68,7 @@ final class Session {
     }
 
     func fail(_ what: String) -> Never {
-        fuzzFailure("\(what)\nprogram so far:\n" + log.suffix(40).joined(separator: "\n"))
+        fuzzFailure("\(what)\nprogram so far:\n" + log.joined(separator: "\n"))
     }
 
     func open() {
@@ -229,7 +229,42 @@ final class Session {
     }
 
     /// A last full comparison after reopening, then close.
+    func dump(_ what: [UInt8]) -> String {
+        var out = ""
+        let core = db.core
+        core.mu.lock()
+        let v = core.versions.current(0)
+        core.mu.unlock()
+        for level in 0..<Version.numLevels {
+            for f in v.files[level] {
+                out += "L\(level) #\(f.number) [\(f.smallest.withUnsafeBytes { Array(userKeyOf($0)) }) .. \(f.largest.withUnsafeBytes { Array(userKeyOf($0)) })]"
+                if let r = try? core.tableCache.reader(for: f, comparator: .bytewise) {
+                    out += " tombstones \(r.rangeTombstones.map { "[\($0.begin),\($0.end))@\($0.sequence)" })"
+                    let it = r.makeIterator(verifyChecksums: true, fillCache: false)
+                    it.seekToFirst()
+                    while it.isValid {
+                        if Array(userKeyOf(it.key)) == what { out += " \(what)@\(sequenceOf(it.key)) kind \(kindOf(it.key))" }
+                        it.next()
+                    }
+                }
+                out += "\n"
+            }
+        }
+        return out
+    }
+
     func finish() {
+        do {
+            let it0 = try db.makeIterator()
+            var got0: [[UInt8]] = []
+            it0.seekToFirst()
+            while it0.isValid { got0.append(it0.key); it0.next() }
+            let want0 = sortedEntries(model).map(\.0)
+            if got0 != want0 {
+                let extra = got0.filter { !want0.contains($0) }
+                fail("BEFORE CLOSE db \(got0) model \(want0)\n" + dump(extra.first ?? []))
+            }
+        } catch { fail("pre-close check failed: \(error)") }
         snapshots.removeAll()
         do {
             try db.close()
@@ -242,7 +277,8 @@ final class Session {
             try it.checkStatus()
             let want = sortedEntries(model)
             if !got.elementsEqual(want, by: { $0.0 == $1.0 && $0.1 == $1.1 }) {
-                fail("after the final reopen the database holds keys \(got.map { $0.0 }), model has \(want.map { $0.0 })")
+                let extra = got.map(\.0).filter { k in !want.contains { $0.0 == k } }
+                fail("after the final reopen the database holds keys \(got.map { $0.0 }), model has \(want.map { $0.0 })\n" + dump(extra.first ?? []))
             }
             try db.close()
         } catch {

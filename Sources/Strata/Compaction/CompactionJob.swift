@@ -139,6 +139,8 @@ final class CompactionJob {
         var hasCurrentKey = false
         /// Snapshot stripe of the previous entry of the current user key.
         var previousStripe = -1
+        /// The current output is full: end it before the next kept entry.
+        var cutBeforeNextKept = false
         var steps = 0
 
         input.seekToFirst()
@@ -156,10 +158,14 @@ final class CompactionJob {
             let newUserKey = !hasCurrentKey || !currentUserKey.withUnsafeBytes { bytesEqual($0, userKey) }
             if newUserKey {
                 // A user key never spans two outputs (levels >= 1 must not
-                // overlap), so files are cut only here.
+                // overlap), so files are cut only between user keys — and
+                // only at the next key that is kept: the cut key is where
+                // one output's tombstones end and the next one's begin, so
+                // cutting at a key whose entries are all dropped would leave
+                // the tombstones between it and the next kept key in no file.
                 let overlapFull = grandparentLimitReached(before: userKey)
                 if let b = builder, overlapFull || b.estimatedFileSize >= c.maxOutputFileSize {
-                    try finishOutput(nextUserKey: userKey.array, rangeDeletions: rangeDeletions)
+                    cutBeforeNextKept = true
                 }
                 currentUserKey.removeAll(keepingCapacity: true)
                 currentUserKey.append(contentsOf: userKey)
@@ -183,6 +189,10 @@ final class CompactionJob {
             previousStripe = stripe
 
             if !drop {
+                if cutBeforeNextKept {
+                    try finishOutput(nextUserKey: currentUserKey, rangeDeletions: rangeDeletions)
+                    cutBeforeNextKept = false
+                }
                 if builder == nil { try openOutput(lower: currentUserKey) }
                 try builder!.add(key, input.value)
                 if firstPointKey == nil { firstPointKey = key.array }
