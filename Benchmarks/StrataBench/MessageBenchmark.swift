@@ -152,7 +152,7 @@ public struct MessageBenchRunner: Sendable {
                             let line = try await measure(bench, store, size: size, clients: clients)
                             try await store.close()
                             let name = "\(bench) \(c.backend)/\(c.mode) \(size)B \(clients)c"
-                            print(name.padding(toLength: 34, withPad: " ", startingAt: 0) + ": " + line)
+                            print(name.padding(toLength: max(34, name.count), withPad: " ", startingAt: 0) + ": " + line)
                         } catch {
                             print("\(bench) \(c.backend)/\(c.mode): failed: \(error)")
                             return false
