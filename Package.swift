@@ -86,7 +86,11 @@ let package = Package(
         ),
         .testTarget(
             name: "StrataMessageStoreTests",
-            dependencies: ["StrataMessageStore", "StrataSQLite", "StrataPostgres", "Strata"]
+            dependencies: [
+                "StrataMessageStore", "StrataSQLite", "StrataPostgres", "Strata",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+            ]
         ),
     ],
     swiftLanguageModes: [.v6]
