@@ -295,17 +295,29 @@ extension LSMMessageStore {
     }
 
     public func abandon(_ token: LockToken) async throws {
+        try await release(token, deadLetterReason: nil)
+    }
+
+    public func deadLetter(_ token: LockToken, reason: String) async throws {
+        try await release(token, deadLetterReason: reason)
+    }
+
+    /// Gives up `token`'s lock: moves the message to the dead-letter queue
+    /// with `deadLetterReason`, or (nil) unlocks it for redelivery — unless it
+    /// has used its deliveries, which dead-letters it too.
+    private func release(_ token: LockToken, deadLetterReason: String?) async throws {
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
         let e = try claim(token, key: try key(of: token, o), rt, nowMs: now.millisecondsSince1970, o)
         let settings = catalog.withLock { $0.settings(of: token.queue) }
         let exhausted = !EntityPath.isDeadLetterQueue(token.queue) && e.message.deliveryCount >= settings.maxDeliveryCount
+        let reason = deadLetterReason ?? (exhausted ? "MaxDeliveryCountExceeded" : nil)
         var batch = WriteBatch()
         var dlq: (QueueRuntime, [UInt8])?
         do {
-            if exhausted {
-                dlq = try appendDeadLetter(e.key, e.message, reason: "MaxDeliveryCountExceeded", now: now, to: &batch, o)
+            if let reason {
+                dlq = try appendDeadLetter(e.key, e.message, reason: reason, now: now, to: &batch, o)
             } else {
                 batch.put(e.key, MessageCodec.encode(MessageCodec.Delivery(count: e.message.deliveryCount, lock: nil, lockedUntil: 0)), in: o.delivery)
             }
@@ -315,11 +327,14 @@ extension LSMMessageStore {
             release([e.key], rt)
             throw error
         }
-        if let (d, k) = dlq { d.window.withLock { $0.finishAdd(key: k, ok: true) } }
+        if let (d, k) = dlq {
+            d.window.withLock { $0.finishAdd(key: k, ok: true) }
+            d.arrivals.signal()
+        }
         rt.window.withLock { w in
             let p = w.position(of: e.key)
             guard p.found else { return }
-            if exhausted {
+            if reason != nil {
                 w.markRemoved(at: p.index)
                 w.acksSinceRangeDelete += 1
             } else {
@@ -329,31 +344,13 @@ extension LSMMessageStore {
                 w.skipHint = 0
             }
         }
-        metrics.abandoned.increment()
-    }
-
-    public func deadLetter(_ token: LockToken, reason: String) async throws {
-        let o = try opened()
-        let now = clock.now()
-        let rt = try runtime(token.queue, o)
-        let e = try claim(token, key: try key(of: token, o), rt, nowMs: now.millisecondsSince1970, o)
-        var batch = WriteBatch()
-        var dlq: (QueueRuntime, [UInt8])?
-        do {
-            dlq = try appendDeadLetter(e.key, e.message, reason: reason, now: now, to: &batch, o)
-            try await write(batch, o)
-        } catch {
-            if let (d, k) = dlq { d.window.withLock { $0.finishAdd(key: k, ok: false) } }
-            release([e.key], rt)
-            throw error
+        if reason != nil {
+            metrics.deadLettered.increment()
+            try await maybeClearAcknowledged(rt, o)
+        } else {
+            metrics.abandoned.increment()
+            rt.arrivals.signal()
         }
-        if let (d, k) = dlq { d.window.withLock { $0.finishAdd(key: k, ok: true) } }
-        rt.window.withLock { w in
-            let p = w.position(of: e.key)
-            if p.found { w.markRemoved(at: p.index); w.acksSinceRangeDelete += 1 }
-        }
-        metrics.deadLettered.increment()
-        try await maybeClearAcknowledged(rt, o)
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
