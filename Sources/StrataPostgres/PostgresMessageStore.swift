@@ -330,7 +330,7 @@ public final class PostgresMessageStore: MessageStore {
                         WHERE queue = $1 AND visible_at <= $2 AND (lock_token IS NULL OR locked_until <= $2)
                           AND (visible_at, seq) > ($3, $4)
                         ORDER BY visible_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED
-                        """, [.text(queue), .int(now), .int(after.0), .int(after.1), .int(Int64(limit - out.count + 8))]))
+                        """, [.text(queue), .int(now), .int(after.0), .int(after.1), .int(Int64(min(limit - out.count, 1 << 20) + 8))]))
                     if rows.isEmpty { break }
                     for s in rows where out.count < limit {
                         after = (s.visibleAt, s.seq)

@@ -356,7 +356,7 @@ public final class SQLiteMessageStore: MessageStore {
                         WHERE queue = ?1 AND visible_at <= ?2 AND (lock_token IS NULL OR locked_until <= ?2)
                           AND (visible_at > ?3 OR (visible_at = ?3 AND seq > ?4))
                         ORDER BY visible_at, seq LIMIT ?5
-                        """, [.text(queue), .int(now), .int(after.0), .int(after.1), .int(Int64(limit - out.count + 8))]) {
+                        """, [.text(queue), .int(now), .int(after.0), .int(after.1), .int(Int64(min(limit - out.count, 1 << 20) + 8))]) {
                         rows.append(try stored($0))
                         return true
                     }

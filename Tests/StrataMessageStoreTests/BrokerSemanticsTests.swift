@@ -359,6 +359,11 @@ final class Harness: @unchecked Sendable {
         try await h.store.add(h.message("ok"))
         await #expect(throws: MessageStoreError.self) { _ = try await h.store.receive(queue: "q", limit: 1, lockDuration: .seconds(Int64.max)) }
         #expect(try await h.store.pending(queue: "q", limit: 5).map(\.id) == ["ok"])
+        // Extreme limits are just "everything there is".
+        #expect(try await h.store.pending(queue: "q", limit: .max).count == 1)
+        #expect(try await h.store.recent(queue: "q", limit: .max).count == 1)
+        #expect(try await h.store.receive(queue: "q", limit: .max).map(\.message.id) == ["ok"])
+        #expect(try await h.store.receive(queue: "q", limit: -3).isEmpty)
         try await h.finish()
     }
 }

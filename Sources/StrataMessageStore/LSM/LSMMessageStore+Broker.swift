@@ -27,7 +27,7 @@ extension LSMMessageStore {
         let started = MessageStoreMetrics.now
         let decisions: [Decision] = try rt.window.withLock { w in
             if !w.coversTail && w.deliverableCount(now: nowMs, atMost: limit) < limit {
-                try refill(&w, rt, o, want: max(2 * limit, 512), through: nil)
+                try refill(&w, rt, o, want: max(2 * min(limit, 1 << 20), 512), through: nil)
                 cacheMisses.add(1, ordering: .relaxed)
             } else {
                 cacheHits.add(1, ordering: .relaxed)
@@ -42,7 +42,7 @@ extension LSMMessageStore {
                     // Expired or exhausted entries used up the window: load
                     // more (new entries all sort after the ones seen).
                     guard !w.coversTail else { break }
-                    try refill(&w, rt, o, want: max(2 * limit, 512), through: nil)
+                    try refill(&w, rt, o, want: max(2 * min(limit, 1 << 20), 512), through: nil)
                     if i >= w.entries.count { break }
                 }
                 let removed = w.entries[i].removed, busy = w.entries[i].busy, landed = w.entries[i].landed
