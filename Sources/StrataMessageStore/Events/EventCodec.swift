@@ -8,53 +8,8 @@ import Foundation
 /// seconds since 2001-01-01, `Date`'s representation),
 /// version as 8 bytes LE each. Every length is checked on decode.
 enum EventCodec {
-    private struct Writer {
-        var out: [UInt8] = []
-        mutating func varint(_ v: UInt64) {
-            var v = v
-            while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
-            out.append(UInt8(v))
-        }
-        mutating func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
-        mutating func fixed(_ v: UInt64, _ n: Int = 8) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
-    }
-
-    private struct Reader {
-        let b: [UInt8]
-        var i = 1
-        func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable event record at byte \(i) of \(b.count)") }
-        mutating func varint() throws -> UInt64 {
-            var r: UInt64 = 0, shift: UInt64 = 0
-            while i < b.count, shift <= 63 {
-                let x = b[i]
-                i += 1
-                r |= UInt64(x & 0x7f) << shift
-                if x < 0x80 { return r }
-                shift += 7
-            }
-            throw bad()
-        }
-        mutating func bytes() throws -> [UInt8] {
-            let n = try varint()
-            guard n <= UInt64(b.count - i) else { throw bad() }
-            defer { i += Int(n) }
-            return Array(b[i..<i + Int(n)])
-        }
-        mutating func string() throws -> String {
-            guard let s = String(validating: try bytes(), as: UTF8.self) else { throw bad() }
-            return s
-        }
-        mutating func fixed(_ n: Int = 8) throws -> UInt64 {
-            guard b.count - i >= n else { throw bad() }
-            var v: UInt64 = 0
-            for k in 0..<n { v |= UInt64(b[i + k]) << UInt64(8 * k) }
-            i += n
-            return v
-        }
-    }
-
     static func encode(_ e: Event) -> [UInt8] {
-        var w = Writer(out: [1])
+        var w = RecordWriter(out: [1])
         w.bytes(Array(e.stream.utf8))
         w.bytes(Array(e.idempotencyKey.utf8))
         w.bytes(e.payload)
@@ -68,7 +23,7 @@ enum EventCodec {
 
     static func decode(_ b: [UInt8]) throws -> Event {
         guard b.first == 1 else { throw MessageStoreError(.corruption, "event record version \(b.first.map(String.init) ?? "missing") is not 1") }
-        var r = Reader(b: b)
+        var r = RecordReader(b, what: "event record")
         let stream = try r.string(), key = try r.string(), payload = try r.bytes()
         let lsn = Int64(bitPattern: try r.fixed()), ts = try r.fixed(), crc = UInt32(try r.fixed(4))
         let n = try r.varint()
@@ -84,7 +39,7 @@ enum EventCodec {
     }
 
     static func encode(_ s: EventSnapshot) -> [UInt8] {
-        var w = Writer(out: [1])
+        var w = RecordWriter(out: [1])
         w.bytes(Array(s.stream.utf8))
         w.bytes(s.state)
         w.fixed(UInt64(bitPattern: s.uptoLSN))
@@ -95,7 +50,7 @@ enum EventCodec {
 
     static func decodeSnapshot(_ b: [UInt8]) throws -> EventSnapshot {
         guard b.first == 1 else { throw MessageStoreError(.corruption, "snapshot record version \(b.first.map(String.init) ?? "missing") is not 1") }
-        var r = Reader(b: b)
+        var r = RecordReader(b, what: "snapshot record")
         let stream = try r.string(), state = try r.bytes()
         let upto = Int64(bitPattern: try r.fixed()), created = try r.fixed(), version = Int64(bitPattern: try r.fixed())
         guard r.i == b.count, let v = Int(exactly: version) else { throw r.bad() }

@@ -126,61 +126,29 @@ package enum MessageCodec {
     }
 
     package static func encode(_ m: Message) -> [UInt8] {
-        var out: [UInt8] = [1]
-        func varint(_ v: UInt64) { var v = v; while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }; out.append(UInt8(v)) }
-        func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
-        func fixed(_ v: UInt64) { for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
+        var w = RecordWriter(out: [1])
         func bits(_ d: Date?) -> UInt64 { d?.timeIntervalSinceReferenceDate.bitPattern ?? 0 }
-        bytes(Array(m.id.utf8)); bytes(Array(m.queue.utf8)); bytes(m.payload)
-        fixed(bits(m.timestamp)); fixed(UInt64(max(0, m.deliveryCount)))
-        fixed((m.scheduledAt == nil ? 0 : 1) | (m.expiresAt == nil ? 0 : 2))
-        fixed(bits(m.scheduledAt)); fixed(bits(m.expiresAt))
-        varint(UInt64(m.headers.count))
-        for (k, v) in m.headers.sorted(by: { $0.key < $1.key }) { bytes(Array(k.utf8)); bytes(Array(v.utf8)) }
-        return out
+        w.bytes(Array(m.id.utf8)); w.bytes(Array(m.queue.utf8)); w.bytes(m.payload)
+        w.fixed(bits(m.timestamp)); w.fixed(UInt64(max(0, m.deliveryCount)))
+        w.fixed((m.scheduledAt == nil ? 0 : 1) | (m.expiresAt == nil ? 0 : 2))
+        w.fixed(bits(m.scheduledAt)); w.fixed(bits(m.expiresAt))
+        w.varint(UInt64(m.headers.count))
+        for (k, v) in m.headers.sorted(by: { $0.key < $1.key }) { w.bytes(Array(k.utf8)); w.bytes(Array(v.utf8)) }
+        return w.out
     }
 
     package static func decode(_ b: [UInt8]) throws -> Message {
-        var i = 0
-        func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable message record at byte \(i) of \(b.count)") }
-        func varint() throws -> UInt64 {
-            var r: UInt64 = 0, shift: UInt64 = 0
-            while i < b.count, shift <= 63 {
-                let x = b[i]; i += 1
-                r |= UInt64(x & 0x7f) << shift
-                if x < 0x80 { return r }
-                shift += 7
-            }
-            throw bad()
-        }
-        func bytes() throws -> [UInt8] {
-            let n = try varint()
-            guard n <= UInt64(b.count - i) else { throw bad() }
-            defer { i += Int(n) }
-            return Array(b[i..<i + Int(n)])
-        }
-        func string() throws -> String {
-            guard let s = String(validating: try bytes(), as: UTF8.self) else { throw bad() }
-            return s
-        }
-        func fixed() throws -> UInt64 {
-            guard b.count - i >= 8 else { throw bad() }
-            var v: UInt64 = 0
-            for k in 0..<8 { v |= UInt64(b[i + k]) << UInt64(8 * k) }
-            i += 8
-            return v
-        }
         func date(_ v: UInt64) -> Date { Date(timeIntervalSinceReferenceDate: Double(bitPattern: v)) }
         guard b.first == 1 else { throw MessageStoreError(.corruption, "message record version \(b.first.map(String.init) ?? "missing") is not 1") }
-        i = 1
-        let id = try string(), queue = try string(), payload = try bytes()
-        let ts = try fixed(), count = try fixed(), flags = try fixed(), sched = try fixed(), exp = try fixed()
-        guard flags <= 3 else { throw bad() }
-        let n = try varint()
-        guard n <= UInt64(b.count) else { throw bad() }
+        var r = RecordReader(b, what: "message record")
+        let id = try r.string(), queue = try r.string(), payload = try r.bytes()
+        let ts = try r.fixed(), count = try r.fixed(), flags = try r.fixed(), sched = try r.fixed(), exp = try r.fixed()
+        guard flags <= 3 else { throw r.bad() }
+        let n = try r.varint()
+        guard n <= UInt64(b.count) else { throw r.bad() }
         var headers: [String: String] = [:]
-        for _ in 0..<n { headers[try string()] = try string() }
-        guard i == b.count, count <= UInt64(Int.max) else { throw bad() }
+        for _ in 0..<n { headers[try r.string()] = try r.string() }
+        guard r.i == b.count, count <= UInt64(Int.max) else { throw r.bad() }
         return Message(id: id, queue: queue, payload: payload, timestamp: date(ts), headers: headers,
                        deliveryCount: Int(count), scheduledAt: flags & 1 != 0 ? date(sched) : nil,
                        expiresAt: flags & 2 != 0 ? date(exp) : nil)
