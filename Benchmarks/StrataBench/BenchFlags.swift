@@ -19,6 +19,10 @@ public struct BenchFlags: Sendable {
     public var maxBytesForLevelBase = 0
     public var targetFileSizeBase = 0
     public var cacheSize = 32 << 20
+    /// `Options.allowMmapReads` (db_bench's `--mmap_read`; Strata maps table files by default).
+    public var mmapRead = true
+    /// `Options.memtableBloomSizeRatio` (db_bench's `--memtable_bloom_size_ratio`); nil keeps Strata's default.
+    public var memtableBloomSizeRatio: Double? = nil
     public var bloomBits = 10
     public var blockSize = 4096
     public var seed: UInt64 = 301
@@ -78,6 +82,12 @@ public struct BenchFlags: Sendable {
                 case "max_bytes_for_level_base": f.maxBytesForLevelBase = try int()
                 case "target_file_size_base": f.targetFileSizeBase = try int()
                 case "cache_size": f.cacheSize = try int()
+                case "mmap_read": f.mmapRead = try bool()
+                case "memtable_bloom_size_ratio":
+                    guard let r = Double(value), r >= 0, r <= 0.25 else {
+                        throw BenchFlagError("--memtable_bloom_size_ratio must be a number from 0 to 0.25, got '\(value)'")
+                    }
+                    f.memtableBloomSizeRatio = r
                 case "bloom_bits": f.bloomBits = try int()
                 case "block_size": f.blockSize = try int()
                 case "seed": f.seed = UInt64(try int())

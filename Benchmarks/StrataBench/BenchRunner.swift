@@ -58,6 +58,8 @@ public final class BenchRunner {
         if flags.maxBytesForLevelBase > 0 { o.maxBytesForLevelBase = UInt64(flags.maxBytesForLevelBase) }
         if flags.targetFileSizeBase > 0 { o.targetFileSizeBase = UInt64(flags.targetFileSizeBase) }
         o.blockCacheCapacity = flags.cacheSize
+        o.allowMmapReads = flags.mmapRead
+        if let r = flags.memtableBloomSizeRatio { o.memtableBloomSizeRatio = r }
         o.bloomBitsPerKey = flags.bloomBits
         o.blockSize = flags.blockSize
         o.compression = flags.compression == "none" ? .none : .lz4

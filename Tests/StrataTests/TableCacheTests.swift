@@ -7,8 +7,9 @@ import Testing
     static let keysPerTable = 40
 
     /// A database with `tables` level-0 tables and a table cache of two readers.
-    static func openFilled(_ dir: TempDir) throws -> Database {
+    static func openFilled(_ dir: TempDir, mmap: Bool) throws -> Database {
         var o = Options()
+        o.allowMmapReads = mmap
         o.logger.logLevel = .warning
         o.maxOpenFiles = TableCache.reservedFiles + 2
         o.level0FileNumCompactionTrigger = 100  // keep every table where it is
@@ -25,19 +26,33 @@ import Testing
     static func key(_ t: Int, _ i: Int) -> [UInt8] { utf8("t\(t)-k\(100 + i)") }
     static func value(_ t: Int, _ i: Int) -> [UInt8] { utf8("value-\(t)-\(i)") }
 
-    /// Table files of `dir` this process has open, per /proc/self/fd.
+    /// Table files of `dir` this process has open (per /proc/self/fd) or
+    /// mapped (per /proc/self/maps; a mapped table keeps no descriptor).
     static func openTableFiles(in dir: TempDir) -> Int {
+        var paths = Set<String>()
         let fds = (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd")) ?? []
-        return fds.filter { fd in
-            guard let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) else { return false }
-            return target.hasPrefix(dir.path) && target.hasSuffix(".sst")
-        }.count
+        for fd in fds {
+            if let target = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/fd/" + fd) { paths.insert(target) }
+        }
+        // /proc files report size 0, so read them line by line.
+        if let maps = fopen("/proc/self/maps", "r") {
+            defer { fclose(maps) }
+            var line = [UInt8](repeating: 0, count: 4096)
+            while line.withUnsafeMutableBufferPointer({ p in
+                p.withMemoryRebound(to: CChar.self) { fgets($0.baseAddress, Int32($0.count), maps) }
+            }) != nil {
+                let text = String(decoding: line.prefix { $0 != 0 }, as: UTF8.self).trimmingCharacters(in: .newlines)
+                if let slash = text.firstIndex(of: "/") { paths.insert(String(text[slash...])) }
+            }
+        }
+        return paths.filter { $0.hasPrefix(dir.path) && $0.hasSuffix(".sst") }.count
     }
 
-    @Test func boundIsRespectedAndEvictedFilesAreClosed() throws {
+    @Test(arguments: [true, false])
+    func boundIsRespectedAndEvictedFilesAreClosed(mmap: Bool) throws {
         let dir = TempDir("tablecache")
         defer { dir.cleanup() }
-        let db = try Self.openFilled(dir)
+        let db = try Self.openFilled(dir, mmap: mmap)
         let cache = db.core.tableCache
         #expect(cache.capacity == 2)
         #expect(db.property("strata.num-files-at-level0") == String(Self.tables))
@@ -59,10 +74,11 @@ import Testing
         try db.close()
     }
 
-    @Test func iteratorKeepsEvictedReadersWorking() throws {
+    @Test(arguments: [true, false])
+    func iteratorKeepsEvictedReadersWorking(mmap: Bool) throws {
         let dir = TempDir("tablecache")
         defer { dir.cleanup() }
-        let db = try Self.openFilled(dir)
+        let db = try Self.openFilled(dir, mmap: mmap)
         let cache = db.core.tableCache
         do {
             let it = try db.makeIterator()

@@ -30,4 +30,13 @@ static inline void strata_store_relaxed_ptr(void **p, void *v) {
     __atomic_store_n(p, v, __ATOMIC_RELAXED);
 }
 
+/// Relaxed loads and stores of 64-bit words in raw memory: the memtable's
+/// key filter has one writer and lock-free readers.
+static inline uint64_t strata_load_relaxed_u64(const uint64_t *p) {
+    return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+static inline void strata_store_relaxed_u64(uint64_t *p, uint64_t v) {
+    __atomic_store_n(p, v, __ATOMIC_RELAXED);
+}
+
 #endif

@@ -29,6 +29,8 @@ final class ColumnFamilyState: @unchecked Sendable {
     /// log holds nothing of this family that is not in `imm` or a table.
     var immLogNumber: UInt64 = 0
     let picker: CompactionPicker
+    /// Size of each memtable's key filter (`Options.memtableBloomSizeRatio`).
+    let memtableKeyFilterBytes: Int
 
     init(name: String, id: UInt32, options: ColumnFamilyOptions, databaseOptions: Options, owner: DatabaseIdentity) {
         self.name = name
@@ -44,14 +46,18 @@ final class ColumnFamilyState: @unchecked Sendable {
         t.comparator = options.comparator
         self.tableOptions = t
         self.picker = CompactionPicker(options: databaseOptions)
-        let m = Memtable(comparator: options.comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
+        memtableKeyFilterBytes = Memtable.keyFilterBytes(forWriteBufferSize: options.writeBufferSize,
+                                                         ratio: databaseOptions.memtableBloomSizeRatio)
+        let m = Memtable(comparator: options.comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize),
+                         keyFilterBytes: memtableKeyFilterBytes)
         self.mem = m
         self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty(options.comparator)))
     }
 
     /// An empty memtable sized for this family's write buffer.
     func makeMemtable() -> Memtable {
-        Memtable(comparator: comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize))
+        Memtable(comparator: comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize),
+                 keyFilterBytes: memtableKeyFilterBytes)
     }
 
     /// Replaces what readers see. Caller holds `DBCore.mu`.

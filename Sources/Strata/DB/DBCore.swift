@@ -72,7 +72,8 @@ final class DBCore: @unchecked Sendable {
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
         self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
         self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
-                                     maxOpenFiles: options.maxOpenFiles, statistics: statistics)
+                                     maxOpenFiles: options.maxOpenFiles, mmapReads: options.allowMmapReads,
+                                     statistics: statistics)
         let identity = DatabaseIdentity()
         self.identity = identity
         let state = ColumnFamilyState(name: "default", id: 0, options: ColumnFamilyOptions(databaseOptions: options),

@@ -91,8 +91,22 @@ public struct Options: Sendable {
     public var softPendingCompactionBytesLimit: UInt64 = 64 << 30
     /// Estimated bytes compaction is behind at which writes wait for it; 0 disables.
     public var hardPendingCompactionBytesLimit: UInt64 = 256 << 30
+    /// Bytes of a whole-key bloom filter kept with each memtable, as a
+    /// fraction of the family's write buffer (clamped to 0 ... 0.25; 0
+    /// disables it). A lookup of a key the memtable does not hold then skips
+    /// the skip-list search; each write sets six bits in one cache line.
+    /// The default 1/64 gives a 64 MiB write buffer a 1 MiB filter (about
+    /// 18 bits per key with 100-byte values). RocksDB's
+    /// `memtable_prefix_bloom_size_ratio` with whole-key filtering.
+    public var memtableBloomSizeRatio: Double = 1.0 / 64
     /// Largest number of table files kept open at once.
     public var maxOpenFiles: Int = 1000
+    /// Reads table files through memory mappings (`FileSystem.openForMappedReading`)
+    /// rather than `pread`: a block-cache miss then costs no system call and
+    /// no copy out of the page cache. On by default (64-bit address space is
+    /// ample for `maxOpenFiles` mappings); file systems that cannot map
+    /// files read as before.
+    public var allowMmapReads: Bool = true
     /// Largest accepted key, in bytes.
     public var maxKeySize: Int = 64 << 10
     /// Largest accepted value, in bytes.

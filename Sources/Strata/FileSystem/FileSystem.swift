@@ -13,6 +13,11 @@ public protocol FileSystem: Sendable {
     func openForAppend(at path: String) throws -> any WritableFile
     /// Opens an existing file for positional reads.
     func openForReading(at path: String) throws -> any ReadableFile
+    /// Opens an existing file that nobody will change while it is open (a
+    /// table file) for reads through a memory mapping, when the file system
+    /// can map files; `ReadableFile.mappedBytes` then exposes its bytes.
+    /// The default opens it with `openForReading`.
+    func openForMappedReading(at path: String) throws -> any ReadableFile
     /// Atomically replaces `to` with `from`.
     func rename(_ from: String, to: String) throws
     /// Creates a hard link `to` naming the same file as `from`.
@@ -67,11 +72,23 @@ public protocol ReadableFile: AnyObject, Sendable {
     func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int
     /// The file's size when opened.
     var size: UInt64 { get }
+    /// The whole file's bytes when it is memory-mapped (see
+    /// `FileSystem.openForMappedReading`), valid while the file object
+    /// lives; nil when reads go through `read(at:into:)`.
+    var mappedBytes: UnsafeRawBufferPointer? { get }
     /// Closes the file.
     func close()
 }
 
+extension FileSystem {
+    public func openForMappedReading(at path: String) throws -> any ReadableFile {
+        try openForReading(at: path)
+    }
+}
+
 extension ReadableFile {
+    public var mappedBytes: UnsafeRawBufferPointer? { nil }
+
     /// Reads exactly `count` bytes at `offset` into a new array; a short read
     /// is a `.corruption` error naming `path`.
     func readExactly(at offset: UInt64, count: Int, path: String) throws -> [UInt8] {

@@ -21,6 +21,8 @@ final class Memtable: Sendable {
     private let arena: Arena
     private let points: SkipList
     private let rangeTombstones: SkipList
+    /// Bloom filter over the point records' user keys; nil when disabled.
+    private let keyFilter: MemtableKeyFilter?
     private let count = Atomic<Int>(0)
     private let rangeTombstoneTotal = Atomic<Int>(0)
     /// Smallest sequence added; `UInt64.max` while empty.
@@ -35,9 +37,12 @@ final class Memtable: Sendable {
     private let fragmentCache = Locked<(count: Int, fragments: RangeTombstoneFragments?)>((0, nil))
 
     /// An empty memtable ordering user keys by `comparator`;
-    /// `arenaBlockSize`: see `arenaBlockSize(forWriteBufferSize:)`.
-    init(comparator: Comparator, arenaBlockSize: Int = 1 << 20) {
+    /// `arenaBlockSize`: see `arenaBlockSize(forWriteBufferSize:)`;
+    /// `keyFilterBytes`: size of the key filter that lets `get` skip the
+    /// skip list for absent keys (0: no filter; see `keyFilterBytes(…)`).
+    init(comparator: Comparator, arenaBlockSize: Int = 1 << 20, keyFilterBytes: Int = 0) {
         self.comparator = comparator
+        keyFilter = keyFilterBytes > 0 ? MemtableKeyFilter(bytes: keyFilterBytes) : nil
         arena = Arena(blockSize: arenaBlockSize)
         points = SkipList(arena: arena, comparator: comparator)
         rangeTombstones = SkipList(arena: arena, comparator: comparator, seed: 0x2545_F491_4F6C_DD1D)
@@ -50,6 +55,14 @@ final class Memtable: Sendable {
         min(1 << 20, max(4096, size / 8))
     }
 
+    /// Key filter bytes for a write buffer of `size` bytes and
+    /// `Options.memtableBloomSizeRatio` (clamped to 0 ... 0.25): 0 when the
+    /// ratio is 0, else at least one 64-byte line.
+    static func keyFilterBytes(forWriteBufferSize size: Int, ratio: Double) -> Int {
+        guard ratio > 0, ratio.isFinite else { return 0 }
+        return max(64, Int(Double(size) * min(ratio, 0.25)))
+    }
+
     /// Adds one record. For `.value` the value is the record's value; for
     /// `.deletion` it is ignored (stored empty); for `.rangeDeletion` `key`
     /// is the inclusive begin and `value` the exclusive end user key, kept
@@ -59,9 +72,11 @@ final class Memtable: Sendable {
         let trailer = packTrailer(sequence, kind)
         switch kind {
         case .value:
+            keyFilter?.add(bloomHash(key))
             points.insert(userKey: key, trailer: trailer, value: value)
             notePointSequence(sequence)
         case .deletion:
+            keyFilter?.add(bloomHash(key))
             points.insert(userKey: key, trailer: trailer, value: UnsafeRawBufferPointer(start: nil, count: 0))
             notePointSequence(sequence)
         case .rangeDeletion:
@@ -97,6 +112,7 @@ final class Memtable: Sendable {
     func get(_ userKey: UnsafeRawBufferPointer, snapshotSequence: UInt64, sequence: inout SequenceNumber) -> MemtableGetResult {
         // The seek kind sorts first among equal (key, sequence), so this
         // lands on the newest version at or below the snapshot.
+        if let keyFilter, !keyFilter.mayContain(bloomHash(userKey)) { return .notFound }
         let trailer = packTrailer(min(snapshotSequence, maxSequenceNumber), .forSeek)
         guard let node = points.findGreaterOrEqual(userKey: userKey, trailer: trailer) else { return .notFound }
         let (length, prefix) = decodeTrustedVarint32(node.entry)

@@ -98,6 +98,13 @@ struct BlockCursor: ~Copyable {
 
     /// Positions at the first entry with key >= target.
     mutating func seek(_ target: UnsafeRawBufferPointer) {
+        seek(target, restarts: nil)
+    }
+
+    /// `seek`, with the binary search over restarts confined to `range`
+    /// when given: the caller knows (from a `RestartKeySample` of this
+    /// block) that the last restart whose key is below `target` lies there.
+    mutating func seek(_ target: UnsafeRawBufferPointer, restarts range: ClosedRange<Int>?) {
         guard prepare() else { return }
         if internalKeys && target.count < 8 {
             fail(StrataError(.invalidArgument, "seek target of \(target.count) bytes is not an internal key"))
@@ -106,6 +113,10 @@ struct BlockCursor: ~Copyable {
         // Last restart whose key is < target; entries before it are all smaller.
         var left = 0
         var right = restartCount - 1
+        if let range, range.lowerBound >= 0, range.upperBound < restartCount {
+            left = range.lowerBound
+            right = range.upperBound
+        }
         while left < right {
             let mid = (left + right + 1) >> 1
             guard let k = keyAtRestart(mid) else { return }
@@ -138,6 +149,33 @@ struct BlockCursor: ~Copyable {
         }
         seekToRestart(restartIndex)
         while parseNext() && nextEntry < original {}
+    }
+
+    /// A `RestartKeySample` of this block's restart keys (internal keys in
+    /// byte-wise order, the index blocks); nil when the block is too small
+    /// to need one, or on corruption (the cursor then holds the error).
+    mutating func sampleRestartKeys() -> RestartKeySample? {
+        guard internalKeys, keyOrder.isBytewise, prepare(), restartCount > 4 * RestartKeySample.stride else { return nil }
+        guard let first = keyAtRestart(0), let last = keyAtRestart(restartCount - 1) else { return nil }
+        let a = UnsafeRawBufferPointer(rebasing: first[0..<(first.count - 8)])
+        let b = UnsafeRawBufferPointer(rebasing: last[0..<(last.count - 8)])
+        var common = 0
+        while common < a.count && common < b.count && a[common] == b[common] { common += 1 }
+        let prefix = Array(a[0..<common])
+        var packed: [UInt64] = []
+        packed.reserveCapacity(restartCount / RestartKeySample.stride + 1)
+        var i = 0
+        while i < restartCount {
+            guard let k = keyAtRestart(i) else { return nil }
+            let user = UnsafeRawBufferPointer(rebasing: k[0..<(k.count - 8)])
+            // Sorted keys between the first and last share the prefix; a
+            // block breaking that is out of order, and gets no sample.
+            guard user.count >= common, bytesEqual(UnsafeRawBufferPointer(rebasing: user[0..<common]), UnsafeRawBufferPointer(rebasing: a[0..<common])) else { return nil }
+            packed.append(RestartKeySample.pack(user, skipping: common))
+            i += RestartKeySample.stride
+        }
+        invalidate()
+        return RestartKeySample(prefix: prefix, packed: packed, restartCount: restartCount)
     }
 
     @inline(__always)

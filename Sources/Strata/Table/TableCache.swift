@@ -17,6 +17,8 @@ final class TableCache: Sendable {
     private let directory: String
     private let fileSystem: any FileSystem
     private let blockCache: BlockCache?
+    /// Whether tables are opened through memory mappings.
+    private let mmapReads: Bool
     private let statistics: Statistics?
     /// Readers held at most.
     let capacity: Int
@@ -24,8 +26,9 @@ final class TableCache: Sendable {
 
     /// `maxOpenFiles <= 0` leaves the cache unbounded.
     init(directory: String, fileSystem: any FileSystem, blockCache: BlockCache?,
-         maxOpenFiles: Int = 0, statistics: Statistics? = nil) {
+         maxOpenFiles: Int = 0, mmapReads: Bool = false, statistics: Statistics? = nil) {
         self.directory = directory
+        self.mmapReads = mmapReads
         self.fileSystem = fileSystem
         self.blockCache = blockCache
         self.statistics = statistics
@@ -44,7 +47,7 @@ final class TableCache: Sendable {
             return r
         }
         let path = DBPaths.table(directory, file.number)
-        let handle = try fileSystem.openForReading(at: path)
+        let handle = try mmapReads ? fileSystem.openForMappedReading(at: path) : fileSystem.openForReading(at: path)
         let reader = try TableReader.open(file: handle, path: path, fileNumber: file.number, cache: blockCache,
                                           statistics: statistics, comparator: comparator)
         // Dropped readers are released after the lock, so closing their

@@ -19,6 +19,8 @@ final class TableReader: Sendable {
     /// the comparator alive for them).
     let blockOrder: BlockKeyOrder
     let indexBlock: Block
+    /// Narrows index seeks in large index blocks (byte-wise tables only).
+    let indexSample: RestartKeySample?
     /// The table's range tombstones, sorted by begin key then sequence
     /// descending; read and checked at open and kept for the reader's life.
     let rangeTombstones: [RangeTombstone]
@@ -40,10 +42,13 @@ final class TableReader: Sendable {
         self.statistics = statistics
         self.properties = properties
         self.indexBlock = indexBlock
+        var cursor = BlockCursor(order: .internalKey(comparator))
+        cursor.reset(indexBlock)
+        self.indexSample = cursor.sampleRestartKeys()
         self.rangeTombstones = rangeTombstones
         self.filter = filter
         self.dataEnd = dataEnd
-        self.pinnedBytes = indexBlock.size + filterBytes
+        self.pinnedBytes = indexBlock.size + filterBytes + (indexSample?.memoryUsage ?? 0)
         cache?.pin(bytes: pinnedBytes)
     }
 
@@ -171,7 +176,7 @@ final class TableReader: Sendable {
 
         var index = BlockCursor(order: blockOrder)
         index.reset(indexBlock)
-        index.seek(lookupKey)
+        index.seek(lookupKey, restarts: indexSample?.restartRange(for: userKey))
         guard index.isValid else {
             if let e = index.error { throw e }
             return .notFound
