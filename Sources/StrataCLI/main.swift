@@ -14,7 +14,8 @@ commands:
   bench    db_bench-compatible benchmark (--benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq,fillsync,
            readwhilewriting,seekrandom,deleteseq,deleterandom,flush,stats
            --num --key_size --value_size --threads --compression_type=lz4|none --sync --use_existing_db
-           --seek_nexts --statistics --max_background_compactions --max_bytes_for_level_base --target_file_size_base ...)
+           --seek_nexts --statistics --max_background_compactions --max_bytes_for_level_base --target_file_size_base
+           --mmap_read --memtable_bloom_size_ratio ...)
            message workloads: --benchmarks=msg_enqueue,msg_roundtrip --num --clients=1,8,64 --value_size=100,1024
            --backend=lsm,sqlite,memory --commit=sync,async,memory --sqlite_sync=full,normal --batch=N
   get      print the value of --key
