@@ -29,6 +29,29 @@ final class TableTestSource: ReadableFile, Sendable {
     func close() {}
 }
 
+/// Fixed bytes exposed as a mapped file (`mappedBytes`), as
+/// `POSIXFileSystem.openForMappedReading` does, so block reads take the
+/// mapped path without touching the disk.
+final class TableTestMappedSource: ReadableFile, @unchecked Sendable {
+    // Immutable after init.
+    private let storage: UnsafeMutableRawBufferPointer
+    init(_ bytes: [UInt8]) {
+        storage = .allocate(byteCount: max(1, bytes.count), alignment: 8)
+        storage.copyBytes(from: bytes)
+        size = UInt64(bytes.count)
+    }
+    deinit { storage.deallocate() }
+    let size: UInt64
+    var mappedBytes: UnsafeRawBufferPointer? { UnsafeRawBufferPointer(rebasing: storage[0..<Int(size)]) }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        guard offset < size else { return 0 }
+        let n = min(buffer.count, Int(size - offset))
+        buffer.baseAddress!.copyMemory(from: storage.baseAddress! + Int(offset), byteCount: n)
+        return n
+    }
+    func close() {}
+}
+
 /// A temporary directory removed when the test ends.
 final class TableTestDirectory {
     let path: String
@@ -72,8 +95,9 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
         return (sink.bytes, props)
     }
 
-    static func open(_ bytes: [UInt8], cache: BlockCache? = nil, fileNumber: UInt64 = 1) throws -> TableReader {
-        try TableReader.open(file: TableTestSource(bytes), path: "test.sst", fileNumber: fileNumber, cache: cache, comparator: .bytewise)
+    static func open(_ bytes: [UInt8], cache: BlockCache? = nil, fileNumber: UInt64 = 1, mapped: Bool = false) throws -> TableReader {
+        let file: any ReadableFile = mapped ? TableTestMappedSource(bytes) : TableTestSource(bytes)
+        return try TableReader.open(file: file, path: "test.sst", fileNumber: fileNumber, cache: cache, comparator: .bytewise)
     }
 
     static func get(_ t: TableReader, _ userKey: [UInt8], _ seq: UInt64) throws -> TableGetResult {
@@ -249,13 +273,31 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
         #expect(props.dataBlocks >= 3)
         let good = try fs.openForReading(at: path).readAll(path: path)
         #expect(try Self.readsCorrectly(good, es))
+        #expect(try Self.readsCorrectly(good, es, mapped: true))
+        // Through a real mapping too.
+        let mappedFile = try fs.openForMappedReading(at: path)
+        #expect(mappedFile.mappedBytes?.count == good.count)
+        let t = try TableReader.open(file: mappedFile, path: path, fileNumber: 1, cache: nil, comparator: .bytewise)
+        for e in es {
+            let r = try e.key.withUnsafeBytes { try t.get($0, verifyChecksums: true, fillCache: false) }
+            #expect(r == .found(kind: kindOf(e.key.withUnsafeBytes { $0 })!, sequence: e.key.withUnsafeBytes { sequenceOf($0) }, value: e.value))
+        }
 
         for i in 0..<good.count {
             for mask: UInt8 in [0x01, 0x80] {
                 var bad = good
                 bad[i] ^= mask
-                let kind = tableTestErrorKind { _ = try Self.readsCorrectly(bad, es) }
-                #expect(kind == nil || kind == .corruption, "flip of byte \(i) gave \(String(describing: kind))")
+                for mapped in [false, true] {
+                    let kind = tableTestErrorKind { _ = try Self.readsCorrectly(bad, es, mapped: mapped) }
+                    #expect(kind == nil || kind == .corruption, "flip of byte \(i) gave \(String(describing: kind)) (mapped: \(mapped))")
+                }
+            }
+        }
+        // Truncations: an error, never a crash or a wrong answer.
+        for cut in stride(from: 0, to: good.count, by: 7) {
+            for mapped in [false, true] {
+                let kind = tableTestErrorKind { _ = try Self.readsCorrectly(Array(good[0..<cut]), es, mapped: mapped) }
+                #expect(kind == .corruption, "cut at \(cut) gave \(String(describing: kind))")
             }
         }
     }
@@ -263,8 +305,8 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     /// Opens the table and reads everything; throws the first error, records
     /// an issue for any wrong answer.
     @discardableResult
-    static func readsCorrectly(_ bytes: [UInt8], _ es: [TableEntry]) throws -> Bool {
-        let t = try open(bytes, cache: BlockCache(capacity: 1 << 16))
+    static func readsCorrectly(_ bytes: [UInt8], _ es: [TableEntry], mapped: Bool = false) throws -> Bool {
+        let t = try open(bytes, cache: BlockCache(capacity: 1 << 16), mapped: mapped)
         var ok = true
         for e in es {
             let uk = Array(e.key.dropLast(8))
