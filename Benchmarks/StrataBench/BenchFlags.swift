@@ -19,8 +19,8 @@ public struct BenchFlags: Sendable {
     public var maxBytesForLevelBase = 0
     public var targetFileSizeBase = 0
     public var cacheSize = 32 << 20
-    /// `Options.allowMmapReads` (db_bench's `--mmap_read`; Strata maps table files by default).
-    public var mmapRead = true
+    /// `Options.allowMmapReads` (db_bench's `--mmap_read`, default off in both).
+    public var mmapRead = false
     /// `Options.memtableBloomSizeRatio` (db_bench's `--memtable_bloom_size_ratio`); nil keeps Strata's default.
     public var memtableBloomSizeRatio: Double? = nil
     public var bloomBits = 10

@@ -108,6 +108,9 @@ import Testing
         options.levelSizeMultiplier = 2 + Double(rng.next() % 4)
         options.level0FileNumCompactionTrigger = 2 + Int(rng.next() % 3)
         options.maxBackgroundCompactions = 1 + Int(seed % 2)
+        // Mapped table reads and the memtable filter, on and off.
+        options.allowMmapReads = seed % 4 < 2
+        options.memtableBloomSizeRatio = seed % 3 == 0 ? 0 : 1.0 / 64
         var db = try Database.open(at: dir.path, options: options)
         var model = Model()
         var snapshots: [(Snapshot, Model)] = []

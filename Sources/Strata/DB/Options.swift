@@ -103,10 +103,12 @@ public struct Options: Sendable {
     public var maxOpenFiles: Int = 1000
     /// Reads table files through memory mappings (`FileSystem.openForMappedReading`)
     /// rather than `pread`: a block-cache miss then costs no system call and
-    /// no copy out of the page cache. On by default (64-bit address space is
-    /// ample for `maxOpenFiles` mappings); file systems that cannot map
-    /// files read as before.
-    public var allowMmapReads: Bool = true
+    /// no copy out of the page cache (about 10% off random reads that miss
+    /// the cache; Docs/benchmarks.md). Off by default, as in RocksDB: a
+    /// disk error while reading a mapped page raises SIGBUS and ends the
+    /// process, where `pread` returns EIO and the read fails with
+    /// `StrataError.ioError`. File systems that cannot map files read as before.
+    public var allowMmapReads: Bool = false
     /// Largest accepted key, in bytes.
     public var maxKeySize: Int = 64 << 10
     /// Largest accepted value, in bytes.
