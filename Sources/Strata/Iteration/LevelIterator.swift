@@ -8,7 +8,13 @@ final class LevelIterator: InternalIterator {
     private let verifyChecksums: Bool
     private let fillCache: Bool
     @exclusivity(unchecked) private var index = -1
-    @exclusivity(unchecked) private var fileIterator: (any InternalIterator)?
+    /// The open file's iterator. Set only through `setFileIterator`, which
+    /// keeps `current` in step with it.
+    @exclusivity(unchecked) private var fileIterator: TableIterator?
+    /// `fileIterator` without ownership: the per-entry calls (`key`,
+    /// `value`, `next`) go through it, so they cost no retain/release pair
+    /// each (`fileIterator` keeps the object alive).
+    @exclusivity(unchecked) private var current: Unmanaged<TableIterator>?
     @exclusivity(unchecked) private var error: StrataError?
 
     init(files: [FileMetaData], tables: TableCache, comparator: Comparator, verifyChecksums: Bool, fillCache: Bool) {
@@ -19,9 +25,14 @@ final class LevelIterator: InternalIterator {
         self.fillCache = fillCache
     }
 
-    var isValid: Bool { fileIterator?.isValid ?? false }
-    var key: UnsafeRawBufferPointer { fileIterator!.key }
-    var value: UnsafeRawBufferPointer { fileIterator!.value }
+    var isValid: Bool { current?._withUnsafeGuaranteedRef { $0.isValid } ?? false }
+    var key: UnsafeRawBufferPointer { current!._withUnsafeGuaranteedRef { $0.key } }
+    var value: UnsafeRawBufferPointer { current!._withUnsafeGuaranteedRef { $0.value } }
+
+    private func setFileIterator(_ it: TableIterator?) {
+        fileIterator = it
+        current = it.map { Unmanaged.passUnretained($0) }
+    }
 
     func status() -> StrataError? { error ?? fileIterator?.status() }
 
@@ -30,18 +41,18 @@ final class LevelIterator: InternalIterator {
         if let e = fileIterator?.status(), error == nil { error = e }
         index = i
         guard i >= 0 && i < files.count else {
-            fileIterator = nil
+            setFileIterator(nil)
             return
         }
         do {
             let reader = try tables.reader(for: files[i], comparator: comparator)
-            fileIterator = reader.makeIterator(verifyChecksums: verifyChecksums, fillCache: fillCache)
+            setFileIterator(reader.makeTableIterator(verifyChecksums: verifyChecksums, fillCache: fillCache))
         } catch let e as StrataError {
             error = error ?? e
-            fileIterator = nil
+            setFileIterator(nil)
         } catch {
             self.error = self.error ?? StrataError(.ioError, "\(error)")
-            fileIterator = nil
+            setFileIterator(nil)
         }
     }
 
@@ -71,20 +82,20 @@ final class LevelIterator: InternalIterator {
     }
 
     func next() {
-        fileIterator!.next()
+        current!._withUnsafeGuaranteedRef { $0.next() }
         skipEmptyForward()
     }
 
     func prev() {
-        fileIterator!.prev()
+        current!._withUnsafeGuaranteedRef { $0.prev() }
         skipEmptyBackward()
     }
 
     private func skipEmptyForward() {
-        while !(fileIterator?.isValid ?? false) {
+        while !isValid {
             if error != nil || fileIterator?.status() != nil { return }
             if index + 1 >= files.count {
-                fileIterator = nil
+                setFileIterator(nil)
                 index = files.count
                 return
             }
@@ -94,10 +105,10 @@ final class LevelIterator: InternalIterator {
     }
 
     private func skipEmptyBackward() {
-        while !(fileIterator?.isValid ?? false) {
+        while !isValid {
             if error != nil || fileIterator?.status() != nil { return }
             if index <= 0 {
-                fileIterator = nil
+                setFileIterator(nil)
                 index = -1
                 return
             }

@@ -40,6 +40,14 @@ enum BlockReader {
                           offset: handle.offset, verifyChecksum: verifyChecksum, hasEntries: hasEntries)
     }
 
+    /// Checks and decodes a block whose bytes and trailer are already in
+    /// memory the caller keeps (a readahead buffer); `bytes.count` is the
+    /// block's size plus the trailer.
+    static func decode(_ bytes: UnsafeRawBufferPointer, path: String, offset: UInt64, verifyChecksum: Bool) throws -> Block {
+        try decode(bytes.baseAddress!, size: bytes.count - TableFormat.blockTrailerSize, adoptable: nil, path: path,
+                   offset: offset, verifyChecksum: verifyChecksum, hasEntries: true)
+    }
+
     /// Checks and decodes the `size` block bytes at `bytes` (trailer after
     /// them). `adoptable` is `bytes` when it is a heap buffer this call now
     /// owns: an uncompressed block then keeps it, and any other outcome

@@ -18,6 +18,8 @@ final class TableIterator: InternalIterator {
     /// Offset of the block `data` is over; nil when none is loaded.
     @exclusivity(unchecked) private var dataOffset: UInt64?
     @exclusivity(unchecked) private var error: StrataError?
+    /// Larger reads once blocks are read in file order.
+    private let readahead = TableReadahead()
 
     init(table: TableReader, indexBlock: Block, verifyChecksums: Bool, fillCache: Bool) {
         self.table = table
@@ -79,7 +81,7 @@ final class TableIterator: InternalIterator {
         do {
             let handle = try table.decodeHandle(index.value)
             if dataOffset == handle.offset, data.block != nil { return true }
-            let block = try table.dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache)
+            let block = try table.dataBlock(handle, verifyChecksums: verifyChecksums, fillCache: fillCache, readahead: readahead)
             data.reset(block)
             dataOffset = handle.offset
             return true

@@ -205,6 +205,12 @@ final class TableReader: Sendable {
 
     /// A two-level iterator over the whole table.
     func makeIterator(verifyChecksums: Bool, fillCache: Bool) -> any InternalIterator {
+        makeTableIterator(verifyChecksums: verifyChecksums, fillCache: fillCache)
+    }
+
+    /// `makeIterator` with its concrete type, for callers that make
+    /// per-entry calls on it.
+    func makeTableIterator(verifyChecksums: Bool, fillCache: Bool) -> TableIterator {
         TableIterator(table: self, indexBlock: indexBlock, verifyChecksums: verifyChecksums, fillCache: fillCache)
     }
 
@@ -218,11 +224,19 @@ final class TableReader: Sendable {
 
     /// A data block from the cache, or read (and cached if `fillCache`).
     /// `forGet` counts a disk read towards point-lookup read amplification.
-    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool, forGet: Bool = false) throws -> Block {
+    /// `readahead` (an iterator's) serves sequential misses from larger reads.
+    func dataBlock(_ handle: BlockHandle, verifyChecksums: Bool, fillCache: Bool, forGet: Bool = false,
+                   readahead: TableReadahead? = nil) throws -> Block {
         if let cache, let block = cache.lookup(fileNumber: fileNumber, offset: handle.offset) {
             return block
         }
-        let block = try BlockReader.read(file, path: path, handle: handle, dataEnd: dataEnd, verifyChecksum: verifyChecksums)
+        let block: Block
+        if let readahead, file.mappedBytes == nil,
+           let bytes = try readahead.blockBytes(handle, file: file, path: path, dataEnd: dataEnd) {
+            block = try BlockReader.decode(bytes, path: path, offset: handle.offset, verifyChecksum: verifyChecksums)
+        } else {
+            block = try BlockReader.read(file, path: path, handle: handle, dataEnd: dataEnd, verifyChecksum: verifyChecksums)
+        }
         statistics?.recordBlockRead(bytes: Int(handle.size), forGet: forGet)  // statistics hook
         if fillCache, let cache {
             cache.insert(fileNumber: fileNumber, offset: handle.offset, block: block)

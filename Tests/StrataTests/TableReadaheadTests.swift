@@ -1,0 +1,83 @@
+import Synchronization
+import Testing
+@testable import Strata
+
+/// A table file in memory that counts its reads.
+final class CountingTableSource: ReadableFile, Sendable {
+    let bytes: [UInt8]
+    let reads = Atomic<Int>(0)
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
+        reads.add(1, ordering: .relaxed)
+        guard offset < UInt64(bytes.count) else { return 0 }
+        let n = min(buffer.count, bytes.count - Int(offset))
+        bytes.withUnsafeBytes { buffer.baseAddress!.copyMemory(from: $0.baseAddress! + Int(offset), byteCount: n) }
+        return n
+    }
+    var size: UInt64 { UInt64(bytes.count) }
+    func close() {}
+}
+
+/// Iterators read sequential blocks through larger reads, and return
+/// exactly what they return without them.
+@Suite struct TableReadaheadTests {
+    static func table(compression: Compression) throws -> (bytes: [UInt8], entries: [TableEntry], blocks: Int) {
+        let es = TableTests.entries(20_000)
+        let (bytes, props) = try TableTests.build(es, options: TableBuilderOptions(blockSize: 512, compression: compression, comparator: .bytewise))
+        return (bytes, es, Int(props.dataBlocks))
+    }
+
+    /// Scans from the first entry, expecting `es` in order; returns how many it saw.
+    static func scanMatching(_ it: any InternalIterator, _ es: [TableEntry]) -> Int {
+        it.seekToFirst()
+        var n = 0
+        while it.isValid {
+            #expect(n < es.count && it.key.array == es[n].key && it.value.array == es[n].value)
+            n += 1
+            it.next()
+        }
+        return n
+    }
+
+    @Test(arguments: [Compression.none, Compression.lz4])
+    func scansUseFewReadsAndSeeEverything(compression: Compression) throws {
+        let (bytes, es, blocks) = try Self.table(compression: compression)
+        #expect(blocks > 200)
+        let file = CountingTableSource(bytes)
+        let t = try TableReader.open(file: file, path: "t.sst", fileNumber: 1, cache: nil, comparator: .bytewise)
+        let opened = file.reads.load(ordering: .relaxed)
+        let it = t.makeIterator(verifyChecksums: true, fillCache: false)
+        var n = Self.scanMatching(it, es)
+        #expect(it.status() == nil)
+        #expect(n == es.count)
+        let scanReads = file.reads.load(ordering: .relaxed) - opened
+        // 2 single reads before the pattern shows, then 16 KiB growing to 256 KiB.
+        #expect(scanReads < blocks / 10, "\(scanReads) reads for \(blocks) blocks")
+
+        // Backward and seek-heavy use reads block by block and still agree.
+        it.seekToLast()
+        n = es.count
+        while it.isValid { n -= 1; #expect(it.key.array == es[n].key); it.prev() }
+        #expect(n == 0)
+        for i in stride(from: 0, to: es.count, by: 997) {
+            es[i].key.withUnsafeBytes { it.seek($0) }
+            #expect(it.isValid && it.key.array == es[i].key)
+        }
+    }
+
+    /// A damaged block reached through the readahead buffer is a
+    /// corruption error, never a wrong entry.
+    @Test func damageInsideTheReadaheadBufferIsAnError() throws {
+        let (good, es, _) = try Self.table(compression: .lz4)
+        // Flip a byte a third into the file: inside the data blocks (index
+        // and filter are at the end), well past the first blocks, so the
+        // readahead is on by then.
+        var bad = good
+        bad[good.count / 3] ^= 0x40
+        let t = try TableReader.open(file: CountingTableSource(bad), path: "t.sst", fileNumber: 1, cache: nil, comparator: .bytewise)
+        let it = t.makeIterator(verifyChecksums: true, fillCache: false)
+        let n = Self.scanMatching(it, es)
+        #expect(it.status()?.kind == .corruption)
+        #expect(n < es.count)
+    }
+}
