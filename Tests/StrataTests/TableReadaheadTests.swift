@@ -80,4 +80,72 @@ final class CountingTableSource: ReadableFile, Sendable {
         #expect(it.status()?.kind == .corruption)
         #expect(n < es.count)
     }
+
+    /// Handles reaching past the table data, however large their fields,
+    /// are left to the plain read (which reports them as corruption) and
+    /// never trap on the sums; sequential detection starts over after one.
+    @Test func damagedHandlesAreLeftToThePlainRead() throws {
+        let file = CountingTableSource([UInt8](repeating: 0, count: 4096))
+        let readahead = TableReadahead()
+        let trailer = UInt64(TableFormat.blockTrailerSize)
+        let damaged = [
+            BlockHandle(offset: .max, size: 10),
+            BlockHandle(offset: 10, size: .max),
+            BlockHandle(offset: .max - 2, size: 1),
+            BlockHandle(offset: 4000, size: 100),
+            BlockHandle(offset: 4096 - trailer, size: 1),
+        ]
+        for h in damaged {
+            #expect(h.trailerEnd(within: 4096) == nil)
+            #expect(try readahead.blockBytes(h, file: file, path: "t.sst", dataEnd: 4096) == nil)
+        }
+        #expect(BlockHandle(offset: 4096 - trailer - 1, size: 1).trailerEnd(within: 4096) == 4096)
+
+        // Three blocks in file order: the third comes from one larger read.
+        var offset: UInt64 = 0
+        var served = 0
+        for _ in 0..<3 {
+            let h = BlockHandle(offset: offset, size: 100)
+            if let bytes = try readahead.blockBytes(h, file: file, path: "t.sst", dataEnd: 4096) {
+                #expect(bytes.count == 100 + Int(trailer))
+                served += 1
+            }
+            offset += 100 + trailer
+        }
+        #expect(served == 1)
+        #expect(file.reads.load(ordering: .relaxed) == 1)
+        // A damaged handle in the middle of a run resets the pattern.
+        #expect(try readahead.blockBytes(BlockHandle(offset: offset, size: .max), file: file, path: "t.sst", dataEnd: 4096) == nil)
+        #expect(try readahead.blockBytes(BlockHandle(offset: offset, size: 100), file: file, path: "t.sst", dataEnd: 4096) == nil)
+    }
+
+    /// Through a table: once two blocks in file order have armed the
+    /// readahead, a handle reaching past the data is a corruption error.
+    @Test func blockHandlesPastTheDataAreCorruption() throws {
+        let (bytes, _, _) = try Self.table(compression: .none)
+        let t = try TableReader.open(file: CountingTableSource(bytes), path: "t.sst", fileNumber: 1, cache: nil, comparator: .bytewise)
+        var index = BlockCursor(order: t.blockOrder)
+        index.reset(t.indexBlock)
+        index.seekToFirst()
+        var handles: [BlockHandle] = []
+        while index.isValid && handles.count < 3 {
+            handles.append(try t.decodeHandle(index.value))
+            index.next()
+        }
+        #expect(handles.count == 3)
+        let readahead = TableReadahead()
+        for h in handles {
+            _ = try t.dataBlock(h, verifyChecksums: true, fillCache: false, readahead: readahead)
+        }
+        let last = handles[2]
+        let next = last.offset + last.size + UInt64(TableFormat.blockTrailerSize)
+        for size: UInt64 in [.max, .max - next, UInt64(bytes.count)] {
+            do {
+                _ = try t.dataBlock(BlockHandle(offset: next, size: size), verifyChecksums: true, fillCache: false, readahead: readahead)
+                Issue.record("a handle of size \(size) at \(next) was read")
+            } catch let e as StrataError {
+                #expect(e.kind == .corruption)
+            }
+        }
+    }
 }

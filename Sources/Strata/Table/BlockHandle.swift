@@ -12,6 +12,15 @@ struct BlockHandle: Equatable, Sendable {
         out.appendVarint64(size)
     }
 
+    /// Where the block's trailer ends, when the block and its trailer lie
+    /// wholly before `dataEnd`; nil for a handle reaching past it (damage:
+    /// the sum is never formed unchecked, so no handle can overflow it).
+    func trailerEnd(within dataEnd: UInt64) -> UInt64? {
+        let trailer = UInt64(TableFormat.blockTrailerSize)
+        guard offset <= dataEnd, size <= dataEnd - offset, trailer <= dataEnd - offset - size else { return nil }
+        return offset + size + trailer
+    }
+
     /// Decodes a handle from the front of `reader`; nil when truncated.
     static func decode(_ reader: inout ByteReader) -> BlockHandle? {
         guard let offset = reader.readVarint64(), let size = reader.readVarint64() else { return nil }

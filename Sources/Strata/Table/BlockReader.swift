@@ -8,9 +8,7 @@ enum BlockReader {
     /// `hasEntries` is false for opaque blocks (the filter).
     static func read(_ file: any ReadableFile, path: String, handle: BlockHandle, dataEnd: UInt64,
                      verifyChecksum: Bool, hasEntries: Bool = true) throws -> Block {
-        let trailer = UInt64(TableFormat.blockTrailerSize)
-        guard handle.offset <= dataEnd, handle.size <= dataEnd - handle.offset,
-              trailer <= dataEnd - handle.offset - handle.size else {
+        guard handle.trailerEnd(within: dataEnd) != nil else {
             throw StrataError(.corruption, "\(path): block handle (offset \(handle.offset), size \(handle.size)) runs past the end of the table data at \(dataEnd)")
         }
         let size = Int(handle.size)

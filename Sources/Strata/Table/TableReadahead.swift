@@ -36,11 +36,16 @@ final class TableReadahead {
     /// when the caller should read the block on its own. `dataEnd` bounds
     /// every read.
     func blockBytes(_ handle: BlockHandle, file: any ReadableFile, path: String, dataEnd: UInt64) throws -> UnsafeRawBufferPointer? {
-        let total = Int(handle.size) + TableFormat.blockTrailerSize
-        let end = handle.offset + UInt64(total)
+        // A damaged handle is left to the plain read, which reports it.
+        guard let end = handle.trailerEnd(within: dataEnd) else {
+            sequentialReads = 0
+            expectedOffset = .max
+            return nil
+        }
+        let total = Int(end - handle.offset)
         if handle.offset == expectedOffset { sequentialReads += 1 } else { sequentialReads = 0 }
         expectedOffset = end
-        guard sequentialReads >= Self.trigger, total <= Self.maxSize, end <= dataEnd else { return nil }
+        guard sequentialReads >= Self.trigger, total <= Self.maxSize else { return nil }
         if !(handle.offset >= start && end <= start + UInt64(length)) {
             let size = min(max(nextSize, total), Int(dataEnd - handle.offset))
             if capacity < size {
