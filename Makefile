@@ -9,7 +9,7 @@ APT_PACKAGES := liblz4-dev libsqlite3-dev libpq-dev pkg-config
 # What only the tests need: a PostgreSQL server for the PostgreSQL backend.
 TEST_APT_PACKAGES := postgresql
 
-.PHONY: all deps test-deps apt-install build run test test-tsan sanitize crash-test fuzz fuzz-build fuzz-seeds bench compare-rocksdb clean
+.PHONY: all deps test-deps apt-install build run test test-tsan sanitize crash-test fuzz fuzz-compile fuzz-build fuzz-seeds bench compare-rocksdb clean
 
 all: build
 
@@ -46,6 +46,7 @@ test: test-deps
 	Tests/CLI/smoke.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
+	@$(MAKE) --no-print-directory fuzz-compile
 
 # ThreadSanitizer and AddressSanitizer: the concurrency-heavy tests and a
 # short power-loss stress run under each (separate build folders).
@@ -82,6 +83,12 @@ FUZZ_SCRATCH := $(if $(filter fuzzer,$(FUZZ_SANITIZERS)),.build-noasan,.build)
 FUZZ_FLAGS := -c release --scratch-path $(FUZZ_SCRATCH) -Xswiftc -sanitize=$(FUZZ_SANITIZERS) -Xswiftc -enable-testing -Xswiftc -use-ld=lld
 FUZZ_ENV := SWIFT_BACKTRACE=enable=no LSAN_OPTIONS=suppressions=$(CURDIR)/Fuzz/lsan-suppressions.txt
 
+# The fuzz targets reach the engine's internals (@testable), so an engine
+# change can break them without breaking the main build. `make test`
+# compiles each one (debug, no libFuzzer, so nothing to link) to catch that.
+fuzz-compile: deps
+	for t in $(FUZZ_TARGETS); do (cd Fuzz && $(SWIFT) build --scratch-path .build-compile -Xswiftc -enable-testing --target $$t) || exit 1; done
+
 fuzz-build: deps
 	cd Fuzz && $(SWIFT) build $(FUZZ_FLAGS)
 
@@ -108,4 +115,4 @@ compare-rocksdb: build
 	Benchmarks/compare-rocksdb.sh
 
 clean:
-	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.work
+	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.build-noasan Fuzz/.build-compile Fuzz/.work

@@ -1,7 +1,8 @@
 // swift-tools-version: 6.1
 // libFuzzer targets for Strata's decoders of untrusted bytes. A separate
-// package, so the main package's builds and CI never compile them; see
-// Docs/reliability.md ("Fuzzing") and `make fuzz`.
+// package, so the main package's builds never need libFuzzer; `make test`
+// only compiles each target (`make fuzz-compile`). See Docs/reliability.md
+// ("Fuzzing") and `make fuzz`.
 //
 // Each fuzzer is an ordinary executable whose main.swift hands control to
 // libFuzzer's LLVMFuzzerRunDriver. Build (internal APIs are reached through

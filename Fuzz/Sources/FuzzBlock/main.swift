@@ -68,20 +68,25 @@ func exercise(_ bytes: [UInt8], _ order: BlockKeyOrder, targets: [[UInt8]]) -> B
 
 func key(_ input: inout FuzzInput, _ order: BlockKeyOrder) -> [UInt8] {
     var k = input.take(input.below(12))
-    if order == .internalKey {
+    if order.isInternalKey {
         k += input.take(8)
         while k.count < 8 { k.append(0) }
     }
     return k
 }
 
+/// `order`'s comparison: internal keys by user key then sequence, plain keys byte-wise.
+func compare(_ order: BlockKeyOrder, _ a: UnsafeRawBufferPointer, _ b: UnsafeRawBufferPointer) -> Int {
+    order.isInternalKey ? order.keyOrder.compareInternal(a, b) : order.keyOrder.compare(a, b)
+}
+
 func structured(_ input: inout FuzzInput, _ order: BlockKeyOrder) {
     let restartInterval = 1 + input.below(20)
     var keys: [[UInt8]] = []
     for _ in 0..<input.below(200) { keys.append(key(&input, order)) }
-    keys.sort { a, b in a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in order.compare(pa, pb) < 0 } } }
+    keys.sort { a, b in a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in compare(order, pa, pb) < 0 } } }
     var unique: [[UInt8]] = []
-    for k in keys where unique.last.map({ l in l.withUnsafeBytes { a in k.withUnsafeBytes { order.compare(a, $0) != 0 } } }) ?? true {
+    for k in keys where unique.last.map({ l in l.withUnsafeBytes { a in k.withUnsafeBytes { compare(order, a, $0) != 0 } } }) ?? true {
         unique.append(k)
     }
     let entries = unique.enumerated().map { i, k in (k, [UInt8](repeating: UInt8(truncatingIfNeeded: i), count: i % 7)) }
@@ -131,7 +136,7 @@ runFuzzer(seeds: {
 }) { bytes in
     var input = FuzzInput(bytes)
     let mode = input.byte()
-    let order: BlockKeyOrder = mode & 1 == 0 ? .internalKey : .bytewise
+    let order: BlockKeyOrder = mode & 1 == 0 ? .bytewiseInternalKey : .bytewise
     if mode & 2 == 0 {
         let raw = input.rest()
         _ = exercise(raw, order, targets: [[], Array(raw.prefix(9)), Array(raw.suffix(12)), [UInt8](repeating: 0xff, count: 9)])

@@ -243,7 +243,7 @@ final class Session {
                     let it = r.makeIterator(verifyChecksums: true, fillCache: false)
                     it.seekToFirst()
                     while it.isValid {
-                        if Array(userKeyOf(it.key)) == what { out += " \(what)@\(sequenceOf(it.key)) kind \(kindOf(it.key))" }
+                        if Array(userKeyOf(it.key)) == what { out += " \(what)@\(sequenceOf(it.key)) kind \(String(describing: kindOf(it.key)))" }
                         it.next()
                     }
                 }

@@ -23,7 +23,7 @@ func exercise(_ bytes: [UInt8], lookups: [[UInt8]]) -> TableReader? {
     let (_, file) = readableFile(bytes, path: "/t.sst")
     let table: TableReader
     do {
-        table = try TableReader.open(file: file, path: "/t.sst", fileNumber: 9, cache: BlockCache(capacity: 1 << 16))
+        table = try TableReader.open(file: file, path: "/t.sst", fileNumber: 9, cache: BlockCache(capacity: 1 << 16), comparator: .bytewise)
     } catch {
         expectRejection(error, "TableReader.open")
         return nil
@@ -136,7 +136,7 @@ func garbage(_ input: inout FuzzInput) {
 func model(_ input: inout FuzzInput) {
     let options = TableBuilderOptions(blockSize: 32 + input.below(2048), restartInterval: 1 + input.below(16),
                                       compression: input.flag() ? .lz4 : .none,
-                                      bloomBitsPerKey: input.flag() ? 10 : 0)
+                                      bloomBitsPerKey: input.flag() ? 10 : 0, comparator: .bytewise)
     // Distinct user keys, each with one or two versions, sorted as internal keys.
     var users = Set<[UInt8]>()
     for _ in 0..<input.below(300) { users.insert(input.take(input.below(10))) }
@@ -227,7 +227,7 @@ runFuzzer(seeds: {
     for (compression, n) in [(Compression.none, 5), (.lz4, 60)] {
         let fs = InMemoryFileSystem()
         let w = try fs.createFile(at: "/s.sst")
-        let builder = TableBuilder(file: w, options: TableBuilderOptions(blockSize: 256, compression: compression))
+        let builder = TableBuilder(file: w, options: TableBuilderOptions(blockSize: 256, compression: compression, comparator: .bytewise))
         for i in 0..<n {
             let k = makeInternalKey(Array("key-\(1000 + i)".utf8), UInt64(i + 1), i % 4 == 0 ? .deletion : .value)
             let v = i % 4 == 0 ? [] : Array(repeating: UInt8(ascii: "v"), count: i)

@@ -62,7 +62,7 @@ func check(_ bytes: [UInt8]) {
         guard canonical(decoded, sequence: batch.sequence) == again else { fuzzFailure("encoding is not deterministic") }
 
         // Apply as recovery does: record i gets sequence + i.
-        let memtable = Memtable()
+        let memtable = Memtable(comparator: .bytewise)
         var sequence = batch.sequence
         for r in decoded {
             r.key.withUnsafeBytes { k in r.value.withUnsafeBytes { v in
