@@ -34,6 +34,26 @@ public func readableFile(_ bytes: [UInt8], path: String = "/fuzz") -> (InMemoryF
     }
 }
 
+/// `bytes` as a real file under the temporary directory, opened through a
+/// memory mapping (`POSIXFileSystem.openForMappedReading`), so decoders
+/// read the mapping as they do with `Options.allowMmapReads`. One path per
+/// process; the previous file is unlinked first, so a mapping still held
+/// keeps its own bytes (rewriting the file in place under a mapping would
+/// be a SIGBUS, not a finding).
+public func mappedFile(_ bytes: [UInt8]) -> any ReadableFile {
+    let fs = POSIXFileSystem()
+    let path = NSTemporaryDirectory() + "strata-fuzz-\(ProcessInfo.processInfo.processIdentifier).sst"
+    do {
+        if fs.fileExists(at: path) { try fs.removeFile(at: path) }
+        let w = try fs.createFile(at: path)
+        try bytes.withUnsafeBytes { try w.append($0) }
+        try w.close()
+        return try fs.openForMappedReading(at: path)
+    } catch {
+        fuzzFailure("temporary file failed: \(error)")
+    }
+}
+
 /// Writes each of `make()`'s inputs to `$STRATA_FUZZ_SEEDS/seed-NN` and
 /// exits, when that variable is set. Called from `LLVMFuzzerInitialize`, so
 /// every fuzzer can produce its own seed corpus from real encoders.

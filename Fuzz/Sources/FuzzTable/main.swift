@@ -13,14 +13,18 @@ import FuzzSupport
 //     options must read back exactly; then a burst of up to 4 bytes (which
 //     CRC32C always detects) is damaged, and every read must return the
 //     right answer or a corruption error, never wrong data.
+// Byte 0 / 3, when odd, reads the table through a memory mapping of a real
+// temporary file (`Options.allowMmapReads`) instead of the in-memory file
+// system's `pread`.
 
 let stepLimit = 1_000_000
 
 /// Opens and reads a table of unknown bytes: no trap, termination, and
 /// only corruption errors. Returns the reader when it opened.
 @discardableResult
-func exercise(_ bytes: [UInt8], lookups: [[UInt8]]) -> TableReader? {
-    let (_, file) = readableFile(bytes, path: "/t.sst")
+func exercise(_ bytes: [UInt8], lookups: [[UInt8]], mapped: Bool) -> TableReader? {
+    let file = mapped ? mappedFile(bytes) : readableFile(bytes, path: "/t.sst").1
+    if mapped && !bytes.isEmpty && file.mappedBytes == nil { fuzzFailure("a temporary file was not mapped") }
     let table: TableReader
     do {
         table = try TableReader.open(file: file, path: "/t.sst", fileNumber: 9, cache: BlockCache(capacity: 1 << 16), comparator: .bytewise)
@@ -93,7 +97,7 @@ func pick(_ input: inout FuzzInput, _ real: BlockHandle) -> BlockHandle {
     }
 }
 
-func garbage(_ input: inout FuzzInput) {
+func garbage(_ input: inout FuzzInput, mapped: Bool) {
     var file: [UInt8] = []
     var dataHandles: [BlockHandle] = []
     for _ in 0..<(1 + input.below(4)) {
@@ -130,10 +134,10 @@ func garbage(_ input: inout FuzzInput) {
     }
     let indexHandle = appendBlock(&file, blockOf(index), type: UInt8(input.below(2)))
     file += TableFooter(metaIndex: metaIndex, index: indexHandle).encode()
-    exercise(file, lookups: [input.rest()])
+    exercise(file, lookups: [input.rest()], mapped: mapped)
 }
 
-func model(_ input: inout FuzzInput) {
+func model(_ input: inout FuzzInput, mapped: Bool) {
     let options = TableBuilderOptions(blockSize: 32 + input.below(2048), restartInterval: 1 + input.below(16),
                                       compression: input.flag() ? .lz4 : .none,
                                       bloomBitsPerKey: input.flag() ? 10 : 0, comparator: .bytewise)
@@ -158,7 +162,7 @@ func model(_ input: inout FuzzInput) {
     } catch {
         fuzzFailure("writing a table failed: \(error)")
     }
-    guard let table = exercise(bytes, lookups: []) else { fuzzFailure("a table TableBuilder wrote does not open") }
+    guard let table = exercise(bytes, lookups: [], mapped: mapped) else { fuzzFailure("a table TableBuilder wrote does not open") }
     check(table, entries, damaged: false)
 
     // Damage a burst of up to 32 bits, the most CRC32C is sure to catch.
@@ -172,7 +176,7 @@ func model(_ input: inout FuzzInput) {
     }
     if !changed { bytes[at] ^= 0x01 }
     if input.flag() { bytes.removeLast(min(bytes.count, 1 + input.below(64))) }
-    if let damaged = exercise(bytes, lookups: []) { check(damaged, entries, damaged: true) }
+    if let damaged = exercise(bytes, lookups: [], mapped: mapped) { check(damaged, entries, damaged: true) }
 }
 
 /// Every read of `table` returns what `entries` says; when `damaged`, a read
@@ -242,9 +246,11 @@ runFuzzer(seeds: {
     return seeds
 }) { bytes in
     var input = FuzzInput(bytes)
-    switch input.byte() % 3 {
-    case 0: exercise(input.rest(), lookups: [])
-    case 1: garbage(&input)
-    default: model(&input)
+    let shape = input.byte()
+    let mapped = (shape / 3) & 1 == 1
+    switch shape % 3 {
+    case 0: exercise(input.rest(), lookups: [], mapped: mapped)
+    case 1: garbage(&input, mapped: mapped)
+    default: model(&input, mapped: mapped)
     }
 }
