@@ -86,7 +86,9 @@ final class CountingTableSource: ReadableFile, Sendable {
     /// never trap on the sums; sequential detection starts over after one.
     /// (Found reading the change, then by FuzzTable in 18 s on the engine
     /// before the fix: Fuzz/corpus/FuzzTable/crash-readahead-handle-past-data,
-    /// an index with good checksums whose third handle has a huge size.)
+    /// a table with good checksums whose data-block handle, loaded by
+    /// `seekToFirst`, trapped in `Int(handle.size) + trailer` — the old code
+    /// did that sum before it looked at the access pattern at all.)
     @Test func damagedHandlesAreLeftToThePlainRead() throws {
         let file = CountingTableSource([UInt8](repeating: 0, count: 4096))
         let readahead = TableReadahead()
