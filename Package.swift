@@ -5,6 +5,7 @@ let package = Package(
     name: "Strata",
     products: [
         .library(name: "Strata", targets: ["Strata"]),
+        .library(name: "StrataMessageCore", targets: ["StrataMessageCore"]),
         .library(name: "StrataMessageStore", targets: ["StrataMessageStore"]),
         .library(name: "StrataSQLite", targets: ["StrataSQLite"]),
         .library(name: "StrataPostgres", targets: ["StrataPostgres"]),
@@ -43,9 +44,22 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
             ]
         ),
+        // The message layer without the engine: protocol, Message, the
+        // in-memory reference store, export/import, broker policy. What a
+        // user of only the SQLite or PostgreSQL backend builds.
+        .target(
+            name: "StrataMessageCore",
+            dependencies: [
+                "CStrataSupport",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(
             name: "StrataMessageStore",
             dependencies: [
+                "StrataMessageCore",
                 "Strata",
                 "CStrataSupport",
                 .product(name: "Logging", package: "swift-log"),
@@ -55,11 +69,11 @@ let package = Package(
         ),
         .target(
             name: "StrataSQLite",
-            dependencies: ["StrataMessageStore", "CSQLite"]
+            dependencies: ["StrataMessageCore", "CSQLite"]
         ),
         .target(
             name: "StrataPostgres",
-            dependencies: ["StrataMessageStore", "CLibPQ"]
+            dependencies: ["StrataMessageCore", "CLibPQ"]
         ),
         .target(
             name: "StrataBench",
@@ -87,7 +101,7 @@ let package = Package(
         .testTarget(
             name: "StrataMessageStoreTests",
             dependencies: [
-                "StrataMessageStore", "StrataSQLite", "StrataPostgres", "Strata",
+                "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
             ]

@@ -1,7 +1,7 @@
 import CLibPQ
 import Foundation
 import Synchronization
-import StrataMessageStore
+import StrataMessageCore
 
 /// One libpq connection: parameterised statements (`$1…`), text results
 /// (bytea decoded from its hex form), errors as `MessageStoreError` with the

@@ -1,5 +1,5 @@
 import Foundation
-import StrataMessageStore
+import StrataMessageCore
 
 /// Where and how `PostgresMessageStore` connects.
 public struct PostgresConfiguration: Sendable {

@@ -1,6 +1,6 @@
 import CSQLite
 import Foundation
-import StrataMessageStore
+import StrataMessageCore
 
 /// A thin wrapper of one SQLite connection: prepared statements cached by
 /// their SQL, typed binds and columns, errors as `MessageStoreError`. Not

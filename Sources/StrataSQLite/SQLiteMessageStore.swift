@@ -2,7 +2,7 @@ import Foundation
 #if canImport(Glibc)
 import Glibc
 #endif
-import StrataMessageStore
+import StrataMessageCore
 import Synchronization
 
 /// The message store on SQLite (WAL journal), for brokers that want a single

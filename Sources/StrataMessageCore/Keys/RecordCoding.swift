@@ -1,35 +1,35 @@
 /// Appends the fields of the message store's records: varints, `varint
 /// length + bytes`, and little-endian fixed-width integers.
-struct RecordWriter {
-    var out: [UInt8] = []
+package struct RecordWriter {
+    package var out: [UInt8] = []
 
-    mutating func varint(_ v: UInt64) {
+    package mutating func varint(_ v: UInt64) {
         var v = v
         while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
         out.append(UInt8(v))
     }
 
-    mutating func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
+    package mutating func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
 
-    mutating func fixed(_ v: UInt64, _ n: Int = 8) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
+    package mutating func fixed(_ v: UInt64, _ n: Int = 8) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
 }
 
 /// Reads what `RecordWriter` wrote, checking every length: anything short
 /// or malformed is `MessageStoreError.corruption` naming the record kind and
 /// the byte. Starts after the record's version byte.
-struct RecordReader {
-    let b: [UInt8]
-    let what: String
-    var i = 1
+package struct RecordReader {
+    package let b: [UInt8]
+    package let what: String
+    package var i = 1
 
-    init(_ bytes: [UInt8], what: String) {
+    package init(_ bytes: [UInt8], what: String) {
         b = bytes
         self.what = what
     }
 
-    func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable \(what) at byte \(i) of \(b.count)") }
+    package func bad() -> MessageStoreError { MessageStoreError(.corruption, "undecodable \(what) at byte \(i) of \(b.count)") }
 
-    mutating func varint() throws -> UInt64 {
+    package mutating func varint() throws -> UInt64 {
         var r: UInt64 = 0, shift: UInt64 = 0
         while i < b.count, shift <= 63 {
             let x = b[i]
@@ -41,19 +41,19 @@ struct RecordReader {
         throw bad()
     }
 
-    mutating func bytes() throws -> [UInt8] {
+    package mutating func bytes() throws -> [UInt8] {
         let n = try varint()
         guard n <= UInt64(b.count - i) else { throw bad() }
         defer { i += Int(n) }
         return Array(b[i..<i + Int(n)])
     }
 
-    mutating func string() throws -> String {
+    package mutating func string() throws -> String {
         guard let s = String(validating: try bytes(), as: UTF8.self) else { throw bad() }
         return s
     }
 
-    mutating func fixed(_ n: Int = 8) throws -> UInt64 {
+    package mutating func fixed(_ n: Int = 8) throws -> UInt64 {
         guard b.count - i >= n else { throw bad() }
         var v: UInt64 = 0
         for k in 0..<n { v |= UInt64(b[i + k]) << UInt64(8 * k) }

@@ -7,8 +7,8 @@ import Foundation
 /// state as `varint length + bytes`; uptoLSN, createdAt (Double bits of
 /// seconds since 2001-01-01, `Date`'s representation),
 /// version as 8 bytes LE each. Every length is checked on decode.
-enum EventCodec {
-    static func encode(_ e: Event) -> [UInt8] {
+package enum EventCodec {
+    package static func encode(_ e: Event) -> [UInt8] {
         var w = RecordWriter(out: [1])
         w.bytes(Array(e.stream.utf8))
         w.bytes(Array(e.idempotencyKey.utf8))
@@ -21,7 +21,7 @@ enum EventCodec {
         return w.out
     }
 
-    static func decode(_ b: [UInt8]) throws -> Event {
+    package static func decode(_ b: [UInt8]) throws -> Event {
         guard b.first == 1 else { throw MessageStoreError(.corruption, "event record version \(b.first.map(String.init) ?? "missing") is not 1") }
         var r = RecordReader(b, what: "event record")
         let stream = try r.string(), key = try r.string(), payload = try r.bytes()
@@ -38,7 +38,7 @@ enum EventCodec {
         return e
     }
 
-    static func encode(_ s: EventSnapshot) -> [UInt8] {
+    package static func encode(_ s: EventSnapshot) -> [UInt8] {
         var w = RecordWriter(out: [1])
         w.bytes(Array(s.stream.utf8))
         w.bytes(s.state)
@@ -48,7 +48,7 @@ enum EventCodec {
         return w.out
     }
 
-    static func decodeSnapshot(_ b: [UInt8]) throws -> EventSnapshot {
+    package static func decodeSnapshot(_ b: [UInt8]) throws -> EventSnapshot {
         guard b.first == 1 else { throw MessageStoreError(.corruption, "snapshot record version \(b.first.map(String.init) ?? "missing") is not 1") }
         var r = RecordReader(b, what: "snapshot record")
         let stream = try r.string(), state = try r.bytes()

@@ -15,16 +15,16 @@ import Foundation
 /// scheduledAt and expiresAt (Double bits as for the timestamp, 0 when absent); then a varint
 /// header count followed by key/value strings, sorted by key.
 package enum MessageCodec {
-    static func queuePrefix(_ queue: String) -> [UInt8] {
+    package static func queuePrefix(_ queue: String) -> [UInt8] {
         let q = Array(queue.utf8)
         return [UInt8(q.count >> 8), UInt8(q.count & 0xff)] + q
     }
 
-    static func key(queue: String, timestamp: Date, sequence: UInt64) -> [UInt8] {
+    package static func key(queue: String, timestamp: Date, sequence: UInt64) -> [UInt8] {
         key(prefix: queuePrefix(queue), milliseconds: timestamp.millisecondsSince1970, sequence: sequence)
     }
 
-    static func key(prefix: [UInt8], milliseconds: Int64, sequence: UInt64) -> [UInt8] {
+    package static func key(prefix: [UInt8], milliseconds: Int64, sequence: UInt64) -> [UInt8] {
         var k = prefix
         k.reserveCapacity(prefix.count + 16)
         appendBigEndian(&k, UInt64(bitPattern: milliseconds) &+ (1 << 63))
@@ -32,16 +32,16 @@ package enum MessageCodec {
         return k
     }
 
-    static func appendBigEndian(_ out: inout [UInt8], _ v: UInt64) {
+    package static func appendBigEndian(_ out: inout [UInt8], _ v: UInt64) {
         for shift in stride(from: 56, through: 0, by: -8) { out.append(UInt8(truncatingIfNeeded: v >> UInt64(shift))) }
     }
 
-    static func readBigEndian(_ b: ArraySlice<UInt8>) -> UInt64 {
+    package static func readBigEndian(_ b: ArraySlice<UInt8>) -> UInt64 {
         b.reduce(0) { $0 << 8 | UInt64($1) }
     }
 
     /// The visibility time (ms) of a message key; nil if `key` is not one.
-    static func milliseconds(ofKey key: [UInt8]) -> Int64? {
+    package static func milliseconds(ofKey key: [UInt8]) -> Int64? {
         guard key.count >= 18 else { return nil }
         let n = Int(key[0]) << 8 | Int(key[1])
         guard key.count == 2 + n + 16 else { return nil }
@@ -49,7 +49,7 @@ package enum MessageCodec {
     }
 
     /// The queue a message key belongs to; nil if `key` is not one.
-    static func queue(ofKey key: [UInt8]) -> String? {
+    package static func queue(ofKey key: [UInt8]) -> String? {
         guard key.count >= 18 else { return nil }
         let n = Int(key[0]) << 8 | Int(key[1])
         guard key.count == 2 + n + 16 else { return nil }
@@ -57,20 +57,21 @@ package enum MessageCodec {
     }
 
     /// The smallest key greater than `key`.
-    static func successor(_ key: [UInt8]) -> [UInt8] { key + [0] }
+    package static func successor(_ key: [UInt8]) -> [UInt8] { key + [0] }
 
     // MARK: Delivery records (family `delivery`, keyed like `messages`)
 
     /// Delivery state of a message that has been received at least once:
     /// version byte 1, delivery count (8 bytes LE), lock token (16 bytes,
     /// all zero when unlocked), lock end (8 bytes LE, ms since 1970).
-    struct Delivery: Equatable {
-        var count: Int
-        var lock: UUID?
-        var lockedUntil: Int64
+    package struct Delivery: Equatable {
+        package var count: Int
+        package var lock: UUID?
+        package var lockedUntil: Int64
+        package init(count: Int, lock: UUID?, lockedUntil: Int64) { self.count = count; self.lock = lock; self.lockedUntil = lockedUntil }
     }
 
-    static func encode(_ d: Delivery) -> [UInt8] {
+    package static func encode(_ d: Delivery) -> [UInt8] {
         var out: [UInt8] = [1]
         out.reserveCapacity(33)
         for i in 0..<8 { out.append(UInt8(truncatingIfNeeded: UInt64(d.count) >> UInt64(8 * i))) }
@@ -80,7 +81,7 @@ package enum MessageCodec {
         return out
     }
 
-    static func decodeDelivery(_ b: [UInt8]) throws -> Delivery {
+    package static func decodeDelivery(_ b: [UInt8]) throws -> Delivery {
         guard b.count == 33, b[0] == 1 else {
             throw MessageStoreError(.corruption, "delivery record of \(b.count) bytes (version \(b.first.map(String.init) ?? "none")) is not 33 bytes of version 1")
         }
@@ -97,12 +98,12 @@ package enum MessageCodec {
 
     /// What the `ids` family says of an id: stored at a message key, or
     /// removed but inside its duplicate window until a time (ms).
-    enum IdEntry: Equatable {
+    package enum IdEntry: Equatable {
         case stored(key: [UInt8])
         case removed(windowEnd: Int64)
     }
 
-    static func encode(_ e: IdEntry) -> [UInt8] {
+    package static func encode(_ e: IdEntry) -> [UInt8] {
         switch e {
         case .stored(let key): return [1] + key
         case .removed(let end):
@@ -112,7 +113,7 @@ package enum MessageCodec {
         }
     }
 
-    static func decodeIdEntry(_ b: [UInt8]) throws -> IdEntry {
+    package static func decodeIdEntry(_ b: [UInt8]) throws -> IdEntry {
         switch b.first {
         case 1 where b.count >= 19: return .stored(key: Array(b[1...]))
         case 2 where b.count == 9: return .removed(windowEnd: Int64(bitPattern: readBigEndian(b[1...])))
@@ -121,7 +122,7 @@ package enum MessageCodec {
     }
 
     /// The smallest key after every key of `queue`.
-    static func queueEnd(_ queue: String) -> [UInt8] {
+    package static func queueEnd(_ queue: String) -> [UInt8] {
         queuePrefix(queue) + [UInt8](repeating: 0xff, count: 17)
     }
 

@@ -12,7 +12,7 @@ public struct LockToken: Sendable, Hashable, CustomStringConvertible {
     public let queue: String
     /// Where the LSM store keeps the message (empty when unknown); spares a
     /// lookup in the id index.
-    let storageKey: [UInt8]
+    package let storageKey: [UInt8]
 
     /// A token (backends create them; tests may too).
     public init(id: UUID, messageID: String, queue: String) {
