@@ -63,7 +63,7 @@ public final class LSMMessageStore: MessageStore {
     let path: String
     let options: MessageStoreOptions
     var clock: MessageClock { options.clock }
-    private let state: StoreLock<Opened?>
+    let state: StoreLock<Opened?>
     let catalog = StoreLock(EntityCatalog())
     let runtimes = StoreLock<[String: QueueRuntime]>([:])
     /// Ids whose add is in flight: reserved before the duplicate check and
@@ -109,6 +109,7 @@ public final class LSMMessageStore: MessageStore {
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
         let (opened, catalog) = try mappingEngineErrors {
+            try completeInterruptedRestore(path, options.engine.fileSystem, options)
             let opened = try openEngine(path, options)
             return (opened, try loadCatalog(opened))
         }
@@ -391,41 +392,6 @@ public final class LSMMessageStore: MessageStore {
     public func backup(to path: String) async throws {
         let o = try opened()
         try mappingEngineErrors { try o.db.createCheckpoint(at: path) }
-    }
-
-    public func restore(from backupPath: String) async throws {
-        // Work on a copy (opening a database writes to it), check that it
-        // opens as a store, then swap it in for the live directory.
-        let fm = FileManager.default
-        let staged = path + ".strata-restore"
-        try? fm.removeItem(atPath: staged)
-        do {
-            try fm.copyItem(atPath: backupPath, toPath: staged)
-        } catch {
-            throw MessageStoreError(.invalidArgument, "cannot read backup at \(backupPath): \(error)")
-        }
-        try? fm.removeItem(atPath: staged + "/LOCK")
-        let probe = try Self.openEngine(staged, options)
-        _ = try Self.loadCatalog(probe)
-        try probe.db.close()
-        try state.withLock { s in
-            guard let o = s else { throw MessageStoreError(.closed, "store at \(path) is closed") }
-            try o.db.close()
-            s = nil
-            let aside = path + ".strata-replaced"
-            try? fm.removeItem(atPath: aside)
-            try fm.moveItem(atPath: path, toPath: aside)
-            try fm.moveItem(atPath: staged, toPath: path)
-            let reopened = try Self.openEngine(path, options)
-            let c = try Self.loadCatalog(reopened)
-            runtimes.withLock { $0 = [:] }
-            catalog.withLock { $0 = c }
-            sequence.store(max(sequence.load(ordering: .relaxed),
-                               UInt64(reopened.db.property("strata.last-sequence") ?? "0") ?? 0), ordering: .relaxed)
-            s = reopened
-            try? fm.removeItem(atPath: aside)
-        }
-        options.logger.notice("message store restored", metadata: ["path": "\(path)", "from": "\(backupPath)"])
     }
 
     public func compact() async throws {
