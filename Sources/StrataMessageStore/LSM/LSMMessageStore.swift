@@ -73,6 +73,8 @@ public final class LSMMessageStore: MessageStore {
     /// Orders messages that share a visibility millisecond.
     let sequence = Atomic<UInt64>(0)
     let useCounter = Atomic<UInt64>(0)
+    /// Bytes the cache grew by since the budget was last enforced.
+    let cacheGrowth = Atomic<Int>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
     let recentHits = Atomic<Int>(0)
@@ -269,7 +271,8 @@ public final class LSMMessageStore: MessageStore {
             if last !== rt { rt.arrivals.signal() }
             last = rt
         }
-        enforceCacheBudgetOccasionally()
+        noteCacheGrowth(messages.reduce(0) { $0 + $1.payload.count + 128 })
+        enforceCacheBudgetIfGrown()
     }
 
     /// Whether `id` is stored or inside a duplicate window at `now`.
@@ -340,6 +343,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -465,6 +469,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -503,15 +508,12 @@ public final class LSMMessageStore: MessageStore {
         ring.entries = Array(found.prefix(capacity).reversed())
         ring.complete = found.count < want
         ring.loaded = true
+        noteCacheGrowth(ring.bytes - w.recent.bytes)
         // In-flight adds are not in the engine yet: record them as unlanded.
         for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
         for (k, m) in w.beyond { ring.record(k, m) }
         w.recent = ring
         return found.prefix(atLeast).map(\.message)
-    }
-
-    func enforceCacheBudgetOccasionally() {
-        if useCounter.load(ordering: .relaxed) & 255 == 0 { enforceCacheBudget() }
     }
 
     /// Evicts the tails of the least recently used queues' windows until the
