@@ -63,7 +63,7 @@ public final class LSMMessageStore: MessageStore {
     let path: String
     let options: MessageStoreOptions
     var clock: MessageClock { options.clock }
-    private let state: StoreLock<Opened?>
+    let state: StoreLock<Opened?>
     let catalog = StoreLock(EntityCatalog())
     let runtimes = StoreLock<[String: QueueRuntime]>([:])
     /// Ids whose add is in flight: reserved before the duplicate check and
@@ -73,6 +73,8 @@ public final class LSMMessageStore: MessageStore {
     /// Orders messages that share a visibility millisecond.
     let sequence = Atomic<UInt64>(0)
     let useCounter = Atomic<UInt64>(0)
+    /// Bytes the cache grew by since the budget was last enforced.
+    let cacheGrowth = Atomic<Int>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
     let recentHits = Atomic<Int>(0)
@@ -109,6 +111,7 @@ public final class LSMMessageStore: MessageStore {
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
         let (opened, catalog) = try mappingEngineErrors {
+            try completeInterruptedRestore(path, options.engine.fileSystem, options)
             let opened = try openEngine(path, options)
             return (opened, try loadCatalog(opened))
         }
@@ -268,7 +271,8 @@ public final class LSMMessageStore: MessageStore {
             if last !== rt { rt.arrivals.signal() }
             last = rt
         }
-        enforceCacheBudgetOccasionally()
+        noteCacheGrowth(messages.reduce(0) { $0 + $1.payload.count + 128 })
+        enforceCacheBudgetIfGrown()
     }
 
     /// Whether `id` is stored or inside a duplicate window at `now`.
@@ -339,6 +343,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -391,41 +396,6 @@ public final class LSMMessageStore: MessageStore {
     public func backup(to path: String) async throws {
         let o = try opened()
         try mappingEngineErrors { try o.db.createCheckpoint(at: path) }
-    }
-
-    public func restore(from backupPath: String) async throws {
-        // Work on a copy (opening a database writes to it), check that it
-        // opens as a store, then swap it in for the live directory.
-        let fm = FileManager.default
-        let staged = path + ".strata-restore"
-        try? fm.removeItem(atPath: staged)
-        do {
-            try fm.copyItem(atPath: backupPath, toPath: staged)
-        } catch {
-            throw MessageStoreError(.invalidArgument, "cannot read backup at \(backupPath): \(error)")
-        }
-        try? fm.removeItem(atPath: staged + "/LOCK")
-        let probe = try Self.openEngine(staged, options)
-        _ = try Self.loadCatalog(probe)
-        try probe.db.close()
-        try state.withLock { s in
-            guard let o = s else { throw MessageStoreError(.closed, "store at \(path) is closed") }
-            try o.db.close()
-            s = nil
-            let aside = path + ".strata-replaced"
-            try? fm.removeItem(atPath: aside)
-            try fm.moveItem(atPath: path, toPath: aside)
-            try fm.moveItem(atPath: staged, toPath: path)
-            let reopened = try Self.openEngine(path, options)
-            let c = try Self.loadCatalog(reopened)
-            runtimes.withLock { $0 = [:] }
-            catalog.withLock { $0 = c }
-            sequence.store(max(sequence.load(ordering: .relaxed),
-                               UInt64(reopened.db.property("strata.last-sequence") ?? "0") ?? 0), ordering: .relaxed)
-            s = reopened
-            try? fm.removeItem(atPath: aside)
-        }
-        options.logger.notice("message store restored", metadata: ["path": "\(path)", "from": "\(backupPath)"])
     }
 
     public func compact() async throws {
@@ -499,6 +469,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -537,15 +508,12 @@ public final class LSMMessageStore: MessageStore {
         ring.entries = Array(found.prefix(capacity).reversed())
         ring.complete = found.count < want
         ring.loaded = true
+        noteCacheGrowth(ring.bytes - w.recent.bytes)
         // In-flight adds are not in the engine yet: record them as unlanded.
         for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
         for (k, m) in w.beyond { ring.record(k, m) }
         w.recent = ring
         return found.prefix(atLeast).map(\.message)
-    }
-
-    func enforceCacheBudgetOccasionally() {
-        if useCounter.load(ordering: .relaxed) & 255 == 0 { enforceCacheBudget() }
     }
 
     /// Evicts the tails of the least recently used queues' windows until the
