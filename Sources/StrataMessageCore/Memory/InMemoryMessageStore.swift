@@ -24,6 +24,8 @@ public final class InMemoryMessageStore: MessageStore {
     }
     private let state = Mutex(State())
     private let clock: MessageClock
+    /// Named snapshots (InMemoryMessageStore+Snapshots.swift).
+    let snapshotShelf = OperationsLock(InMemorySnapshotShelf())
 
     /// An empty store reading time from `clock`.
     public init(clock: MessageClock = .system) { self.clock = clock }

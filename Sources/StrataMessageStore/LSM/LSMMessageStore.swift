@@ -21,6 +21,8 @@ public struct MessageStoreOptions: Sendable {
     public var rangeDeleteInterval: Int = 1024
     /// Logs opens, closes, restores, purges and errors.
     public var logger: Logger = Logger(label: "strata.messagestore")
+    /// Named snapshots: directory (nil = `<path>.snapshots`) and retention.
+    public var snapshots = SnapshotOptions()
     /// Default options.
     public init() {}
 }
@@ -76,6 +78,8 @@ public final class LSMMessageStore: MessageStore {
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
     let metrics = MessageStoreMetrics()
+    /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     struct Opened: Sendable {
         let db: Database
@@ -88,6 +92,7 @@ public final class LSMMessageStore: MessageStore {
     private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
+        self.snapshotSettings = SnapshotSettings(options.snapshots, defaultDirectory: path + ".snapshots")
         self.state = Mutex(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
