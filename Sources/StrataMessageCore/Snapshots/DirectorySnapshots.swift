@@ -56,7 +56,9 @@ package struct DirectorySnapshots: Sendable {
     private func readInfo(_ name: String) throws -> Info {
         let path = "\(directory)/\(name)/info.json"
         guard let data = fm.contents(atPath: path) else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\" in \(directory)") }
-        do { return try JSONDecoder().decode(Info.self, from: data) } catch {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .millisecondsSince1970
+        do { return try decoder.decode(Info.self, from: data) } catch {
             throw MessageStoreError(.corruption, "\(path) is undecodable: \(error)")
         }
     }
