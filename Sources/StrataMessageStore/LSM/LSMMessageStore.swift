@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import Strata
 import Synchronization
@@ -23,6 +24,9 @@ public struct MessageStoreOptions: Sendable {
     public var logger: Logger = Logger(label: "strata.messagestore")
     /// Named snapshots: directory (nil = `<path>.snapshots`) and retention.
     public var snapshots = SnapshotOptions()
+    /// Where the store's metrics (and the engine's, unless
+    /// `engine.metricsFactory` names another) go; nil = the global factory.
+    public var metricsFactory: (any MetricsFactory)?
     /// Default options.
     public init() {}
 }
@@ -77,7 +81,7 @@ public final class LSMMessageStore: MessageStore {
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
-    let metrics = MessageStoreMetrics()
+    let metrics: MessageStoreMetrics
     /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
     let snapshotSettings: SnapshotSettings
 
@@ -93,6 +97,7 @@ public final class LSMMessageStore: MessageStore {
         self.path = path
         self.options = options
         self.snapshotSettings = SnapshotSettings(options.snapshots, defaultDirectory: path + ".snapshots")
+        self.metrics = MessageStoreMetrics(factory: options.metricsFactory)
         self.state = Mutex(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
@@ -109,7 +114,9 @@ public final class LSMMessageStore: MessageStore {
     }
 
     static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
-        let db = try Database.open(at: path, options: options.engine)
+        var engine = options.engine
+        if engine.metricsFactory == nil { engine.metricsFactory = options.metricsFactory }
+        let db = try Database.open(at: path, options: engine)
         func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
         return Opened(db: db, messages: try family("messages"), ids: try family("ids"),
                       delivery: try family("delivery"), entities: try family("entities"))

@@ -78,6 +78,21 @@ import Tracing
         #expect(metrics.counters(label: "strata_store_errors_total").count == 1)
     }
 
+    /// The LSM store's own instruments (and its engine's) take the factory
+    /// from its options.
+    @Test func lsmStoreMetricsThroughTheInjectedFactory() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let metrics = TestMetrics()
+        var options = MessageStoreOptions()
+        options.metricsFactory = metrics
+        let store = try await LSMMessageStore.open(at: dir + "/store", options: options)
+        try await store.add(contentsOf: [Message(id: "a", queue: "q", payload: [1]), Message(id: "b", queue: "q", payload: [1])])
+        #expect(try metrics.expectCounter("strata_messages_added_total").totalValue == 2)
+        #expect(try metrics.expectTimer("strata_messages_add_duration").values.count == 1)
+        try await store.close()
+    }
+
     /// Seed 004's persistence events, in order, each also logged.
     @Test func persistenceEvents() async throws {
         let dir = temporaryDirectory()
