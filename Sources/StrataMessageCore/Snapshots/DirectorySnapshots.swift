@@ -70,21 +70,28 @@ package struct DirectorySnapshots: Sendable {
     package func create(name: String, maxSnapshots: Int, hook: SnapshotHook?,
                         write: (String) async throws -> Void) async throws -> SnapshotInfo {
         try SnapshotInfo.validate(name: name)
-        try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        try removeLeftovers()
-        if fm.fileExists(atPath: "\(directory)/\(name)") {
-            throw MessageStoreError(.alreadyExists, "snapshot \"\(name)\" already exists in \(directory)")
-        }
         let staging = "\(directory)/.staging-\(UUID().uuidString)"
-        try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        try await offload { [self] in
+            try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
+            try removeLeftovers()
+            if fm.fileExists(atPath: "\(directory)/\(name)") {
+                throw MessageStoreError(.alreadyExists, "snapshot \"\(name)\" already exists in \(directory)")
+            }
+            try fm.createDirectory(atPath: staging, withIntermediateDirectories: false)
+        }
         try hook?(.staged)
         try await write(staging + "/data")
-        let (checksum, bytes) = try Self.checksum(of: staging + "/data")
-        let info = Info(name: name, date: Date(), bytes: bytes, checksum: checksum)
-        let encoder = JSONEncoder()
-        encoder.dateEncodingStrategy = .millisecondsSince1970
-        try encoder.encode(info).write(to: URL(fileURLWithPath: staging + "/info.json"))
-        try Self.syncTree(staging)
+        // Checksums and fsyncs block: off the cooperative pool.
+        let info: Info = try await offload {
+            let (checksum, bytes) = try Self.checksum(of: staging + "/data")
+            let info = Info(name: name, date: Date(), bytes: bytes, checksum: checksum)
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .millisecondsSince1970
+            try encoder.encode(info).write(to: URL(fileURLWithPath: staging + "/info.json"))
+            try Self.syncTree(staging)
+            return info
+        }
+        let bytes = info.bytes
         try hook?(.copied)
         // moveItem refuses an existing target: of two creates of one name,
         // the second fails here.
@@ -106,14 +113,16 @@ package struct DirectorySnapshots: Sendable {
         try SnapshotInfo.validate(name: name)
         let info = try readInfo(name)
         let data = "\(directory)/\(name)/data"
-        let (checksum, bytes) = try Self.checksum(of: data)
-        guard checksum == info.checksum, bytes == info.bytes else {
-            throw MessageStoreError(.corruption, "snapshot \"\(name)\" in \(directory) is damaged (checksum \(String(checksum, radix: 16)), expected \(String(info.checksum, radix: 16)); \(bytes) bytes, expected \(info.bytes)); restore refused")
-        }
         let work = "\(directory)/.restoring-\(UUID().uuidString)"
-        try fm.createDirectory(atPath: work, withIntermediateDirectories: false)
         defer { try? fm.removeItem(atPath: work) }
-        try fm.copyItem(atPath: data, toPath: work + "/data")
+        try await offload { [directory] in
+            let (checksum, bytes) = try Self.checksum(of: data)
+            guard checksum == info.checksum, bytes == info.bytes else {
+                throw MessageStoreError(.corruption, "snapshot \"\(name)\" in \(directory) is damaged (checksum \(String(checksum, radix: 16)), expected \(String(info.checksum, radix: 16)); \(bytes) bytes, expected \(info.bytes)); restore refused")
+            }
+            try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+            try FileManager.default.copyItem(atPath: data, toPath: work + "/data")
+        }
         try await apply(work + "/data")
     }
 
