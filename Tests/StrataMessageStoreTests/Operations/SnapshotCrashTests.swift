@@ -11,6 +11,15 @@ struct Killed: Error {}
 /// A crash in the middle of a snapshot leaves the earlier ones intact and
 /// no partial one visible, on every backend that persists snapshots.
 @Suite struct SnapshotCrashTests {
+    /// Store options on the fault-injecting file system over the real disk
+    /// (real so the restore's directory swap works).
+    static func faultInjected() -> (FaultInjectionFileSystem, MessageStoreOptions) {
+        let fs = FaultInjectionFileSystem(base: POSIXFileSystem())
+        var options = MessageStoreOptions()
+        options.engine.fileSystem = fs
+        return (fs, options)
+    }
+
     /// LSM: the engine's fault-injecting file system (over the real disk):
     /// killed at each step, then a power loss (unsynced bytes and directory
     /// entries dropped), then reopened.
@@ -18,9 +27,7 @@ struct Killed: Error {}
     func lsmKilledAtEachStep(step: SnapshotStep) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fs = FaultInjectionFileSystem(base: POSIXFileSystem())
-        var options = MessageStoreOptions()
-        options.engine.fileSystem = fs
+        let (fs, options) = Self.faultInjected()
         let path = dir + "/store"
         let store = try await LSMMessageStore.open(at: path, options: options)
         try await store.add(Message(id: "m1", queue: "q", payload: [1]))
@@ -52,9 +59,7 @@ struct Killed: Error {}
     func lsmDiskFailsMidCopy(failingWrite: Int) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
-        let fs = FaultInjectionFileSystem(base: POSIXFileSystem())
-        var options = MessageStoreOptions()
-        options.engine.fileSystem = fs
+        let (fs, options) = Self.faultInjected()
         let path = dir + "/store"
         let store = try await LSMMessageStore.open(at: path, options: options)
         for i in 0..<50 { try await store.add(Message(id: "m\(i)", queue: "q", payload: Array(repeating: UInt8(i), count: 500))) }
