@@ -37,7 +37,7 @@ extension SQLiteMessageStore {
     }
 
     public func deleteSnapshot(name: String) async throws {
-        try snapshotSettings.directorySnapshots.delete(name: name)
+        try await snapshotSettings.directorySnapshots.delete(name: name)
     }
 
     /// Disk space, whether the database file is still there and writable,

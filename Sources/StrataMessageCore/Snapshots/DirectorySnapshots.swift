@@ -70,6 +70,8 @@ package struct DirectorySnapshots: Sendable {
     package func create(name: String, maxSnapshots: Int, hook: SnapshotHook?,
                         write: (String) async throws -> Void) async throws -> SnapshotInfo {
         try SnapshotInfo.validate(name: name)
+        let lock = try await SnapshotDirectoryLock.acquire(directory)
+        defer { withExtendedLifetime(lock) {} }
         let staging = "\(directory)/.staging-\(UUID().uuidString)"
         try await offload { [self] in
             try fm.createDirectory(atPath: directory, withIntermediateDirectories: true)
@@ -101,7 +103,7 @@ package struct DirectorySnapshots: Sendable {
         try Self.sync(directory)
         try hook?(.published)
         if maxSnapshots > 0 {
-            for old in try list().filter({ $0.name != name }).dropLast(max(0, maxSnapshots - 1)) { try delete(name: old.name) }
+            for old in try list().filter({ $0.name != name }).dropLast(max(0, maxSnapshots - 1)) { try deleteLocked(name: old.name) }
         }
         return SnapshotInfo(name: name, date: info.date, bytes: bytes)
     }
@@ -111,6 +113,8 @@ package struct DirectorySnapshots: Sendable {
     /// the copy is removed afterwards.
     package func restore(name: String, apply: (String) async throws -> Void) async throws {
         try SnapshotInfo.validate(name: name)
+        let lock = try await SnapshotDirectoryLock.acquire(directory)
+        defer { withExtendedLifetime(lock) {} }
         let info = try readInfo(name)
         let data = "\(directory)/\(name)/data"
         let work = "\(directory)/.restoring-\(UUID().uuidString)"
@@ -127,8 +131,15 @@ package struct DirectorySnapshots: Sendable {
     }
 
     /// Deletes snapshot `name` (`.notFound` if there is none).
-    package func delete(name: String) throws {
+    package func delete(name: String) async throws {
         try SnapshotInfo.validate(name: name)
+        let lock = try await SnapshotDirectoryLock.acquire(directory)
+        defer { withExtendedLifetime(lock) {} }
+        try deleteLocked(name: name)
+    }
+
+    /// Deletes `name`; the caller holds the directory lock.
+    private func deleteLocked(name: String) throws {
         let path = "\(directory)/\(name)"
         let doomed = "\(directory)/.deleting-\(UUID().uuidString)"
         guard fm.fileExists(atPath: path) else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\" in \(directory)") }

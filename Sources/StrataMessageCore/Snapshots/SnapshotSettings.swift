@@ -8,6 +8,10 @@ package final class SnapshotSettings: Sendable {
     private let state: OperationsLock<(options: SnapshotOptions, hook: SnapshotHook?)>
     /// Where snapshots go when `options.directory` is nil.
     package let defaultDirectory: String
+    /// Serializes a store's snapshot operations where a directory lock
+    /// cannot (the LSM store's snapshots go through the engine's file
+    /// system); taken on a dispatch thread, never on the cooperative pool.
+    package let serial = OperationsLock<Void>(())
 
     /// Settings with `options`, snapshots in `defaultDirectory` unless the
     /// options name another.

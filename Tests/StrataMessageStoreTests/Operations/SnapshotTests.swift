@@ -86,6 +86,26 @@ func setMaxSnapshots(_ store: any MessageStore, _ n: Int) {
         try await store.close()
     }
 
+    /// Concurrent creates (and a retention pass between them) neither lose
+    /// a snapshot nor clean up each other's work in progress.
+    @Test(arguments: Backend.allCases)
+    func concurrentCreates(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        try await store.add(Message(id: "m1", queue: "q", payload: [1]))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for i in 0..<6 { group.addTask { try await store.createSnapshot(name: "c\(i)") } }
+            try await group.waitForAll()
+        }
+        #expect(Set(try await store.snapshots().map(\.name)) == Set((0..<6).map { "c\($0)" }))
+        for i in 0..<6 {
+            try await store.restoreSnapshot(name: "c\(i)")
+            #expect(try await store.get(id: "m1")?.payload == [1])
+        }
+        try await store.close()
+    }
+
     @Test func snapshotServiceNamesAndKeeps() async throws {
         let store = InMemoryMessageStore()
         let hub = StoreEventHub()
