@@ -84,7 +84,7 @@ let package = Package(
         ),
         .target(
             name: "StrataStress",
-            dependencies: ["Strata"]
+            dependencies: ["Strata", "StrataMessageStore"]
         ),
         .executableTarget(
             name: "StrataCLI",

@@ -86,6 +86,8 @@ public struct HealthReason: Sendable, Equatable, Codable, CustomStringConvertibl
         case corruption
         /// The database connection or the store's lock is gone.
         case connectionLost
+        /// The operating system reported an I/O failure.
+        case ioError
         /// The store was closed.
         case closed
     }

@@ -98,7 +98,7 @@ public final class AlertMonitor: Service, Sendable {
         var metric: Alert.Metric
         var queue: String?
     }
-    private let state = OperationsLock(State())
+    private let state = StoreLock(State())
 
     /// A monitor of `store`, reporting to `events` (an `InstrumentedMessageStore`'s
     /// hub, so its error rate counts the store's failures).

@@ -29,7 +29,7 @@ public final class InstrumentedMessageStore: MessageStore {
     private let explicitTracer: (any Tracer)?
     /// Trace contexts of received messages, by lock id, until completed,
     /// abandoned or dead-lettered (bounded: `maxRememberedContexts`).
-    private let delivered = OperationsLock<[UUID: ServiceContext]>([:])
+    private let delivered = StoreLock<[UUID: ServiceContext]>([:])
     private static let maxRememberedContexts = 100_000
     private static let callerErrors: Set<String> = ["duplicateId", "invalidArgument", "notFound", "alreadyExists", "lockLost"]
 

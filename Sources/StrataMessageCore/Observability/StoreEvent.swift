@@ -63,7 +63,7 @@ public final class StoreEventHub: AsyncSequence, Sendable {
         var next: UInt64 = 0
         var persistenceErrors = 0
     }
-    private let state = OperationsLock(State())
+    private let state = StoreLock(State())
     /// Where events are logged.
     public let logger: Logger
     /// Events kept per subscriber that has not read them yet.

@@ -11,8 +11,8 @@ import Dispatch
 /// queue and cached.
 public final class StoreMetrics: Sendable {
     private let factory: any MetricsFactory
-    private let counters = OperationsLock<[String: Counter]>([:])
-    private let timers = OperationsLock<[String: Timer]>([:])
+    private let counters = StoreLock<[String: Counter]>([:])
+    private let timers = StoreLock<[String: Timer]>([:])
 
     /// Metrics from `factory` (nil = the global factory as bootstrapped).
     public init(factory: (any MetricsFactory)? = nil) {

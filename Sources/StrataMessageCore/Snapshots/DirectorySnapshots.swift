@@ -205,8 +205,8 @@ package struct DirectorySnapshots: Sendable {
     /// fsync of one file or directory.
     package static func sync(_ path: String) throws {
         let fd = open(path, O_RDONLY)
-        guard fd >= 0 else { throw MessageStoreError(.invalidArgument, "cannot open \(path) to sync it: errno \(errno)") }
+        guard fd >= 0 else { throw MessageStoreError(.ioError, "cannot open \(path) to sync it: errno \(errno)") }
         defer { close(fd) }
-        guard fsync(fd) == 0 else { throw MessageStoreError(.invalidArgument, "fsync of \(path) failed: errno \(errno)") }
+        guard fsync(fd) == 0 else { throw MessageStoreError(.ioError, "fsync of \(path) failed: errno \(errno)") }
     }
 }

@@ -19,12 +19,12 @@ package final class SnapshotDirectoryLock: Sendable {
             try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             let path = directory + "/.lock"
             let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
-            guard fd >= 0 else { throw MessageStoreError(.invalidArgument, "cannot open \(path): errno \(errno)") }
+            guard fd >= 0 else { throw MessageStoreError(.ioError, "cannot open \(path): errno \(errno)") }
             while flock(fd, LOCK_EX) != 0 {
                 if errno == EINTR { continue }
                 let code = errno
                 close(fd)
-                throw MessageStoreError(.invalidArgument, "cannot lock \(path): errno \(code)")
+                throw MessageStoreError(.ioError, "cannot lock \(path): errno \(code)")
             }
             return SnapshotDirectoryLock(fd: fd)
         }

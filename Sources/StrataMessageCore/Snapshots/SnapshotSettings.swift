@@ -5,18 +5,18 @@ public typealias SnapshotHook = @Sendable (SnapshotStep) throws -> Void
 /// A store's snapshot settings, changeable while it runs (`snapshotOptions`
 /// on every backend), and the test hook.
 package final class SnapshotSettings: Sendable {
-    private let state: OperationsLock<(options: SnapshotOptions, hook: SnapshotHook?)>
+    private let state: StoreLock<(options: SnapshotOptions, hook: SnapshotHook?)>
     /// Where snapshots go when `options.directory` is nil.
     package let defaultDirectory: String
     /// Serializes a store's snapshot operations where a directory lock
     /// cannot (the LSM store's snapshots go through the engine's file
     /// system); taken on a dispatch thread, never on the cooperative pool.
-    package let serial = OperationsLock<Void>(())
+    package let serial = StoreLock<Void>(())
 
     /// Settings with `options`, snapshots in `defaultDirectory` unless the
     /// options name another.
     package init(_ options: SnapshotOptions = SnapshotOptions(), defaultDirectory: String) {
-        state = OperationsLock((options, nil))
+        state = StoreLock((options, nil))
         self.defaultDirectory = defaultDirectory
     }
 

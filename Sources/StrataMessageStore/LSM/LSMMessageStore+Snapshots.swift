@@ -66,7 +66,7 @@ extension LSMMessageStore {
         let db = try opened().db
         let hook = snapshotHook
         let keep = snapshotOptions.maxSnapshots
-        let info: SnapshotInfo = try await offload { [self] in try snapshotSettings.serial.withLock { _ in
+        let info: SnapshotInfo = try await mappingEngineErrors { try await offload { [self] in try snapshotSettings.serial.withLock { _ in
             let engine = try backupEngine()
             var named = try names()
             // Backups no name refers to are what an interrupted create left.
@@ -90,7 +90,7 @@ extension LSMMessageStore {
                 }
             }
             return SnapshotInfo(name: name, date: backup.timestamp, bytes: Int64(backup.size))
-        } }
+        } } }
         options.logger.notice("snapshot created", metadata: ["path": "\(path)", "snapshot": "\(name)", "bytes": "\(info.bytes)"])
         return info
     }
@@ -112,14 +112,14 @@ extension LSMMessageStore {
     }
 
     public func snapshots() async throws -> [SnapshotInfo] {
-        try await offload { [self] in
+        try await mappingEngineErrors { try await offload { [self] in
             let named = try names()
             guard !named.isEmpty else { return [] }
             let backups = Dictionary(uniqueKeysWithValues: try backupEngine().backups().map { ($0.id, $0) })
             return named.compactMap { name, id in
                 backups[id].map { SnapshotInfo(name: name, date: $0.timestamp, bytes: Int64($0.size)) }
             }.sorted { ($0.date, $0.name) < ($1.date, $1.name) }
-        }
+        } }
     }
 
     /// Verifies the snapshot's files, restores them aside, then swaps them in
@@ -128,16 +128,16 @@ extension LSMMessageStore {
     public func restoreSnapshot(name: String) async throws {
         try SnapshotInfo.validate(name: name)
         let staging = snapshotSettings.directory + "/.restore-\(UUID().uuidString)"
-        try await offload { [self] in try snapshotSettings.serial.withLock { _ in
+        try await mappingEngineErrors { try await offload { [self] in try snapshotSettings.serial.withLock { _ in
             guard let id = try names()[name] else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\" in \(snapshotSettings.directory)") }
             let engine = try backupEngine()
             do {
                 try engine.verifyBackup(id)
                 try engine.restore(id, to: staging)
             } catch let e as StrataError where e.kind == .corruption || e.kind == .notFound {
-                throw MessageStoreError(.corruption, "snapshot \"\(name)\": \(e.message); restore refused")
+                throw MessageStoreError(.corruption, "snapshot \"\(name)\": \(e.message); restore refused", underlying: e)
             }
-        } }
+        } } }
         defer { try? FileManager.default.removeItem(atPath: staging) }
         try await restore(from: staging)
         options.logger.notice("snapshot restored", metadata: ["path": "\(path)", "snapshot": "\(name)"])
@@ -145,10 +145,10 @@ extension LSMMessageStore {
 
     public func deleteSnapshot(name: String) async throws {
         try SnapshotInfo.validate(name: name)
-        try await offload { [self] in try snapshotSettings.serial.withLock { _ in
+        try await mappingEngineErrors { try await offload { [self] in try snapshotSettings.serial.withLock { _ in
             guard let id = try names()[name] else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\" in \(snapshotSettings.directory)") }
             try unpublish(name: name)
             try backupEngine().deleteBackup(id)
-        } }
+        } } }
     }
 }
