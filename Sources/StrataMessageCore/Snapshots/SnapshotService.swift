@@ -57,12 +57,15 @@ public struct SnapshotService: Service {
             name = prefix + f.string(from: Date()) + "-\(n)"
         }
         let info = try await store.createSnapshot(name: name)
-        if !(store is InstrumentedMessageStore) { events?.emit(.snapshotCreated(info)) }
+        // An InstrumentedMessageStore reports to its own hub already.
+        let reported = (store as? InstrumentedMessageStore)?.events
+        let ownHub = events.flatMap { $0 === reported ? nil : $0 }
+        ownHub?.emit(.snapshotCreated(info))
         if keep > 0 {
             let mine = try await store.snapshots().filter { $0.name.hasPrefix(prefix) }
             for old in mine.dropLast(keep) {
                 try await store.deleteSnapshot(name: old.name)
-                if !(store is InstrumentedMessageStore) { events?.emit(.snapshotDeleted(name: old.name)) }
+                ownHub?.emit(.snapshotDeleted(name: old.name))
             }
         }
         return info

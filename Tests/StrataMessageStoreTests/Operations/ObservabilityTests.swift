@@ -164,6 +164,23 @@ import Tracing
         #expect(try await monitor.check().map(\.state) == [.cleared])
     }
 
+    /// Running, the monitor checks by itself and stops on cancellation.
+    @Test func alertMonitorRunsPeriodically() async throws {
+        let store = InstrumentedMessageStore(InMemoryMessageStore(), tracer: NoOpTracer())
+        let events = store.events.subscribe()
+        let monitor = AlertMonitor(store: store, thresholds: AlertThresholds(maxQueueDepth: 0), interval: .milliseconds(5), events: store.events)
+        let running = Task { try await monitor.run() }
+        try await store.add(Message(id: "m1", queue: "q", payload: [1]))
+        for await e in events {
+            if case .alert(let a) = e.kind {
+                #expect(a.metric == .queueDepth && a.queue == "q" && a.state == .raised)
+                break
+            }
+        }
+        running.cancel()
+        _ = await running.result
+    }
+
     @Test func alertMonitorWithIntervalZeroIsOff() async throws {
         try await AlertMonitor(store: InMemoryMessageStore(), thresholds: AlertThresholds(), interval: .zero, events: StoreEventHub()).run()
     }

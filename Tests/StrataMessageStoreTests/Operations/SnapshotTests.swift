@@ -124,6 +124,25 @@ func setMaxSnapshots(_ store: any MessageStore, _ n: Int) {
         #expect(kinds == ["snapshotCreated", "snapshotCreated", "snapshotCreated", "snapshotDeleted"])
     }
 
+    /// Running, the service snapshots by itself and stops on cancellation.
+    @Test func snapshotServiceRunsPeriodically() async throws {
+        let store = InMemoryMessageStore()
+        let hub = StoreEventHub()
+        let events = hub.subscribe()
+        let service = SnapshotService(store: store, interval: .milliseconds(5), keep: 2, events: hub)
+        let running = Task { try await service.run() }
+        var created = 0
+        for await e in events {
+            if case .snapshotCreated = e.kind { created += 1 }
+            if created == 3 { break }
+        }
+        running.cancel()
+        _ = await running.result
+        let kept = try await store.snapshots()
+        #expect(kept.count <= 3 && kept.count >= 2)
+        #expect(kept.allSatisfy { $0.name.hasPrefix("auto-") })
+    }
+
     @Test func snapshotServiceWithIntervalZeroIsOff() async throws {
         let store = InMemoryMessageStore()
         try await SnapshotService(store: store, interval: .zero).run()
