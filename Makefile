@@ -123,3 +123,11 @@ compare-rocksdb: build
 
 clean:
 	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.build-noasan Fuzz/.build-compile Fuzz/.work
+
+# API documentation (DocC): the docc plugin is only resolved with STRATA_DOCC=1,
+# so ordinary builds never fetch or build it. Archives land under
+# .build/plugins/Swift-DocC/outputs/.
+DOCC_TARGETS := Strata StrataMessageCore StrataMessageStore StrataSQLite StrataPostgres
+.PHONY: docs
+docs:
+	for t in $(DOCC_TARGETS); do STRATA_DOCC=1 $(SWIFT) package --disable-sandbox generate-documentation --target $$t || exit 1; done
