@@ -82,7 +82,7 @@ let package = Package(
         ),
         .target(
             name: "StrataStress",
-            dependencies: ["Strata"]
+            dependencies: ["Strata", "StrataMessageStore"]
         ),
         .executableTarget(
             name: "StrataCLI",
