@@ -429,8 +429,10 @@ import Testing
     }
 
     func tableBytes(_ path: String) throws -> UInt64 {
+        // A background compaction may unlink an obsolete table between the
+        // listing and the stat (deletion runs after `mu` is released): a
+        // vanished file holds no bytes.
         try FileManager.default.contentsOfDirectory(atPath: path).filter { $0.hasSuffix(".sst") }.reduce(0) {
-            // A background sweep may delete a listed file before it is measured.
             $0 + (((try? FileManager.default.attributesOfItem(atPath: path + "/" + $1))?[.size] as? UInt64) ?? 0)
         }
     }
