@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -86,7 +87,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataMessageStore", "StrataBench", "StrataStress"]
+            dependencies: [
+                "Strata", "StrataMessageStore", "StrataSQLite", "StrataPostgres", "StrataBench", "StrataStress",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         .testTarget(
             name: "StrataTests",

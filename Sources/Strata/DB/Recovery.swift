@@ -5,6 +5,7 @@
 /// record it all with one edit per family, and delete files nothing refers to.
 extension DBCore {
     static func open(path: String, options: Options) throws -> DBCore {
+        if options.readOnly { return try openReadOnly(path: path, options: options) }
         let fs = options.fileSystem
         if !fs.isDirectory(at: path) {
             if fs.fileExists(at: path) {
@@ -164,7 +165,7 @@ extension DBCore {
 
     /// Creates the state of every family the MANIFEST lists besides
     /// "default", with the options recorded for it.
-    private func restoreFamilies() {
+    func restoreFamilies() {
         for (id, name) in versions.columnFamilies where id != 0 {
             var options = versions.familyOptions(id) ?? ColumnFamilyOptions()
             options.comparator = versions.comparator(id)
