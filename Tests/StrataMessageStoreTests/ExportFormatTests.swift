@@ -20,7 +20,7 @@ import Testing
         var messages: [Message] = []
         for i in 0..<7 {
             messages.append(Message(id: "o\(i)", queue: "orders", payload: Array("payload, \"\(i)\"\n".utf8),
-                                    timestamp: clock.now.addingTimeInterval(Double(i) * 0.001),
+                                    timestamp: clock.now.addingTimeInterval(Double(i - 7) * 0.001),
                                     headers: ["h": "a,b \"quoted\"\nline", "n": "\(i)"]))
         }
         messages.append(Message(id: "later", queue: "orders", payload: [], timestamp: clock.now, scheduledAt: clock.now.addingTimeInterval(60),
@@ -30,10 +30,12 @@ import Testing
         _ = try await store.publish(Message(id: "e1", queue: "events", payload: [1], timestamp: clock.now, headers: ["region": "eu"]), topic: "events")
         // o0 acknowledged: its id stays in the duplicate window.
         let first = try await store.receive(queue: "orders", limit: 2)
+        try #require(first.map(\.message.id) == ["o0", "o1"])
         try await store.complete(first[0].lockToken)
         // o1 abandoned once (delivery count 1), then dead-lettered.
         try await store.abandon(first[1].lockToken)
         let again = try await store.receive(queue: "orders", limit: 1)
+        try #require(again.map(\.message.id) == ["o1"])
         try await store.deadLetter(again[0].lockToken, reason: "bad")
     }
 
@@ -48,13 +50,14 @@ import Testing
         try await Self.populate(source, clock: clock)
         let first = dir + "/first.\(format.rawValue)", second = dir + "/second.\(format.rawValue)"
         let written = try await MessageExport.export(source, to: first, format: format)
-        #expect(written == 10)
+        #expect(written == 9)
         try FileManager.default.createDirectory(atPath: dir + "/dst", withIntermediateDirectories: true)
         let target = try await backend.make(dir + "/dst", clock: clock.clock)
         let summary = try await MessageExport.importFile(first, into: target, format: format, replace: false)
-        #expect(summary == MessageExport.ImportSummary(entities: 3, messages: 10, duplicates: 0, windows: 1))
+        #expect(summary == MessageExport.ImportSummary(entities: 3, messages: 9, duplicates: 0, windows: 1))
         try await MessageExport.export(target, to: second, format: format)
-        #expect(try Self.bytes(first) == Self.bytes(second), "\(backend) \(format): \(String(decoding: try Self.bytes(second), as: UTF8.self))")
+        let (want, got) = (try Self.bytes(first), try Self.bytes(second))
+        #expect(want == got, "\(backend) \(format): \(String(decoding: got, as: UTF8.self))")
         // The marker works: o0 is refused inside its window.
         await #expect(throws: MessageStoreError.self) { try await target.add(Message(id: "o0", queue: "orders", payload: [])) }
         try await target.close()
@@ -82,10 +85,10 @@ import Testing
         for r in try await target.receive(queue: "orders", limit: 10) { try await target.complete(r.lockToken) }
 
         let summary = try await MessageExport.importFile(dir + "/want.csv", into: target, format: .csv, replace: true)
-        #expect(summary.messages == 10 && summary.duplicates == 0 && summary.windows == 1)
+        #expect(summary.messages == 9 && summary.duplicates == 0 && summary.windows == 1)
         try await MessageExport.export(target, to: dir + "/got.csv", format: .csv)
-        #expect(try Self.bytes(dir + "/want.csv") == Self.bytes(dir + "/got.csv"),
-                "\(backend): \(String(decoding: try Self.bytes(dir + "/got.csv"), as: UTF8.self))")
+        let (want, got) = (try Self.bytes(dir + "/want.csv"), try Self.bytes(dir + "/got.csv"))
+        #expect(want == got, "\(backend): \(String(decoding: got, as: UTF8.self))")
         // The old window markers are gone with the rest: "stray" can be added again.
         try await target.add(Message(id: "stray", queue: "orders", payload: []))
         try await target.close()
