@@ -44,6 +44,16 @@ extension MessageExport {
             progress?(Progress(messages: summary.messages + summary.duplicates, expectedMessages: nil,
                                bytes: reader.bytesRead, totalBytes: reader.size))
         }
+        func flushWindows() async throws {
+            guard !windows.isEmpty else { return }
+            try await flushMessages()
+            guard let w = store as? any DuplicateWindowExport else {
+                throw MessageStoreError(.invalidArgument, "\(path) holds duplicate-window markers and this store cannot record them")
+            }
+            try await w.recordDuplicateWindowMarkers(windows)
+            summary.windows += windows.count
+            windows.removeAll(keepingCapacity: true)
+        }
         while let r = try reader.next() {
             try Task.checkCancellation()
             switch try Importable(r, at: reader) {
@@ -61,20 +71,11 @@ extension MessageExport {
                 if messages.count >= pageSize { try await flushMessages() }
             case .window(let marker):
                 windows.append(marker)
+                if windows.count >= pageSize { try await flushWindows() }
             }
         }
         try await flushMessages()
-        if !windows.isEmpty {
-            guard let w = store as? any DuplicateWindowExport else {
-                throw MessageStoreError(.invalidArgument, "\(path) holds duplicate-window markers and this store cannot record them")
-            }
-            var i = 0
-            while i < windows.count {
-                try await w.recordDuplicateWindowMarkers(Array(windows[i..<min(i + pageSize, windows.count)]))
-                i += pageSize
-            }
-            summary.windows = windows.count
-        }
+        try await flushWindows()
         return summary
     }
 
