@@ -83,7 +83,7 @@ let package = Package(
         ),
         .target(
             name: "StrataStress",
-            dependencies: ["Strata"]
+            dependencies: ["Strata", "StrataMessageStore"]
         ),
         .executableTarget(
             name: "StrataCLI",

@@ -14,7 +14,7 @@ COMMANDS=(
   "" stats get put delete scan compact verify checkpoint dump-manifest
   backup "backup create" "backup list" "backup verify" "backup restore" "backup delete" "backup purge"
   storage "storage stats" "storage export" "storage import" "storage compact" "storage purge" queues
-  bench stress stress-child demo
+  bench stress stress-child stress-messages-child demo
 )
 for c in "${COMMANDS[@]}"; do
   # shellcheck disable=SC2086
@@ -26,7 +26,7 @@ for c in "${COMMANDS[@]}"; do
     "$S" help $c >/dev/null 2>&1 || fail "'strata help $c' failed"
   fi
 done
-"$S" --help | grep -q "stress-child" && fail "the hidden stress-child is listed in --help"
+"$S" --help > "$T/help"; grep -q "stress-child\|stress-messages-child" "$T/help" && fail "a hidden child command is listed in --help"
 "$S" --version | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for shell in bash zsh fish; do
   "$S" --generate-completion-script "$shell" > "$T/completion" || fail "$shell completion script"

@@ -32,7 +32,7 @@ final class ExportRecordReader {
         if atEnd { return false }
         let data: Data?
         do { data = try handle.read(upToCount: 1 << 18) } catch {
-            throw MessageStoreError(.invalidArgument, "reading \(path): \(error)")
+            throw MessageStoreError(.ioError, "reading \(path): \(error)")
         }
         guard let data, !data.isEmpty else {
             atEnd = true

@@ -41,7 +41,7 @@ final class ExportSink {
         do {
             try handle.write(contentsOf: buffer)
         } catch {
-            throw MessageStoreError(.invalidArgument, "writing \(temporary ?? path): \(error)")
+            throw MessageStoreError(.ioError, "writing \(temporary ?? path): \(error)")
         }
         buffer.removeAll(keepingCapacity: true)
     }
@@ -55,7 +55,7 @@ final class ExportSink {
             try handle.close()
             try FileManager.default.moveItem(atPath: temporary, toPath: path)
         } catch {
-            throw MessageStoreError(.invalidArgument, "finishing \(path): \(error)")
+            throw MessageStoreError(.ioError, "finishing \(path): \(error)")
         }
     }
 

@@ -94,11 +94,13 @@ public protocol MessageStore: Sendable {
 }
 
 extension MessageStore {
-    /// Long polling by retrying every 5 ms: backends without an arrival
-    /// signal (SQLite, memory) use this; the LSM store wakes waiters on arrival.
+    /// Long polling by retrying every 5 ms, for backends without an arrival
+    /// signal (the LSM, SQLite and in-memory stores wake waiters on arrival).
+    /// A cancelled task stops at once with `CancellationError`.
     public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
         let deadline = ContinuousClock.now + maxWait
         while true {
+            try Task.checkCancellation()
             let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
             if !got.isEmpty || ContinuousClock.now >= deadline { return got }
             try await Task.sleep(for: min(.milliseconds(5), deadline - ContinuousClock.now))

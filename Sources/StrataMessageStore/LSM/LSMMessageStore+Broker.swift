@@ -149,14 +149,11 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
-        let deadline = ContinuousClock.now + maxWait
-        while true {
-            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
-            let now = ContinuousClock.now
-            if !got.isEmpty || now >= deadline { return got }
-            // Woken by the next add to land in this queue; lock expiries and
-            // schedules have no signal, so never sleep longer than 50 ms.
-            await (try runtime(queue, try opened())).arrivals.wait(timeout: min(deadline - now, .milliseconds(50)))
+        // Woken by the next add to land in this queue; lock expiries and
+        // schedules have no signal, so never sleeps longer than 50 ms.
+        // Cancellation ends the wait at once (`CancellationError`).
+        try await longPoll(maxWait: maxWait, signal: { try runtime(queue, try opened()).arrivals }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
         }
     }
 
@@ -230,8 +227,7 @@ extension LSMMessageStore {
     /// The key of `token`'s message (from the token, or the id index).
     private func key(of token: LockToken, _ o: Opened) throws -> [UInt8] {
         if !token.storageKey.isEmpty { return token.storageKey }
-        guard let raw = try o.db.get(Array(token.messageID.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else {
+        guard let key = try storedKey(of: token.messageID, o) else {
             throw MessageStoreError(.lockLost, "\(token) is not held (message not stored)")
         }
         return key

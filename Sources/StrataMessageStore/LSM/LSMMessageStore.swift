@@ -7,8 +7,15 @@ import Synchronization
 public struct MessageStoreOptions: Sendable {
     /// Commit mode of every write (adds, locks, acks).
     public var commitMode: CommitMode = .syncDurable
-    /// Options of the underlying engine.
+    /// Options of the underlying engine. Its `writeBufferSize`,
+    /// `compression`, `blockSize` and `bloomBitsPerKey` also become the
+    /// options of the store's four column families when they are created.
     public var engine: Options = Options()
+    /// Per-family options that replace the ones derived from `engine`, by
+    /// family name (`LSMMessageStore.familyNames`: "messages", "delivery",
+    /// "ids", "entities"). Applied when a family is created; an existing
+    /// family keeps the options recorded in its MANIFEST.
+    public var columnFamilyOptions: [String: ColumnFamilyOptions] = [:]
     /// Where the store reads the time (locks, schedules, expiry, windows).
     public var clock: MessageClock = .system
     /// Memory for cached messages across all queues (LRU by queue).
@@ -56,13 +63,13 @@ public final class LSMMessageStore: MessageStore {
     let path: String
     let options: MessageStoreOptions
     var clock: MessageClock { options.clock }
-    private let state: Mutex<Opened?>
-    let catalog = Mutex(EntityCatalog())
-    let runtimes = Mutex<[String: QueueRuntime]>([:])
+    private let state: StoreLock<Opened?>
+    let catalog = StoreLock(EntityCatalog())
+    let runtimes = StoreLock<[String: QueueRuntime]>([:])
     /// Ids whose add is in flight: reserved before the duplicate check and
     /// released after the write, so two concurrent adds of one id cannot
     /// both pass the check.
-    let inFlightIds = Mutex<Set<String>>([])
+    let inFlightIds = StoreLock<Set<String>>([])
     /// Orders messages that share a visibility millisecond.
     let sequence = Atomic<UInt64>(0)
     let useCounter = Atomic<UInt64>(0)
@@ -77,6 +84,10 @@ public final class LSMMessageStore: MessageStore {
     let tokenCounter = Atomic<UInt64>(0)
     let metrics = MessageStoreMetrics()
 
+    /// The names of the store's column families (keys of
+    /// `MessageStoreOptions.columnFamilyOptions`).
+    public static let familyNames = ["messages", "delivery", "ids", "entities"]
+
     struct Opened: Sendable {
         let db: Database
         let messages: ColumnFamily
@@ -88,7 +99,7 @@ public final class LSMMessageStore: MessageStore {
     private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
-        self.state = Mutex(opened)
+        self.state = StoreLock(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
         // two engine sequence numbers, and the engine's only grows.
@@ -97,15 +108,21 @@ public final class LSMMessageStore: MessageStore {
 
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
-        let opened = try openEngine(path, options)
-        let store = LSMMessageStore(path: path, options: options, opened: opened, catalog: try loadCatalog(opened))
+        let (opened, catalog) = try mappingEngineErrors {
+            let opened = try openEngine(path, options)
+            return (opened, try loadCatalog(opened))
+        }
+        let store = LSMMessageStore(path: path, options: options, opened: opened, catalog: catalog)
         options.logger.info("message store opened", metadata: ["path": "\(path)"])
         return store
     }
 
     static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
         let db = try Database.open(at: path, options: options.engine)
-        func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
+        let derived = ColumnFamilyOptions(inheriting: options.engine)
+        func family(_ name: String) throws -> ColumnFamily {
+            try db.family(name, creatingWith: options.columnFamilyOptions[name] ?? derived)
+        }
         return Opened(db: db, messages: try family("messages"), ids: try family("ids"),
                       delivery: try family("delivery"), entities: try family("entities"))
     }
@@ -158,6 +175,7 @@ public final class LSMMessageStore: MessageStore {
         } catch {
             metrics.errors.increment()
             options.logger.error("message store write failed", metadata: ["error": "\(error)"])
+            if let e = error as? StrataError { throw MessageStoreError(engine: e) }
             throw error
         }
     }
@@ -169,7 +187,7 @@ public final class LSMMessageStore: MessageStore {
             rt.lastUse.store(use, ordering: .relaxed)
             return rt
         }
-        let head = try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities)
+        let head = try mappingEngineErrors { try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities) }
         let rt = runtimes.withLock { map in
             if let existing = map[queue] { return existing }
             let rt = QueueRuntime(name: queue, persistedHead: head, recentCapacity: options.recentMessagesPerQueue)
@@ -255,25 +273,37 @@ public final class LSMMessageStore: MessageStore {
 
     /// Whether `id` is stored or inside a duplicate window at `now`.
     func isDuplicate(_ id: String, now: Date, _ o: Opened) throws -> Bool {
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids) else { return false }
-        switch try MessageCodec.decodeIdEntry(raw) {
-        case .stored(let key): return try o.db.get(key, in: o.messages) != nil  // purged messages leave dangling entries
-        case .removed(let end): return end > now.millisecondsSince1970
+        try mappingEngineErrors {
+            guard let raw = try o.db.get(Array(id.utf8), in: o.ids) else { return false }
+            switch try MessageCodec.decodeIdEntry(raw) {
+            case .stored(let key): return try o.db.get(key, in: o.messages) != nil  // purged messages leave dangling entries
+            case .removed(let end): return end > now.millisecondsSince1970
+            }
         }
     }
 
     /// The stored message at `key`, with its current delivery count.
     func load(key: [UInt8], _ o: Opened) throws -> Message? {
-        guard let value = try o.db.get(key, in: o.messages) else { return nil }
-        var m = try MessageCodec.decode(value)
-        if let d = try o.db.get(key, in: o.delivery) { m.deliveryCount = try MessageCodec.decodeDelivery(d).count }
-        return m
+        try mappingEngineErrors {
+            guard let value = try o.db.get(key, in: o.messages) else { return nil }
+            var m = try MessageCodec.decode(value)
+            if let d = try o.db.get(key, in: o.delivery) { m.deliveryCount = try MessageCodec.decodeDelivery(d).count }
+            return m
+        }
+    }
+
+    /// The key the id index holds for `id`, if it is stored.
+    func storedKey(of id: String, _ o: Opened) throws -> [UInt8]? {
+        try mappingEngineErrors {
+            guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
+                  case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else { return nil }
+            return key
+        }
     }
 
     public func get(id: String) async throws -> Message? {
         let o = try opened()
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else { return nil }
+        guard let key = try storedKey(of: id, o) else { return nil }
         return try load(key: key, o)
     }
 
@@ -294,8 +324,7 @@ public final class LSMMessageStore: MessageStore {
     public func remove(id: String) async throws {
         let o = try opened()
         let now = clock.now()
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw),
+        guard let key = try storedKey(of: id, o),
               let queue = MessageCodec.queue(ofKey: key),
               let message = try load(key: key, o) else { return }
         let rt = try runtime(queue, o)
@@ -338,6 +367,11 @@ public final class LSMMessageStore: MessageStore {
     /// with their delivery state, until `body` returns false.
     func scan(_ rt: QueueRuntime, from start: [UInt8], _ o: Opened,
               _ body: ([UInt8], Message, MessageCodec.Delivery?) throws -> Bool) throws {
+        try mappingEngineErrors { try scanEngine(rt, from: start, o, body) }
+    }
+
+    private func scanEngine(_ rt: QueueRuntime, from start: [UInt8], _ o: Opened,
+                            _ body: ([UInt8], Message, MessageCodec.Delivery?) throws -> Bool) throws {
         let bounds = ReadOptions(lowerBound: start, upperBound: rt.end)
         let it = try o.db.makeIterator(in: o.messages, options: bounds)
         let dit = try o.db.makeIterator(in: o.delivery, options: bounds)
@@ -355,7 +389,8 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func backup(to path: String) async throws {
-        try opened().db.createCheckpoint(at: path)
+        let o = try opened()
+        try mappingEngineErrors { try o.db.createCheckpoint(at: path) }
     }
 
     public func restore(from backupPath: String) async throws {
@@ -395,6 +430,10 @@ public final class LSMMessageStore: MessageStore {
 
     public func compact() async throws {
         let o = try opened()
+        try await mappingEngineErrors { try await compactEngine(o) }
+    }
+
+    private func compactEngine(_ o: Opened) async throws {
         // Drop duplicate-window markers whose window has closed.
         let now = clock.now().millisecondsSince1970
         var batch = WriteBatch()
@@ -420,7 +459,7 @@ public final class LSMMessageStore: MessageStore {
             defer { s = nil }
             return s
         }
-        try o?.db.close()
+        try mappingEngineErrors { try o?.db.close() }
         runtimes.withLock { $0 = [:] }
         if o != nil { options.logger.info("message store closed", metadata: ["path": "\(path)"]) }
     }
@@ -469,7 +508,7 @@ public final class LSMMessageStore: MessageStore {
                 return hit
             }
             recentMisses.add(1, ordering: .relaxed)
-            return try loadRecent(&w, rt, o, atLeast: limit)
+            return try mappingEngineErrors { try loadRecent(&w, rt, o, atLeast: limit) }
         }
     }
 
