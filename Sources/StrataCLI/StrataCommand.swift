@@ -16,7 +16,7 @@ struct StrataCommand: AsyncParsableCommand {
             Engine commands take --db PATH (an LSM directory). Store commands take --store URL \
             (lsm:PATH, sqlite:PATH, postgresql://user@host:port/db, memory:) or the STRATA_STORE \
             environment variable; --db PATH there means an LSM store. Commands that only read \
-            (stats, get, scan, verify, dump-manifest, queues, storage stats, storage export) \
+            (stats, get, scan, verify, dump-manifest, queues, storage stats, storage export, snapshot list, health) \
             open an LSM directory read-only, so they work while a broker holds it. Exit codes: \
             0 success, 1 failure, 64 usage error.
             """,
@@ -26,7 +26,7 @@ struct StrataCommand: AsyncParsableCommand {
             StatsCommand.self, GetCommand.self, PutCommand.self, DeleteCommand.self, ScanCommand.self,
             CompactCommand.self, VerifyCommand.self, CheckpointCommand.self, BackupCommand.self, DumpManifestCommand.self,
             // Message stores (any backend)
-            StorageCommand.self, QueuesCommand.self,
+            StorageCommand.self, QueuesCommand.self, SnapshotCommand.self, HealthCommand.self,
             // Tools
             BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, DemoCommand.self,
         ]

@@ -23,14 +23,17 @@ public final class SQLiteMessageStore: MessageStore {
     /// Wakes long polls when a message arrives or is unlocked.
     private let arrivals = QueueSignals()
     private let clock: MessageClock
-    private let path: String
+    let path: String
     private let synchronous: Synchronous
+    /// Named snapshots' directory and retention (SQLiteMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     /// Opens (creating if needed) the store in the SQLite file at `path`.
     public init(path: String, synchronous: Synchronous = .full, clock: MessageClock = .system) throws {
         self.path = path
         self.clock = clock
         self.synchronous = synchronous
+        snapshotSettings = SnapshotSettings(defaultDirectory: path + ".snapshots")
         let c = try Self.openConnection(path, synchronous)
         connection = StoreLock(c)
     }
@@ -59,7 +62,7 @@ public final class SQLiteMessageStore: MessageStore {
         return c
     }
 
-    private func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { c in
             guard let c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
             return try body(c)

@@ -61,6 +61,27 @@ for st in "${STORES[@]}"; do
   cmp -s "$T/a.csv" "$T/b.csv" || fail "csv round trip through $st differs: $(diff "$T/a.csv" "$T/b.csv" | head -5)"
   "$S" storage stats --store "$st" --json | grep -q '"deadLettered" : 1' || fail "storage stats --json of $st"
 done
+# Named snapshots and health on every backend (health: exit 0 healthy, 1 warning, 2 critical).
+for st in "${STORES[@]}"; do
+  "$S" snapshot create --store "$st" --name before -q | grep -q "created snapshot before" || fail "snapshot create on $st"
+  "$S" storage purge --store "$st" --all --yes >/dev/null || fail "purge --all on $st"
+  "$S" snapshot list --store "$st" | grep -q "^before " || fail "snapshot list on $st"
+  "$S" storage stats --store "$st" | grep -q "^last snapshot: before" || fail "storage stats names the last snapshot on $st"
+  "$S" snapshot restore --store "$st" --name before -q | grep -q "restored" || fail "snapshot restore on $st"
+  rm -f "$T/c.csv"; "$S" storage export --store "$st" --to "$T/c.csv" -q >/dev/null
+  cmp -s "$T/a.csv" "$T/c.csv" || fail "the restored snapshot of $st differs from what was snapshotted"
+  "$S" snapshot delete --store "$st" --name before | grep -q "deleted" || fail "snapshot delete on $st"
+  if "$S" snapshot delete --store "$st" --name before 2>/dev/null; then fail "deleting a missing snapshot on $st succeeded"; fi
+  "$S" health --store "$st" >/dev/null || fail "health of $st is not healthy"
+  case "$st" in postgres*) continue;; esac   # the server's disk is not the client's to check
+  code=0; "$S" health --store "$st" --warning-free-disk 9223372036854775807 >/dev/null || code=$?
+  [ $code -eq 1 ] || fail "health warning exit code on $st: $code"
+  code=0; "$S" health --store "$st" --warning-free-disk 9223372036854775807 --critical-free-disk 9223372036854775807 >/dev/null || code=$?
+  [ $code -eq 2 ] || fail "health critical exit code on $st: $code"
+done
+code=0; "$S" health --store "lsm:$T/nope" >/dev/null 2>&1 || code=$?
+[ $code -eq 2 ] || fail "health of a missing store is not critical: $code"
+if [ -e "$T/nope" ]; then fail "health created a missing store"; fi
 "$S" storage stats --db "$T/demo" | grep -q "^backend: lsm" || fail "storage stats"
 "$S" storage stats --db "$T/demo" | grep -q "^entities: 1 queues, 1 topics, 2 subscriptions" || fail "storage stats entities: $("$S" storage stats --db "$T/demo")"
 "$S" storage compact --store "sqlite:$T/copy.sqlite" -q | grep -q "compacted" || fail "storage compact (sqlite)"

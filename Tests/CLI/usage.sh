@@ -14,6 +14,7 @@ COMMANDS=(
   "" stats get put delete scan compact verify checkpoint dump-manifest
   backup "backup create" "backup list" "backup verify" "backup restore" "backup delete" "backup purge"
   storage "storage stats" "storage export" "storage import" "storage compact" "storage purge" queues
+  snapshot "snapshot create" "snapshot list" "snapshot restore" "snapshot delete" health
   bench stress stress-child stress-messages-child demo
 )
 for c in "${COMMANDS[@]}"; do
@@ -63,6 +64,9 @@ usage_error "bad export format" storage export --db "$T/x" --to "$T/x.xml" --for
 usage_error "purge without a queue" storage purge --db "$T/x"
 usage_error "purge --queue and --all" storage purge --db "$T/x" --queue q --all
 usage_error "stress mode" stress --mode=sometimes
+usage_error "snapshot restore without --name" snapshot restore --db "$T/x"
+usage_error "typo in a snapshot verb" snapshot craete --db "$T/x"
+usage_error "health thresholds" health --db "$T/x" --warning-free-disk 1 --critical-free-disk 2
 usage_error "bench bad number" bench --num=lots
 usage_error "bench message flag on engine benchmarks" bench --benchmarks=fillseq --clients=4
 usage_error "bench mixed benchmarks" bench --benchmarks=fillseq,msg_enqueue

@@ -20,7 +20,7 @@ struct StoreReport: Encodable {
     var entities = Entities()
     var queues: [QueueLine] = []
     var total = QueueLine(name: "total")
-    /// Nil until named snapshots exist on the store protocol.
+    /// The newest named snapshot: name, time, bytes.
     var lastSnapshot: String?
 
     /// Every queue the store's entities imply: queues, subscription queues.
@@ -39,6 +39,10 @@ struct StoreReport: Encodable {
         if let usage = url.diskUsage() {
             r.sizeOnDiskBytes = usage.total
             r.logBytes = usage.log
+        }
+        // A backend without snapshots says so by throwing; stats go on.
+        if let last = (try? await store.snapshots())?.last {
+            r.lastSnapshot = "\(last.name) at \(ISO8601DateFormatter().string(from: last.date)), \(last.bytes) bytes"
         }
         var names = try await store.queues().map(\.name)
         r.entities.queues = names.count

@@ -29,6 +29,8 @@ public final class InMemoryMessageStore: MessageStore {
     private let state = StoreLock(State())
     private let clock: MessageClock
     private let arrivals = QueueSignals()
+    /// Named snapshots (InMemoryMessageStore+Snapshots.swift).
+    let snapshotShelf = StoreLock(InMemorySnapshotShelf())
 
     /// An empty store reading time from `clock`.
     public init(clock: MessageClock = .system) { self.clock = clock }

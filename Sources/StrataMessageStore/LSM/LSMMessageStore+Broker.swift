@@ -14,6 +14,7 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let settings = catalog.withLock { $0.settings(of: queue) }
@@ -196,6 +197,7 @@ extension LSMMessageStore {
             }
             var m = message
             var e = WindowEntry(key: key, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: true)
+            noteCacheGrowth(e.bytes)
             if let delivery {
                 m.deliveryCount = delivery.count
                 e.message = m
@@ -259,6 +261,7 @@ extension LSMMessageStore {
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let started = MessageStoreMetrics.now
         let o = try opened()
         let now = clock.now()
@@ -302,6 +305,7 @@ extension LSMMessageStore {
     /// with `deadLetterReason`, or (nil) unlocks it for redelivery — unless it
     /// has used its deliveries, which dead-letters it too.
     private func release(_ token: LockToken, deadLetterReason: String?) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -350,6 +354,7 @@ extension LSMMessageStore {
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -394,6 +399,7 @@ extension LSMMessageStore {
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let nowMs = now.millisecondsSince1970

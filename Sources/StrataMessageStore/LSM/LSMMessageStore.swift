@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import Strata
 import Synchronization
@@ -28,6 +29,11 @@ public struct MessageStoreOptions: Sendable {
     public var rangeDeleteInterval: Int = 1024
     /// Logs opens, closes, restores, purges and errors.
     public var logger: Logger = Logger(label: "strata.messagestore")
+    /// Named snapshots: directory (nil = `<path>.snapshots`) and retention.
+    public var snapshots = SnapshotOptions()
+    /// Where the store's metrics (and the engine's, unless
+    /// `engine.metricsFactory` names another) go; nil = the global factory.
+    public var metricsFactory: (any MetricsFactory)?
     /// Default options.
     public init() {}
 }
@@ -63,7 +69,7 @@ public final class LSMMessageStore: MessageStore {
     let path: String
     let options: MessageStoreOptions
     var clock: MessageClock { options.clock }
-    private let state: StoreLock<Opened?>
+    let state: StoreLock<Opened?>
     let catalog = StoreLock(EntityCatalog())
     let runtimes = StoreLock<[String: QueueRuntime]>([:])
     /// Ids whose add is in flight: reserved before the duplicate check and
@@ -73,6 +79,8 @@ public final class LSMMessageStore: MessageStore {
     /// Orders messages that share a visibility millisecond.
     let sequence = Atomic<UInt64>(0)
     let useCounter = Atomic<UInt64>(0)
+    /// Bytes the cache grew by since the budget was last enforced.
+    let cacheGrowth = Atomic<Int>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
     let recentHits = Atomic<Int>(0)
@@ -82,7 +90,9 @@ public final class LSMMessageStore: MessageStore {
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
-    let metrics = MessageStoreMetrics()
+    let metrics: MessageStoreMetrics
+    /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     /// The names of the store's column families (keys of
     /// `MessageStoreOptions.columnFamilyOptions`).
@@ -99,6 +109,8 @@ public final class LSMMessageStore: MessageStore {
     private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
+        self.snapshotSettings = SnapshotSettings(options.snapshots, defaultDirectory: path + ".snapshots")
+        self.metrics = MessageStoreMetrics(factory: options.metricsFactory)
         self.state = StoreLock(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
@@ -109,6 +121,7 @@ public final class LSMMessageStore: MessageStore {
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
         let (opened, catalog) = try mappingEngineErrors {
+            try completeInterruptedRestore(path, options.engine.fileSystem, options)
             let opened = try openEngine(path, options)
             return (opened, try loadCatalog(opened))
         }
@@ -118,8 +131,10 @@ public final class LSMMessageStore: MessageStore {
     }
 
     static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
-        let db = try Database.open(at: path, options: options.engine)
-        let derived = ColumnFamilyOptions(inheriting: options.engine)
+        var engine = options.engine
+        if engine.metricsFactory == nil { engine.metricsFactory = options.metricsFactory }
+        let db = try Database.open(at: path, options: engine)
+        let derived = ColumnFamilyOptions(inheriting: engine)
         func family(_ name: String) throws -> ColumnFamily {
             try db.family(name, creatingWith: options.columnFamilyOptions[name] ?? derived)
         }
@@ -268,7 +283,8 @@ public final class LSMMessageStore: MessageStore {
             if last !== rt { rt.arrivals.signal() }
             last = rt
         }
-        enforceCacheBudgetOccasionally()
+        noteCacheGrowth(messages.reduce(0) { $0 + $1.payload.count + 128 })
+        enforceCacheBudgetIfGrown()
     }
 
     /// Whether `id` is stored or inside a duplicate window at `now`.
@@ -339,6 +355,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -391,41 +408,6 @@ public final class LSMMessageStore: MessageStore {
     public func backup(to path: String) async throws {
         let o = try opened()
         try mappingEngineErrors { try o.db.createCheckpoint(at: path) }
-    }
-
-    public func restore(from backupPath: String) async throws {
-        // Work on a copy (opening a database writes to it), check that it
-        // opens as a store, then swap it in for the live directory.
-        let fm = FileManager.default
-        let staged = path + ".strata-restore"
-        try? fm.removeItem(atPath: staged)
-        do {
-            try fm.copyItem(atPath: backupPath, toPath: staged)
-        } catch {
-            throw MessageStoreError(.invalidArgument, "cannot read backup at \(backupPath): \(error)")
-        }
-        try? fm.removeItem(atPath: staged + "/LOCK")
-        let probe = try Self.openEngine(staged, options)
-        _ = try Self.loadCatalog(probe)
-        try probe.db.close()
-        try state.withLock { s in
-            guard let o = s else { throw MessageStoreError(.closed, "store at \(path) is closed") }
-            try o.db.close()
-            s = nil
-            let aside = path + ".strata-replaced"
-            try? fm.removeItem(atPath: aside)
-            try fm.moveItem(atPath: path, toPath: aside)
-            try fm.moveItem(atPath: staged, toPath: path)
-            let reopened = try Self.openEngine(path, options)
-            let c = try Self.loadCatalog(reopened)
-            runtimes.withLock { $0 = [:] }
-            catalog.withLock { $0 = c }
-            sequence.store(max(sequence.load(ordering: .relaxed),
-                               UInt64(reopened.db.property("strata.last-sequence") ?? "0") ?? 0), ordering: .relaxed)
-            s = reopened
-            try? fm.removeItem(atPath: aside)
-        }
-        options.logger.notice("message store restored", metadata: ["path": "\(path)", "from": "\(backupPath)"])
     }
 
     public func compact() async throws {
@@ -499,6 +481,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -537,15 +520,12 @@ public final class LSMMessageStore: MessageStore {
         ring.entries = Array(found.prefix(capacity).reversed())
         ring.complete = found.count < want
         ring.loaded = true
+        noteCacheGrowth(ring.bytes - w.recent.bytes)
         // In-flight adds are not in the engine yet: record them as unlanded.
         for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
         for (k, m) in w.beyond { ring.record(k, m) }
         w.recent = ring
         return found.prefix(atLeast).map(\.message)
-    }
-
-    func enforceCacheBudgetOccasionally() {
-        if useCounter.load(ordering: .relaxed) & 255 == 0 { enforceCacheBudget() }
     }
 
     /// Evicts the tails of the least recently used queues' windows until the

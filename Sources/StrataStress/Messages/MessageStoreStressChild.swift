@@ -20,6 +20,7 @@ extension MessageStoreStress {
 
     static func runChild(store path: String, journal: String, seed: UInt64, cycle: Int) async throws {
         let store = try await LSMMessageStore.open(at: path, options: storeOptions())
+        let sabotage = ProcessInfo.processInfo.environment["STRATA_STRESS_SABOTAGE"] == "ack-before-add"
         // Long enough that nothing is dead-lettered: every message stays in the queue.
         if try await store.queues().isEmpty {
             try await store.createQueue(queue, settings: QueueSettings(lockDuration: .seconds(1), maxDeliveryCount: 1 << 20))
@@ -37,6 +38,9 @@ extension MessageStoreStress {
                         let ids = rng % 2 == 0 ? [base] : (0..<5).map { "\(base)b\($0)" }
                         let messages = ids.map { Message(id: $0, queue: queue, payload: Array($0.utf8)) }
                         j.record("I", ids)
+                        // The check's own check: journaling the acknowledgement
+                        // before the add must make the loop report a lost message.
+                        if sabotage { j.record("A", ids) }
                         if messages.count == 1 { try await store.add(messages[0]) } else { try await store.add(contentsOf: messages) }
                         j.record("A", ids)
                         // Keeps the producers near the consumers' pace, so the
