@@ -44,6 +44,8 @@ test: test-deps
 	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build; status=$$?; \
 	Tests/Support/postgres.sh stop; exit $$status
 	Tests/CLI/smoke.sh .build/debug/strata
+	Tests/CLI/usage.sh .build/debug/strata
+	Tests/CLI/live.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=messages --cycles=10 --seed=$$(date +%s)

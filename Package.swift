@@ -16,6 +16,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -88,7 +89,10 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataMessageStore", "StrataBench", "StrataStress"]
+            dependencies: [
+                "Strata", "StrataMessageStore", "StrataSQLite", "StrataPostgres", "StrataBench", "StrataStress",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
         ),
         // What the test suites share: the seeded generator (seeds printed,
         // STRATA_TEST_SEED reruns one), the sorted model oracle, temp

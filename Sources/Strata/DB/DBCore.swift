@@ -189,7 +189,8 @@ final class DBCore: @unchecked Sendable {
     }
 
     func readOnlyError() -> StrataError {
-        StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
+        if let e = bgError, e.kind == .readOnly { return e }  // a read-only open (ReadOnlyOpen.swift)
+        return StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
     }
 
     @inline(__always)

@@ -15,7 +15,9 @@ extension LSMMessageStore {
             reasons.append(HealthReason.from(error))
             return StoreHealth(reasons: reasons)
         }
-        if let bg = o.db.property("strata.background-error"), !bg.isEmpty {
+        // A read-only open (strata health on a live store) carries its own
+        // .readOnly marker as the background error; it is not a failure.
+        if !options.engine.readOnly, let bg = o.db.property("strata.background-error"), !bg.isEmpty {
             reasons.append(HealthReason(.backgroundError, .critical, "the engine stopped writes (read-only) after: \(bg)"))
         }
         let fs = options.engine.fileSystem

@@ -433,7 +433,7 @@ public final class LSMMessageStore: MessageStore {
             rt.window.withLock { $0.acksSinceRangeDelete = max($0.acksSinceRangeDelete, options.rangeDeleteInterval) }
             try await maybeClearAcknowledged(rt, o)
         }
-        for family in [o.messages, o.delivery, o.ids] { try o.db.compactRange(nil, nil, in: family) }
+        for family in o.db.columnFamilies { try o.db.compactRange(nil, nil, in: family) }  // every family, "default" and entities too
     }
 
     public func close() async throws {
