@@ -44,6 +44,8 @@ test: test-deps
 	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build; status=$$?; \
 	Tests/Support/postgres.sh stop; exit $$status
 	Tests/CLI/smoke.sh .build/debug/strata
+	Tests/CLI/usage.sh .build/debug/strata
+	Tests/CLI/live.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=messages --cycles=10 --seed=$$(date +%s)
@@ -123,3 +125,11 @@ compare-rocksdb: build
 
 clean:
 	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.build-noasan Fuzz/.build-compile Fuzz/.work
+
+# API documentation (DocC): the docc plugin is only resolved with STRATA_DOCC=1,
+# so ordinary builds never fetch or build it. Archives land under
+# .build/plugins/Swift-DocC/outputs/.
+DOCC_TARGETS := Strata StrataMessageCore StrataMessageStore StrataSQLite StrataPostgres
+.PHONY: docs
+docs:
+	for t in $(DOCC_TARGETS); do STRATA_DOCC=1 $(SWIFT) package --disable-sandbox generate-documentation --target $$t || exit 1; done

@@ -15,6 +15,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
     targets: [
         .systemLibrary(
@@ -54,6 +56,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -86,12 +89,25 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataMessageStore", "StrataBench", "StrataStress"]
+            dependencies: [
+                "Strata", "StrataMessageStore", "StrataSQLite", "StrataPostgres", "StrataBench", "StrataStress",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // What the test suites share: the seeded generator (seeds printed,
+        // STRATA_TEST_SEED reruns one), the sorted model oracle, temp
+        // directories. Public engine API only, so it builds in any
+        // configuration; fault injection is the engine's own
+        // FaultInjectionFileSystem.
+        .target(
+            name: "StrataTestSupport",
+            path: "Tests/StrataTestSupport"
         ),
         .testTarget(
             name: "StrataTests",
             dependencies: [
                 "Strata",
+                "StrataTestSupport",
                 "CStrataSupport",
                 "StrataStress",
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -101,11 +117,21 @@ let package = Package(
         .testTarget(
             name: "StrataMessageStoreTests",
             dependencies: [
-                "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata",
+                "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata", "StrataTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// DocC: `STRATA_DOCC=1 swift package generate-documentation --target Strata`
+// (and StrataMessageCore, StrataMessageStore, StrataSQLite, StrataPostgres).
+// The plugin is added only when the variable is set, so ordinary builds and
+// CI neither resolve nor build it (GRDB does the same with SPI_BUILDER).
+if Context.environment["STRATA_DOCC"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"))
+}

@@ -36,49 +36,6 @@ public struct MessageBenchFlags: Sendable {
     public var pgURL = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "postgresql://strata@127.0.0.1:54329/postgres"
 
     public init() {}
-
-    /// Parses `--name=value` arguments.
-    public static func parse(_ args: [String]) -> Result<MessageBenchFlags, BenchFlagError> {
-        var f = MessageBenchFlags()
-        for arg in args {
-            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else {
-                return .failure(BenchFlagError("expected --name=value, got '\(arg)'"))
-            }
-            let name = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
-            let value = String(arg[arg.index(after: eq)...])
-            let list = value.split(separator: ",").map(String.init)
-            func ints() -> [Int]? {
-                let v = list.compactMap { Int($0) }
-                return v.count == list.count && !v.isEmpty && v.allSatisfy({ $0 > 0 }) ? v : nil
-            }
-            switch name {
-            case "benchmarks":
-                guard list.allSatisfy({ ["msg_enqueue", "msg_roundtrip", "msg_pending"].contains($0) }) else {
-                    return .failure(BenchFlagError("unknown message benchmark in '\(value)' (msg_enqueue, msg_roundtrip, msg_pending)"))
-                }
-                f.benchmarks = list
-            case "num": guard let v = ints()?.first else { return .failure(BenchFlagError("--num needs a positive integer")) }; f.num = v
-            case "clients": guard let v = ints() else { return .failure(BenchFlagError("--clients needs positive integers")) }; f.clients = v
-            case "value_size": guard let v = ints() else { return .failure(BenchFlagError("--value_size needs positive integers")) }; f.valueSizes = v
-            case "batch": guard let v = ints()?.first else { return .failure(BenchFlagError("--batch needs a positive integer")) }; f.batch = v
-            case "backend":
-                guard list.allSatisfy({ ["lsm", "sqlite", "postgres", "memory"].contains($0) }) else {
-                    return .failure(BenchFlagError("--backend takes lsm, sqlite, postgres, memory"))
-                }
-                f.backends = list
-            case "commit":
-                guard list.allSatisfy({ ["sync", "async", "memory"].contains($0) }) else { return .failure(BenchFlagError("--commit takes sync, async, memory")) }
-                f.commits = list
-            case "sqlite_sync":
-                guard list.allSatisfy({ ["full", "normal"].contains($0) }) else { return .failure(BenchFlagError("--sqlite_sync takes full, normal")) }
-                f.sqliteSync = list
-            case "db": f.db = value
-            case "pg_url": f.pgURL = value
-            default: return .failure(BenchFlagError("unknown flag --\(name) for message benchmarks"))
-            }
-        }
-        return .success(f)
-    }
 }
 
 /// Runs the message workloads and prints one line per configuration:

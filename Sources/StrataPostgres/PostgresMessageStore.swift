@@ -29,9 +29,11 @@ public struct PostgresConfiguration: Sendable {
 /// `backup(to:)` writes a `MessageExport` file (use `pg_dump` for the whole
 /// database); `restore(from:)` replaces the contents with one.
 public final class PostgresMessageStore: MessageStore {
-    private let pool: PostgresPool
+    let pool: PostgresPool
     private let clock: MessageClock
-    private let t: String  // table prefix
+    let t: String  // table prefix
+    /// Named snapshots' retention and test hook (PostgresMessageStore+Snapshots.swift).
+    let snapshotSettings = SnapshotSettings(defaultDirectory: "")
 
     /// Connects, creating the tables if they do not exist.
     public init(configuration: PostgresConfiguration, clock: MessageClock = .system) throws {
@@ -436,5 +438,36 @@ public final class PostgresMessageStore: MessageStore {
             st.oldestAge = r.isNull(0, 4) ? nil : .milliseconds(max(0, now - r.int(0, 4)))
             return st
         }
+    }
+}
+
+extension PostgresMessageStore: DuplicateWindowExport {
+    /// Every id still inside its duplicate window (`removed_ids`), ordered by id.
+    public func duplicateWindowMarkers() async throws -> [DuplicateWindowMarker] {
+        let now = clock.now().millisecondsSince1970
+        return try pool.with { c in
+            let rows = try c.query("SELECT id, window_end FROM \(t)removed_ids WHERE window_end > $1 ORDER BY id COLLATE \"C\"", [.int(now)])
+            return (0..<rows.count).map { DuplicateWindowMarker(id: rows.text($0, 0), until: Date(timeIntervalSince1970: Double(rows.int($0, 1)) / 1000)) }
+        }
+    }
+
+    /// Records `markers` in one transaction; an id stored as a message keeps its message.
+    public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
+        try pool.with { c in
+            try c.transaction {
+                for m in markers {
+                    try c.query("""
+                        INSERT INTO \(t)removed_ids(id, window_end) SELECT $1, $2
+                        WHERE NOT EXISTS (SELECT 1 FROM \(t)messages WHERE id = $1)
+                        ON CONFLICT (id) DO UPDATE SET window_end = $2
+                        """, [.text(m.id), .int(Int64((m.until.timeIntervalSince1970 * 1000).rounded()))])
+                }
+            }
+        }
+    }
+
+    /// Forgets every marker.
+    public func clearDuplicateWindowMarkers() async throws {
+        _ = try pool.with { c in try c.query("DELETE FROM \(t)removed_ids") }
     }
 }

@@ -23,14 +23,17 @@ public final class SQLiteMessageStore: MessageStore {
     /// Wakes long polls when a message arrives or is unlocked.
     private let arrivals = QueueSignals()
     private let clock: MessageClock
-    private let path: String
+    let path: String
     private let synchronous: Synchronous
+    /// Named snapshots' directory and retention (SQLiteMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     /// Opens (creating if needed) the store in the SQLite file at `path`.
     public init(path: String, synchronous: Synchronous = .full, clock: MessageClock = .system) throws {
         self.path = path
         self.clock = clock
         self.synchronous = synchronous
+        snapshotSettings = SnapshotSettings(defaultDirectory: path + ".snapshots")
         let c = try Self.openConnection(path, synchronous)
         connection = StoreLock(c)
     }
@@ -59,7 +62,7 @@ public final class SQLiteMessageStore: MessageStore {
         return c
     }
 
-    private func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { c in
             guard let c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
             return try body(c)
@@ -537,5 +540,40 @@ public final class SQLiteMessageStore: MessageStore {
             st.oldestAge = oldest.map { .milliseconds(max(0, now - $0)) }
             return st
         }
+    }
+}
+
+extension SQLiteMessageStore: DuplicateWindowExport {
+    /// Every id still inside its duplicate window (`removed_ids`), ordered by id.
+    public func duplicateWindowMarkers() async throws -> [DuplicateWindowMarker] {
+        let now = clock.now().millisecondsSince1970
+        return try locked { c in
+            var out: [DuplicateWindowMarker] = []
+            try c.query("SELECT id, window_end FROM removed_ids WHERE window_end > ?1 ORDER BY id", [.int(now)]) { row in
+                out.append(DuplicateWindowMarker(id: row.text(0), until: Date(timeIntervalSince1970: Double(row.int(1)) / 1000)))
+                return true
+            }
+            return out
+        }
+    }
+
+    /// Records `markers` in one transaction; an id stored as a message keeps its message.
+    public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
+        try locked { c in
+            try c.transaction {
+                for m in markers {
+                    var stored = false
+                    try c.query("SELECT 1 FROM messages WHERE id = ?1", [.text(m.id)]) { _ in stored = true; return false }
+                    if !stored {
+                        try c.query("INSERT OR REPLACE INTO removed_ids(id, window_end) VALUES (?1, ?2)", [.text(m.id), .int(Int64((m.until.timeIntervalSince1970 * 1000).rounded()))])
+                    }
+                }
+            }
+        }
+    }
+
+    /// Forgets every marker.
+    public func clearDuplicateWindowMarkers() async throws {
+        try locked { c in try c.query("DELETE FROM removed_ids") }
     }
 }

@@ -56,6 +56,8 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: threads
     let commitParker = ThreadParker()
+    /// The commit leader's buffer for a group's log record (leader only).
+    let commitScratch = CommitScratch()
     let commitExited = ThreadParker()
     let flushExited = ThreadParker()
     private(set) var syncer: LogSyncer!
@@ -187,7 +189,8 @@ final class DBCore: @unchecked Sendable {
     }
 
     func readOnlyError() -> StrataError {
-        StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
+        if let e = bgError, e.kind == .readOnly { return e }  // a read-only open (ReadOnlyOpen.swift)
+        return StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
     }
 
     @inline(__always)

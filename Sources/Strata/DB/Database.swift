@@ -13,7 +13,7 @@
 public final class Database: Sendable {
     let core: DBCore
 
-    private init(core: DBCore) {
+    init(core: DBCore) {
         self.core = core
     }
 

@@ -101,6 +101,9 @@ public struct Options: Sendable {
     public var memtableBloomSizeRatio: Double = 1.0 / 64
     /// Largest number of table files kept open at once.
     public var maxOpenFiles: Int = 1000
+    /// Opens the database read-only (`Database.openReadOnly`): no LOCK, no
+    /// write to any file, a consistent view as of the open.
+    public var readOnly = false
     /// Reads table files through memory mappings (`FileSystem.openForMappedReading`)
     /// rather than `pread`: a block-cache miss then costs no system call and
     /// no copy out of the page cache (about 10% off random reads that miss

@@ -6,6 +6,7 @@ extension DBCore {
     static func open(path: String, options requested: Options) throws -> DBCore {
         // Every option checked and clamped once; the engine sees only these.
         let options = try requested.validated()
+        if options.readOnly { return try openReadOnly(path: path, options: options) }
         let fs = options.fileSystem
         if !fs.isDirectory(at: path) {
             if fs.fileExists(at: path) {
@@ -114,7 +115,7 @@ extension DBCore {
 
     /// Creates the state of every family the MANIFEST lists besides
     /// "default", with the options recorded for it.
-    private func restoreFamilies() {
+    func restoreFamilies() {
         for (id, name) in versions.columnFamilies where id != 0 {
             var options = versions.familyOptions(id) ?? ColumnFamilyOptions()
             options.comparator = versions.comparator(id)

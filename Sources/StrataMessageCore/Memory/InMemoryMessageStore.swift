@@ -29,6 +29,8 @@ public final class InMemoryMessageStore: MessageStore {
     private let state = StoreLock(State())
     private let clock: MessageClock
     private let arrivals = QueueSignals()
+    /// Named snapshots (InMemoryMessageStore+Snapshots.swift).
+    let snapshotShelf = StoreLock(InMemorySnapshotShelf())
 
     /// An empty store reading time from `clock`.
     public init(clock: MessageClock = .system) { self.clock = clock }
@@ -409,5 +411,27 @@ public final class InMemoryMessageStore: MessageStore {
             st.oldestAge = oldest.map { .milliseconds(max(0, nowMs - $0.millisecondsSince1970)) }
             return st
         }
+    }
+}
+
+extension InMemoryMessageStore: DuplicateWindowExport {
+    /// Every id still inside its duplicate window, ordered by id.
+    public func duplicateWindowMarkers() async throws -> [DuplicateWindowMarker] {
+        let now = clock.now()
+        return try locked { s in
+            s.recentlyRemoved.filter { $0.value > now }.sorted { $0.key < $1.key }.map { DuplicateWindowMarker(id: $0.key, until: $0.value) }
+        }
+    }
+
+    /// Records `markers`; an id stored as a message keeps its message.
+    public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
+        try locked { s in
+            for m in markers where s.messages[m.id] == nil { s.recentlyRemoved[m.id] = m.until }
+        }
+    }
+
+    /// Forgets every marker.
+    public func clearDuplicateWindowMarkers() async throws {
+        try locked { s in s.recentlyRemoved.removeAll() }
     }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import Strata
 import Synchronization
@@ -28,6 +29,11 @@ public struct MessageStoreOptions: Sendable {
     public var rangeDeleteInterval: Int = 1024
     /// Logs opens, closes, restores, purges and errors.
     public var logger: Logger = Logger(label: "strata.messagestore")
+    /// Named snapshots: directory (nil = `<path>.snapshots`) and retention.
+    public var snapshots = SnapshotOptions()
+    /// Where the store's metrics (and the engine's, unless
+    /// `engine.metricsFactory` names another) go; nil = the global factory.
+    public var metricsFactory: (any MetricsFactory)?
     /// Default options.
     public init() {}
 }
@@ -84,7 +90,9 @@ public final class LSMMessageStore: MessageStore {
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
-    let metrics = MessageStoreMetrics()
+    let metrics: MessageStoreMetrics
+    /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     /// The names of the store's column families (keys of
     /// `MessageStoreOptions.columnFamilyOptions`).
@@ -101,6 +109,8 @@ public final class LSMMessageStore: MessageStore {
     private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
+        self.snapshotSettings = SnapshotSettings(options.snapshots, defaultDirectory: path + ".snapshots")
+        self.metrics = MessageStoreMetrics(factory: options.metricsFactory)
         self.state = StoreLock(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
@@ -121,8 +131,10 @@ public final class LSMMessageStore: MessageStore {
     }
 
     static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
-        let db = try Database.open(at: path, options: options.engine)
-        let derived = ColumnFamilyOptions(inheriting: options.engine)
+        var engine = options.engine
+        if engine.metricsFactory == nil { engine.metricsFactory = options.metricsFactory }
+        let db = try Database.open(at: path, options: engine)
+        let derived = ColumnFamilyOptions(inheriting: engine)
         func family(_ name: String) throws -> ColumnFamily {
             try db.family(name, creatingWith: options.columnFamilyOptions[name] ?? derived)
         }
@@ -421,7 +433,7 @@ public final class LSMMessageStore: MessageStore {
             rt.window.withLock { $0.acksSinceRangeDelete = max($0.acksSinceRangeDelete, options.rangeDeleteInterval) }
             try await maybeClearAcknowledged(rt, o)
         }
-        for family in [o.messages, o.delivery, o.ids] { try o.db.compactRange(nil, nil, in: family) }
+        for family in o.db.columnFamilies { try o.db.compactRange(nil, nil, in: family) }  // every family, "default" and entities too
     }
 
     public func close() async throws {

@@ -7,19 +7,10 @@ extension MessageStoreStress {
     /// workload until it is killed. Returns a process exit status: non-zero
     /// (with a line on stderr) when the store failed a call it should not
     /// have, which the parent reports.
-    public static func childMain(_ arguments: [String]) async -> Int32 {
-        var flags: [String: String] = [:]
-        for a in arguments where a.hasPrefix("--") {
-            let parts = a.dropFirst(2).split(separator: "=", maxSplits: 1).map(String.init)
-            flags[parts[0]] = parts.count > 1 ? parts[1] : "true"
-        }
-        guard let store = flags["store"], let journal = flags["journal"] else {
-            FileHandle.standardError.write(Data("stress-messages-child: --store and --journal are required\n".utf8))
-            return 2
-        }
+    /// `strata stress-messages-child` parses the flags into these arguments.
+    public static func childMain(store: String, journal: String, seed: UInt64, cycle: Int) async -> Int32 {
         do {
-            try await runChild(store: store, journal: journal, seed: flags["seed"].flatMap { UInt64($0) } ?? 1,
-                               cycle: flags["cycle"].flatMap { Int($0) } ?? 0)
+            try await runChild(store: store, journal: journal, seed: seed, cycle: cycle)
             return 0
         } catch {
             FileHandle.standardError.write(Data("stress-messages-child: \(error)\n".utf8))

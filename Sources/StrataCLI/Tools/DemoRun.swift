@@ -1,23 +1,24 @@
+import ArgumentParser
 import Foundation
 import Strata
 import StrataMessageStore
 
-/// `strata demo [--db=PATH] [--messages=N]`: a broker-shaped run on an
+/// `strata demo [--db PATH] [--messages N]`: a broker-shaped run on an
 /// embedded LSM message store — producers and competing consumers, acks, a
 /// poison message that ends in the dead-letter queue, a restart with locks
 /// held, a topic fan-out — printing what happened and the throughput.
-func runDemo(_ args: [String]) async {
-    var path = "./data/demo-store"
-    var total = 20_000
-    for arg in args {
-        if arg.hasPrefix("--db=") { path = String(arg.dropFirst(5)) }
-        else if arg.hasPrefix("--messages="), let n = Int(arg.dropFirst(11)), n >= 100 { total = n }
-        else { fail("demo: unknown or bad flag '\(arg)' (--db=PATH, --messages=N with N >= 100)", code: 2) }
+struct DemoCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "demo", abstract: "Broker demo on an embedded LSM message store (replaces what is at --db).")
+    @Option(help: ArgumentHelp("The store directory.", valueName: "path")) var db = "./data/demo-store"
+    @Option(help: "Messages to produce (at least 100).") var messages = 20_000
+
+    func validate() throws {
+        if messages < 100 { throw ValidationError("--messages must be at least 100, got \(messages)") }
     }
-    do {
-        try await demo(path: path, total: total)
-    } catch {
-        fail("demo: \(error)")
+
+    func run() async throws {
+        try await failing("demo") { try await demo(path: db, total: messages) }
     }
 }
 
@@ -120,5 +121,5 @@ private func demo(path: String, total: Int) async throws {
     print("6. 100 events published to topic 'events': \(copies) copies — audit \(audit), eu-billing \(eu) (filter region=eu)")
     try await store.compact()
     try await store.close()
-    print("done; the store is left at \(path) (inspect it with: strata dump-manifest --db=\(path))")
+    print("done; the store is left at \(path) (inspect it with: strata dump-manifest --db \(path))")
 }
