@@ -94,10 +94,20 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // What the test suites share: the seeded generator (seeds printed,
+        // STRATA_TEST_SEED reruns one), the sorted model oracle, temp
+        // directories. Public engine API only, so it builds in any
+        // configuration; fault injection is the engine's own
+        // FaultInjectionFileSystem.
+        .target(
+            name: "StrataTestSupport",
+            path: "Tests/StrataTestSupport"
+        ),
         .testTarget(
             name: "StrataTests",
             dependencies: [
                 "Strata",
+                "StrataTestSupport",
                 "CStrataSupport",
                 "StrataStress",
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -107,7 +117,7 @@ let package = Package(
         .testTarget(
             name: "StrataMessageStoreTests",
             dependencies: [
-                "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata",
+                "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata", "StrataTestSupport",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),

@@ -3,19 +3,8 @@ import Strata
 import StrataMessageStore
 import StrataSQLite
 import StrataPostgres
+import StrataTestSupport
 import Testing
-
-/// splitmix64, so every failing seed replays.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// Runs the same random broker program on the LSM store (restarted now and
 /// then, range deletes every few acks, a tiny cache so windows are evicted
@@ -72,7 +61,7 @@ struct SeededGenerator: RandomNumberGenerator {
     func run(seed: UInt64, steps: Int = 400, open openStore: (MessageClock) async throws -> any MessageStore) async throws {
         let clock = ManualClock()
         func openLSM() async throws -> any MessageStore { try await openStore(clock.clock) }
-        var rng = SeededGenerator(state: seed)
+        var rng = SeededRandom(seed: seed)
         var lsm = try await openLSM()
         let ref = InMemoryMessageStore(clock: clock.clock)
         let queues = ["a", "b"]

@@ -64,7 +64,7 @@ import Testing
         await withTaskGroup(of: Void.self) { group in
             for worker in 0..<4 {
                 group.addTask {
-                    var rng = TableTestRNG(seed: UInt64(worker))
+                    var rng = SeededRandom(seed: UInt64(worker))
                     for _ in 0..<5000 {
                         let i = Int.random(in: 0..<64, using: &rng)
                         if let b = cache.lookup(fileNumber: 3, offset: UInt64(i)) {

@@ -32,19 +32,6 @@ func tableTestErrorKind(_ body: () throws -> Void) -> StrataError.Kind? {
     }
 }
 
-/// A deterministic random generator so failures reproduce.
-struct TableTestRNG: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
-
 @Suite struct BlockTests {
     /// Sorted internal keys: several versions of some user keys.
     static func entries(_ n: Int) -> [(key: [UInt8], value: [UInt8])] {
@@ -181,7 +168,7 @@ struct TableTestRNG: RandomNumberGenerator {
         for e in es { e.key.withUnsafeBytes { k in e.value.withUnsafeBytes { v in b.add(k, v) } } }
         b.finish()
         let good = b.buffer
-        var rng = TableTestRNG(seed: 7)
+        var rng = SeededRandom(seed: 7)
         var variants: [[UInt8]] = []
         for i in 0..<good.count {
             var bad = good

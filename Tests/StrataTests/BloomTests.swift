@@ -24,7 +24,7 @@ import Testing
     }
 
     @Test func binaryAndEmptyKeys() throws {
-        var rng = TableTestRNG(seed: 3)
+        var rng = SeededRandom(seed: 3)
         let keys: [[UInt8]] = [[]] + (0..<2000).map { i in (0..<(i % 37)).map { _ in UInt8.random(in: 0...255, using: &rng) } }
         let f = try Self.filter(keys, bitsPerKey: 6)
         for k in keys { #expect(k.withUnsafeBytes { f.mayContain($0) }) }

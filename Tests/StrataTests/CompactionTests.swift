@@ -37,7 +37,9 @@ import Testing
     }
 
     static func sorted(_ m: Model) -> [([UInt8], [UInt8])] {
-        m.sorted { $0.key.lexicographicallyPrecedes($1.key) }.map { ($0.key, $0.value) }
+        var model = SortedModel()
+        for (k, v) in m { model[k] = v }
+        return model.entries().map { ($0.key, $0.value) }
     }
 
     static func expectMatches(_ db: Database, _ model: Model, _ what: String, snapshot: Snapshot? = nil) throws {
@@ -290,82 +292,12 @@ import Testing
 
     // MARK: Crash at any step
 
-    /// Forwards to the POSIX file system and, once armed with N, lets N more
-    /// operations through and fails every later one with `.ioError`: a
-    /// crash at that step, as far as the database can tell.
-    final class FaultyFileSystem: FileSystem, @unchecked Sendable {
-        let base = POSIXFileSystem()
-        /// Operations left before failing; nil when disarmed.
-        private let budget = Locked<Int?>(nil)
-        private let counted = Atomic<Int>(0)
-
-        func arm(_ n: Int?) { budget.withLock { $0 = n } }
-        var operations: Int { counted.load(ordering: .relaxed) }
-        func resetCount() { counted.store(0, ordering: .relaxed) }
-
-        func tick() throws {
-            counted.add(1, ordering: .relaxed)
-            let fail = budget.withLock { b -> Bool in
-                guard let n = b else { return false }
-                if n <= 0 { return true }
-                b = n - 1
-                return false
-            }
-            if fail { throw StrataError(.ioError, "injected failure") }
-        }
-
-        func createFile(at path: String) throws -> any WritableFile {
-            try tick()
-            return FaultyWritable(try base.createFile(at: path), self)
-        }
-        func openForAppend(at path: String) throws -> any WritableFile {
-            try tick()
-            return FaultyWritable(try base.openForAppend(at: path), self)
-        }
-        func openForReading(at path: String) throws -> any ReadableFile {
-            try tick()
-            return FaultyReadable(try base.openForReading(at: path), self)
-        }
-        func rename(_ from: String, to: String) throws { try tick(); try base.rename(from, to: to) }
-        func hardLink(_ from: String, to: String) throws { try tick(); try base.hardLink(from, to: to) }
-        func removeFile(at path: String) throws { try tick(); try base.removeFile(at: path) }
-        func removeDirectory(at path: String) throws { try tick(); try base.removeDirectory(at: path) }
-        func listDirectory(at path: String) throws -> [String] { try tick(); return try base.listDirectory(at: path) }
-        func createDirectory(at path: String) throws { try tick(); try base.createDirectory(at: path) }
-        func syncDirectory(at path: String) throws { try tick(); try base.syncDirectory(at: path) }
-        func fileExists(at path: String) -> Bool { base.fileExists(at: path) }
-        func isDirectory(at path: String) -> Bool { base.isDirectory(at: path) }
-        func fileSize(at path: String) throws -> UInt64 { try tick(); return try base.fileSize(at: path) }
-        func lockFile(at path: String) throws -> any FileLock { try base.lockFile(at: path) }
-    }
-
-    final class FaultyWritable: WritableFile, @unchecked Sendable {
-        let file: any WritableFile
-        let fs: FaultyFileSystem
-        init(_ file: any WritableFile, _ fs: FaultyFileSystem) { self.file = file; self.fs = fs }
-        func append(_ bytes: UnsafeRawBufferPointer) throws { try fs.tick(); try file.append(bytes) }
-        func flush() throws { try fs.tick(); try file.flush() }
-        func sync() throws { try fs.tick(); try file.sync() }
-        func close() throws {
-            do { try fs.tick() } catch {
-                try? file.close()  // release the descriptor, but report the "crash"
-                throw error
-            }
-            try file.close()
-        }
-        var size: UInt64 { file.size }
-    }
-
-    final class FaultyReadable: ReadableFile, @unchecked Sendable {
-        let file: any ReadableFile
-        let fs: FaultyFileSystem
-        init(_ file: any ReadableFile, _ fs: FaultyFileSystem) { self.file = file; self.fs = fs }
-        func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-            try fs.tick()
-            return try file.read(at: offset, into: buffer)
-        }
-        var size: UInt64 { file.size }
-        func close() { file.close() }
+    /// The shared fault-injecting file system over POSIX, with the
+    /// operations of this test: count them, and fail every one after the
+    /// next `n` (a crash at that step, as far as the database can tell).
+    static func arm(_ fs: FaultInjectionFileSystem, _ n: Int?) {
+        fs.clearFaults()
+        if let n { fs.inject(FaultRule(Set(FileOperation.allCases), trigger: .fromCall(n + 1))) }
     }
 
     static func copyDirectory(_ from: String, _ to: String) throws {
@@ -412,16 +344,16 @@ import Testing
         }
 
         // How many file-system operations one full compaction takes.
-        let fs = FaultyFileSystem()
+        let fs = FaultInjectionFileSystem(base: POSIXFileSystem())
         options.fileSystem = fs
         let probe = TempDir("compact-crash-probe")
         defer { probe.cleanup() }
         try Self.copyDirectory(template.path, probe.path)
         do {
             let db = try Database.open(at: probe.path, options: options)
-            fs.resetCount()
+            fs.resetCounts()
             try db.compactRange(nil, nil)
-            let total = fs.operations
+            let total = fs.operationCount()
             try db.close()
             #expect(total > 10)
             var plain = Options()
@@ -436,14 +368,14 @@ import Testing
                 let dir = TempDir("compact-crash-\(n)")
                 defer { dir.cleanup() }
                 try Self.copyDirectory(template.path, dir.path)
-                fs.arm(nil)
+                Self.arm(fs, nil)
                 do {
                     let db = try Database.open(at: dir.path, options: options)
-                    fs.arm(n)
+                    Self.arm(fs, n)
                     try? db.compactRange(nil, nil)
                     try? db.close()
                 }
-                fs.arm(nil)
+                Self.arm(fs, nil)
                 let reopened = try Database.open(at: dir.path, options: plain)
                 try Self.expectMatches(reopened, model, "crash after \(n) of \(total) operations")
                 try reopened.close()

@@ -35,22 +35,22 @@ import Testing
     }
 
     /// A family's contents with its order, answering what the database should.
+    /// The shared sorted model, in a family's key order.
     struct Model {
         let comparator: Comparator
-        var entries: [[UInt8]: [UInt8]] = [:]
+        var entries: SortedModel
 
-        func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { comparator.compare(a, b) < 0 }
+        init(comparator: Comparator) {
+            self.comparator = comparator
+            entries = SortedModel { comparator.compare($0, $1) < 0 }
+        }
+
+        func less(_ a: [UInt8], _ b: [UInt8]) -> Bool { entries.less(a, b) }
 
         /// Keys in `[lo, hi)` in the family's order.
-        func keys(lo: [UInt8]?, hi: [UInt8]?) -> [[UInt8]] {
-            entries.keys.filter { k in
-                (lo.map { !less(k, $0) } ?? true) && (hi.map { less(k, $0) } ?? true)
-            }.sorted(by: less)
-        }
+        func keys(lo: [UInt8]?, hi: [UInt8]?) -> [[UInt8]] { entries.keys(lower: lo, upper: hi) }
 
-        mutating func deleteRange(_ from: [UInt8], _ to: [UInt8]) {
-            for k in entries.keys where !less(k, from) && less(k, to) { entries[k] = nil }
-        }
+        mutating func deleteRange(_ from: [UInt8], _ to: [UInt8]) { entries.removeRange(from: from, to: to) }
     }
 
     static func key(_ rng: inout SeededRandom) -> [UInt8] { utf8(String(rng.next() % 600)) }
@@ -168,7 +168,7 @@ import Testing
         }
         for fi in 0..<3 {
             try Self.checkIteration(db, family(fi), models[fi], &rng, "seed \(seed) end \(names[fi])")
-            for (k, v) in models[fi].entries { #expect(try db.get(k, in: family(fi)) == v, "seed \(seed) end: get \(k)") }
+            for (k, v) in models[fi].entries.entries() { #expect(try db.get(k, in: family(fi)) == v, "seed \(seed) end: get \(k)") }
             // The run reached deeper levels, so level iterators, compaction
             // ranges and grandparents all ran in the family's order.
             let id = fi == 0 ? 0 : db.columnFamily(names[fi])!.id

@@ -6,50 +6,16 @@ import Testing
 /// version edit without its data being read — unless a snapshot may still
 /// see its entries.
 @Suite struct CoveredFileDropTests {
-    /// The in-memory file system, counting reads per path.
-    final class ReadCountingFileSystem: FileSystem, @unchecked Sendable {
-        let base = InMemoryFileSystem()
-        let reads = Locked<[String: Int]>([:])
-
-        func readCount(_ path: String) -> Int { reads.withLock { $0[path] ?? 0 } }
-        func reset() { reads.withLock { $0 = [:] } }
-
-        func createFile(at path: String) throws -> any WritableFile { try base.createFile(at: path) }
-        func openForAppend(at path: String) throws -> any WritableFile { try base.openForAppend(at: path) }
-        func openForReading(at path: String) throws -> any ReadableFile {
-            CountingReadable(try base.openForReading(at: path), path: path, fs: self)
-        }
-        func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
-        func hardLink(_ from: String, to: String) throws { try base.hardLink(from, to: to) }
-        func removeFile(at path: String) throws { try base.removeFile(at: path) }
-        func removeDirectory(at path: String) throws { try base.removeDirectory(at: path) }
-        func listDirectory(at path: String) throws -> [String] { try base.listDirectory(at: path) }
-        func createDirectory(at path: String) throws { try base.createDirectory(at: path) }
-        func syncDirectory(at path: String) throws { try base.syncDirectory(at: path) }
-        func fileExists(at path: String) -> Bool { base.fileExists(at: path) }
-        func isDirectory(at path: String) -> Bool { base.isDirectory(at: path) }
-        func fileSize(at path: String) throws -> UInt64 { try base.fileSize(at: path) }
-        func lockFile(at path: String) throws -> any FileLock { try base.lockFile(at: path) }
-    }
-
-    final class CountingReadable: ReadableFile, @unchecked Sendable {
-        let file: any ReadableFile
-        let path: String
-        let fs: ReadCountingFileSystem
-        init(_ file: any ReadableFile, path: String, fs: ReadCountingFileSystem) { self.file = file; self.path = path; self.fs = fs }
-        func read(at offset: UInt64, into buffer: UnsafeMutableRawBufferPointer) throws -> Int {
-            fs.reads.withLock { $0[path, default: 0] += 1 }
-            return try file.read(at: offset, into: buffer)
-        }
-        var size: UInt64 { file.size }
-        func close() { file.close() }
+    /// Reads of `path` (its table) since the last `resetCounts()`.
+    static func readCount(_ fs: FaultInjectionFileSystem, _ path: String) -> Int {
+        fs.operationCount([.read], pathContains: path)
     }
 
     static func key(_ i: Int) -> [UInt8] { utf8("k" + String(10_000 + i)) }
 
     @Test(arguments: [false, true])
     func coveredFilesAreDeletedUnread(holdSnapshot: Bool) throws {
-        let fs = ReadCountingFileSystem()
+        let fs = FaultInjectionFileSystem()
         var o = Options()
         o.fileSystem = fs
         o.blockCacheCapacity = 0  // every data block read reaches the file system
@@ -92,13 +58,13 @@ import Testing
         }
         #expect(inside.count >= 4 && !straddling.isEmpty)
 
-        fs.reset()
+        fs.resetCounts()
         try db.compactRange(nil, nil)
         let after = db.core.versions.current(0)
         let live = Set(after.files.flatMap { $0.map(\.number) })
         for f in inside {
             #expect(!live.contains(f.number), "input #\(f.number) still listed")
-            let reads = fs.readCount(DBPaths.table(path, f.number))
+            let reads = Self.readCount(fs, DBPaths.table(path, f.number))
             if holdSnapshot {
                 #expect(reads > 0, "#\(f.number) was dropped although a snapshot may see it")
             } else {
@@ -106,7 +72,7 @@ import Testing
             }
         }
         for f in straddling {
-            #expect(fs.readCount(DBPaths.table(path, f.number)) > 0, "partly covered #\(f.number) must be merged")
+            #expect(Self.readCount(fs, DBPaths.table(path, f.number)) > 0, "partly covered #\(f.number) must be merged")
         }
         CompactionTests.expectLevelsDisjoint(after)
         try CompactionTests.expectMatches(db, model, "after the compaction")
@@ -123,7 +89,7 @@ import Testing
     /// its upper bound widened to the tombstone's exclusive end; it is still
     /// wholly covered.
     @Test func fileCoveredByItsOwnTombstoneIsDeletedUnread() throws {
-        let fs = ReadCountingFileSystem()
+        let fs = FaultInjectionFileSystem()
         var o = Options()
         o.fileSystem = fs
         o.blockCacheCapacity = 0
@@ -142,10 +108,10 @@ import Testing
         try db.put(Self.key(150), survivor)
         try db.flush()
         _ = try CompactionTests.scan(db)  // open both tables
-        fs.reset()
+        fs.resetCounts()
         try db.compactRange(nil, nil)
         let f = try #require(covered.first)
-        #expect(fs.readCount(DBPaths.table(path, f.number)) == 0, "the covered file was read")
+        #expect(Self.readCount(fs, DBPaths.table(path, f.number)) == 0, "the covered file was read")
         #expect(!db.core.versions.current(0).files.joined().contains { $0.number == f.number })
         let all = try CompactionTests.scan(db)
         #expect(all.map(\.0) == [Self.key(150)] && all.map(\.1) == [survivor])

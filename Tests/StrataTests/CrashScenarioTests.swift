@@ -38,12 +38,12 @@ import StrataStress
 
     @Test("SIGKILL during synced batches", .enabled(if: StrataExecutable.path != nil, "the strata executable is not built"))
     func sigkillDuringSyncedBatches() throws {
-        try Self.killLoop(syncFraction: 1, seed: UInt64(Date().timeIntervalSince1970))
+        try Self.killLoop(syncFraction: 1, seed: TestSeed.fresh("sigkillDuringSyncedBatches"))
     }
 
     @Test("Process kill with async commit: nothing acknowledged is lost", .enabled(if: StrataExecutable.path != nil, "the strata executable is not built"))
     func processKillWithAsyncCommitLosesNothing() throws {
-        try Self.killLoop(syncFraction: 0, seed: UInt64(Date().timeIntervalSince1970) &+ 1)
+        try Self.killLoop(syncFraction: 0, seed: TestSeed.fresh("processKillWithAsyncCommitLosesNothing"))
     }
 
     // MARK: power loss
@@ -103,7 +103,8 @@ import StrataStress
             var lossy = 0
             for k in stride(from: 3, to: 160, by: 6) {
                 let fs = FaultInjectionFileSystem(seed: UInt64(k))
-                let o = Self.options(ignoringDirectorySync ? DirectorySyncIgnoringFileSystem(fs) : fs, bufferSize: 4 << 10)
+                fs.skipsDirectorySyncs = ignoringDirectorySync
+                let o = Self.options(fs, bufferSize: 4 << 10)
                 let db = try Database.open(at: "/db", options: o)
                 let value = [UInt8](repeating: 7, count: 200)
                 for i in 0..<k { try db.put(utf8("k\(i)"), value, options: Self.synced) }
@@ -558,24 +559,3 @@ enum StrataExecutable {
     }()
 }
 
-/// Forwards everything to a file system but drops directory fsyncs: the
-/// engine on it loses files a power loss un-creates, which is what
-/// "Power loss dropping directory entries" must detect.
-final class DirectorySyncIgnoringFileSystem: FileSystem {
-    let base: any FileSystem
-    init(_ base: any FileSystem) { self.base = base }
-    func createFile(at path: String) throws -> any WritableFile { try base.createFile(at: path) }
-    func openForAppend(at path: String) throws -> any WritableFile { try base.openForAppend(at: path) }
-    func openForReading(at path: String) throws -> any ReadableFile { try base.openForReading(at: path) }
-    func rename(_ from: String, to: String) throws { try base.rename(from, to: to) }
-    func hardLink(_ from: String, to: String) throws { try base.hardLink(from, to: to) }
-    func removeFile(at path: String) throws { try base.removeFile(at: path) }
-    func removeDirectory(at path: String) throws { try base.removeDirectory(at: path) }
-    func listDirectory(at path: String) throws -> [String] { try base.listDirectory(at: path) }
-    func createDirectory(at path: String) throws { try base.createDirectory(at: path) }
-    func syncDirectory(at path: String) throws {}
-    func fileExists(at path: String) -> Bool { base.fileExists(at: path) }
-    func isDirectory(at path: String) -> Bool { base.isDirectory(at: path) }
-    func fileSize(at path: String) throws -> UInt64 { try base.fileSize(at: path) }
-    func lockFile(at path: String) throws -> any FileLock { try base.lockFile(at: path) }
-}

@@ -3,19 +3,6 @@ import Synchronization
 import Testing
 @testable import Strata
 
-/// Deterministic xorshift64 so failures reproduce.
-private struct TestRandom {
-    var state: UInt64
-    init(seed: UInt64) { state = seed == 0 ? 1 : seed }
-    mutating func next() -> UInt64 {
-        state ^= state << 13
-        state ^= state >> 7
-        state ^= state << 17
-        return state
-    }
-    mutating func below(_ n: Int) -> Int { Int(next() % UInt64(n)) }
-}
-
 private func add(_ m: Memtable, _ seq: UInt64, _ kind: ValueKind, _ key: [UInt8], _ value: [UInt8] = []) {
     key.withUnsafeBytes { k in value.withUnsafeBytes { v in m.add(sequence: seq, kind: kind, key: k, value: v) } }
 }
@@ -44,7 +31,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
 @Suite struct MemtableTests {
     @Test func randomKeysIterateInOrderBothDirections() {
         let m = Memtable(comparator: .bytewise)
-        var rng = TestRandom(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var expected: [([UInt8], [UInt8])] = []
         // Short keys from a small alphabet so user keys repeat with
         // different sequence numbers and share prefixes.
@@ -290,7 +277,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
         let finished = DispatchSemaphore(value: 0)
 
         let writer = Thread {
-            var rng = TestRandom(seed: 7)
+            var rng = SeededRandom(seed: 7)
             var key = [UInt8](repeating: 0, count: 16)
             var value = [UInt8](repeating: 0, count: 100)
             for i in 0..<total {

@@ -7,14 +7,10 @@ import Testing
 /// snapshots, range deletes, flushes, compactions of random ranges and
 /// close/reopen cycles.
 @Suite struct ModelTests {
-    typealias Model = [[UInt8]: [UInt8]]
+    typealias Model = SortedModel
 
     static func sortedEntries(_ m: Model, lower: [UInt8]?, upper: [UInt8]?) -> [([UInt8], [UInt8])] {
-        m.filter { k, _ in
-            (lower.map { !k.lexicographicallyPrecedes($0) } ?? true) && (upper.map { k.lexicographicallyPrecedes($0) } ?? true)
-        }
-        .sorted { $0.key.lexicographicallyPrecedes($1.key) }
-        .map { ($0.key, $0.value) }
+        m.entries(lower: lower, upper: upper).map { ($0.key, $0.value) }
     }
 
     static func randomKey(_ rng: inout SeededRandom) -> [UInt8] {
@@ -32,7 +28,7 @@ import Testing
 
     /// What `deleteRange(from:to:)` does to the model: removes `[from, to)`.
     static func removeRange(_ m: inout Model, _ from: [UInt8], _ to: [UInt8]) {
-        for k in m.keys where !k.lexicographicallyPrecedes(from) && k.lexicographicallyPrecedes(to) { m[k] = nil }
+        m.removeRange(from: from, to: to)
     }
 
     static func randomBound(_ rng: inout SeededRandom) -> [UInt8]? {

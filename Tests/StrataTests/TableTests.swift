@@ -225,7 +225,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     }
 
     @Test func incompressibleBlocksAreStoredRaw() throws {
-        var rng = TableTestRNG(seed: 42)
+        var rng = SeededRandom(seed: 42)
         var es: [TableEntry] = []
         for i in 0..<200 {
             es.append((makeInternalKey(TableTestKeys.userKey(i), 1, .value), (0..<100).map { _ in UInt8.random(in: 0...255, using: &rng) }))
@@ -368,7 +368,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
     }
 
     @Test func separatorsKeepOrder() {
-        var rng = TableTestRNG(seed: 9)
+        var rng = SeededRandom(seed: 9)
         for _ in 0..<2000 {
             func randomKey() -> [UInt8] {
                 let n = Int.random(in: 0...6, using: &rng)
@@ -400,7 +400,7 @@ typealias TableEntry = (key: [UInt8], value: [UInt8])
             for worker in 0..<4 {
                 group.addTask {
                     var bad = 0
-                    var rng = TableTestRNG(seed: UInt64(worker))
+                    var rng = SeededRandom(seed: UInt64(worker))
                     for _ in 0..<3000 {
                         let i = Int.random(in: 0..<5000, using: &rng)
                         let r = try Self.get(t, TableTestKeys.userKey(2 * i), 1000)

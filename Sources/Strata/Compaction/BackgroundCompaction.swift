@@ -241,6 +241,10 @@ extension DBCore {
         wakeCompactionLocked()
         while !request.done { mu.wait() }
         if let e = request.error { throw e }
+        // The compaction threads sweep with `mu` released, so this caller
+        // could otherwise return before the inputs it made obsolete are
+        // unlinked; sweeping here makes disk usage settle before return.
+        deleteObsoleteFilesLocked()
     }
 
     /// Whether `family`'s active or immutable memtable holds a key in

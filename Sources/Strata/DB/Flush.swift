@@ -142,5 +142,8 @@ extension DBCore {
         defer { mu.unlock() }
         while flushPending && bgError == nil { mu.wait() }
         if bgError != nil { throw readOnlyError() }
+        // Logs the flush retired are unlinked before this returns (the
+        // flush thread's own sweep runs with `mu` released).
+        deleteObsoleteFilesLocked()
     }
 }

@@ -19,6 +19,12 @@ import Glibc
 ///
 /// Faults: `inject(_:)` adds a `FaultRule` (EIO, ENOSPC or short writes, on
 /// chosen operations, on the Nth call, from the Nth call, or at random).
+/// Counting: `operationCount(_:pathContains:)` says how many calls of
+/// which kind reached it (`resetCounts()` starts again). Hooks:
+/// `addHook(_:pathContains:_:)` runs a closure on the calling thread before
+/// each matching call (to check what the engine holds at that moment, or to
+/// act at an exact step). `skipsDirectorySyncs` makes `syncDirectory` a
+/// no-op, so a power loss drops entries an engine believed durable.
 public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
     /// A file this wrapper has created or written; its path follows renames.
     final class Tracked {
@@ -46,6 +52,15 @@ public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
         var rng: UInt64
         var locks: [any FileLock] = []
         var injected = 0
+        /// Calls per operation and path, since the last `resetCounts()`.
+        var counts: [OperationKey: Int] = [:]
+        var hooks: [FileSystemHook] = []
+        var skipsDirectorySyncs = false
+    }
+
+    struct OperationKey: Hashable {
+        let operation: FileOperation
+        let path: String
     }
 
     /// The wrapped file system.
@@ -69,6 +84,46 @@ public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
     /// Removes every fault rule.
     public func clearFaults() {
         state.withLock { $0.rules.removeAll() }
+    }
+
+    /// Makes `syncDirectory` succeed without making entries durable (a
+    /// file system that ignores directory fsyncs), or stops doing so.
+    public var skipsDirectorySyncs: Bool {
+        get { state.withLock { $0.skipsDirectorySyncs } }
+        set { state.withLock { $0.skipsDirectorySyncs = newValue } }
+    }
+
+    /// Calls of `operations` (every kind by default) that reached this file
+    /// system since creation or the last `resetCounts()`, on paths
+    /// containing `pathContains` (every path when nil). Counted before
+    /// faults fire, so a failed call counts too; calls after `crash()` do not.
+    public func operationCount(_ operations: Set<FileOperation> = Set(FileOperation.allCases), pathContains: String? = nil) -> Int {
+        state.withLock { s in
+            s.counts.reduce(0) { sum, entry in
+                guard operations.contains(entry.key.operation) else { return sum }
+                if let sub = pathContains, !entry.key.path.contains(sub) { return sum }
+                return sum + entry.value
+            }
+        }
+    }
+
+    /// Forgets the counts `operationCount` reports.
+    public func resetCounts() {
+        state.withLock { $0.counts.removeAll() }
+    }
+
+    /// Runs `body(operation, path)` before every later call of `operations`
+    /// on a path containing `pathContains` (every path when nil), on the
+    /// calling thread, outside the file system's own lock. Before faults
+    /// are checked; not after `crash()`.
+    public func addHook(_ operations: Set<FileOperation>, pathContains: String? = nil,
+                        _ body: @escaping @Sendable (FileOperation, String) -> Void) {
+        state.withLock { $0.hooks.append(FileSystemHook(operations: operations, pathContains: pathContains, body: body)) }
+    }
+
+    /// Removes every hook.
+    public func removeHooks() {
+        state.withLock { $0.hooks.removeAll() }
     }
 
     /// How many faults have fired so far.
@@ -164,7 +219,13 @@ public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
     /// Throws if the file system is dead or a rule fires for (op, path).
     /// Returns true when a short write should be simulated.
     func check(_ op: FileOperation, _ path: String, generation: Int? = nil) throws -> Bool {
-        try state.withLock { s in
+        let hooks = state.withLock { s -> [FileSystemHook] in
+            if s.dead || (generation != nil && generation != s.generation) { return [] }
+            s.counts[OperationKey(operation: op, path: path), default: 0] += 1
+            return s.hooks.filter { $0.matches(op, path) }
+        }
+        for h in hooks { h.body(op, path) }
+        return try state.withLock { s in
             if s.dead || (generation != nil && generation != s.generation) {
                 throw StrataError(.ioError, "\(op.rawValue) \(path): simulated crash (file system is down)")
             }
@@ -302,6 +363,7 @@ public final class FaultInjectionFileSystem: FileSystem, @unchecked Sendable {
 
     public func syncDirectory(at path: String) throws {
         _ = try check(.syncDirectory, path)
+        if skipsDirectorySyncs { return }
         try base.syncDirectory(at: path)
         var p = path
         while p.hasSuffix("/") && p.count > 1 { p.removeLast() }
@@ -396,4 +458,15 @@ final class FaultInjectionReadableFile: ReadableFile, @unchecked Sendable {
 
     var size: UInt64 { file.size }
     func close() { file.close() }
+}
+
+/// A closure `FaultInjectionFileSystem` runs before matching calls.
+struct FileSystemHook: Sendable {
+    let operations: Set<FileOperation>
+    let pathContains: String?
+    let body: @Sendable (FileOperation, String) -> Void
+
+    func matches(_ op: FileOperation, _ path: String) -> Bool {
+        operations.contains(op) && (pathContains.map { path.contains($0) } ?? true)
+    }
 }

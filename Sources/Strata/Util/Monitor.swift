@@ -1,4 +1,5 @@
 import Glibc
+import Synchronization
 
 /// A mutex with one condition variable (pthread), for the places where a
 /// thread must sleep until shared state changes: writers waiting for the
@@ -29,21 +30,50 @@ final class Monitor: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    @inline(__always) func lock() { pthread_mutex_lock(mutex) }
-    @inline(__always) func unlock() { pthread_mutex_unlock(mutex) }
+    #if DEBUG
+    /// The thread holding the lock (0 = none), kept in debug builds only so
+    /// tests can check that I/O happens with the lock released.
+    private let owner = Atomic<UInt>(0)
+    @inline(__always) private func setOwner() { owner.store(UInt(pthread_self()), ordering: .relaxed) }
+    @inline(__always) private func clearOwner() { owner.store(0, ordering: .relaxed) }
+
+    /// Whether the calling thread holds the lock (debug builds only).
+    var isHeldByCurrentThread: Bool { owner.load(ordering: .relaxed) == UInt(pthread_self()) }
+    #else
+    @inline(__always) private func setOwner() {}
+    @inline(__always) private func clearOwner() {}
+    #endif
+
+    @inline(__always) func lock() {
+        pthread_mutex_lock(mutex)
+        setOwner()
+    }
+
+    @inline(__always) func unlock() {
+        clearOwner()
+        pthread_mutex_unlock(mutex)
+    }
 
     /// Waits for a broadcast; the caller holds the lock.
-    func wait() { pthread_cond_wait(cond, mutex) }
+    func wait() {
+        clearOwner()
+        pthread_cond_wait(cond, mutex)
+        setOwner()
+    }
 
     /// Waits for a broadcast or until `nanoseconds` pass; the caller holds the lock.
     func wait(nanoseconds: UInt64) {
+        clearOwner()
         timedWait(cond, mutex, nanoseconds)
+        setOwner()
     }
 
     /// Waits on `condition` (not the monitor's own) for a signal or until
     /// `nanoseconds` pass; the caller holds the lock.
     func wait(on condition: MonitorCondition, nanoseconds: UInt64) {
+        clearOwner()
         timedWait(condition.cond, mutex, nanoseconds)
+        setOwner()
     }
 
     func broadcast() { pthread_cond_broadcast(cond) }

@@ -49,10 +49,19 @@ extension LSMMessageStore {
         }
     }
 
-    /// Bytes of the store's directory (tables, logs, manifest).
+    /// Bytes of the store's directory (tables, logs, manifest), read
+    /// through the engine's file system.
     public func storageBytes() async throws -> Int64 {
         _ = try opened()
-        return DiskSpace.size(of: path)
+        let fs = options.engine.fileSystem
+        return try await offload { [path] in
+            try mappingEngineErrors {
+                try fs.listDirectory(at: path).reduce(Int64(0)) { sum, name in
+                    let file = path + "/" + name
+                    return fs.isDirectory(at: file) ? sum : sum + Int64((try? fs.fileSize(at: file)) ?? 0)
+                }
+            }
+        }
     }
 
     /// A property of the engine under the store (`Database.property`), for

@@ -123,8 +123,8 @@ extension LSMMessageStore {
     }
 
     /// Verifies the snapshot's files, restores them aside, then swaps them in
-    /// for the live store (as `restore(from:)` does). Needs the POSIX file
-    /// system (the swap renames directories through Foundation).
+    /// for the live store with `restore(from:)` (crash-safe, through the
+    /// engine's file system).
     public func restoreSnapshot(name: String) async throws {
         try SnapshotInfo.validate(name: name)
         let staging = snapshotSettings.directory + "/.restore-\(UUID().uuidString)"
@@ -138,7 +138,7 @@ extension LSMMessageStore {
                 throw MessageStoreError(.corruption, "snapshot \"\(name)\": \(e.message); restore refused", underlying: e)
             }
         } } }
-        defer { try? FileManager.default.removeItem(atPath: staging) }
+        defer { if fileSystem.fileExists(at: staging) { try? Self.removeTree(staging, fileSystem) } }
         try await restore(from: staging)
         options.logger.notice("snapshot restored", metadata: ["path": "\(path)", "snapshot": "\(name)"])
     }

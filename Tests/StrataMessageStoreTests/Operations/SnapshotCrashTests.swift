@@ -11,23 +11,24 @@ struct Killed: Error {}
 /// A crash in the middle of a snapshot leaves the earlier ones intact and
 /// no partial one visible, on every backend that persists snapshots.
 @Suite struct SnapshotCrashTests {
-    /// Store options on the fault-injecting file system over the real disk
-    /// (real so the restore's directory swap works).
-    static func faultInjected() -> (FaultInjectionFileSystem, MessageStoreOptions) {
-        let fs = FaultInjectionFileSystem(base: POSIXFileSystem())
+    /// Store options on the fault-injecting file system, over the real disk
+    /// or in memory.
+    static func faultInjected(onDisk: Bool = true) -> (FaultInjectionFileSystem, MessageStoreOptions) {
+        let fs = onDisk ? FaultInjectionFileSystem(base: POSIXFileSystem()) : FaultInjectionFileSystem()
         var options = MessageStoreOptions()
         options.engine.fileSystem = fs
         return (fs, options)
     }
 
-    /// LSM: the engine's fault-injecting file system (over the real disk):
-    /// killed at each step, then a power loss (unsynced bytes and directory
-    /// entries dropped), then reopened.
-    @Test(arguments: SnapshotStep.allCases)
-    func lsmKilledAtEachStep(step: SnapshotStep) async throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
-        let (fs, options) = Self.faultInjected()
+    /// LSM: the engine's fault-injecting file system (over the real disk,
+    /// and in memory): killed at each step, then a power loss (unsynced
+    /// bytes and directory entries dropped), then reopened.
+    @Test(arguments: SnapshotStep.allCases, [true, false])
+    func lsmKilledAtEachStep(step: SnapshotStep, onDisk: Bool) async throws {
+        let dir = onDisk ? temporaryDirectory() : "/mem"
+        defer { if onDisk { try? FileManager.default.removeItem(atPath: dir) } }
+        let (fs, options) = Self.faultInjected(onDisk: onDisk)
+        if !onDisk { try fs.createDirectory(at: dir) }
         let path = dir + "/store"
         let store = try await LSMMessageStore.open(at: path, options: options)
         try await store.add(Message(id: "m1", queue: "q", payload: [1]))
