@@ -46,6 +46,8 @@ for _ in $(seq 100); do
 done
 [ $ok -eq 1 ] || fail "queues never read the live store: $(cat "$T/err")"
 "$S" storage stats --db "$T/broker" | grep -q "^backend: lsm" || fail "storage stats on a live store"
+"$S" health --db "$T/broker" > "$T/health" || fail "health of a live store is not healthy: $(cat "$T/health")"
+"$S" snapshot list --db "$T/broker" >/dev/null || fail "snapshot list on a live store"
 "$S" storage export --db "$T/broker" --to "$T/live.csv" -q | grep -q "^exported" || fail "storage export on a live store"
 head -1 "$T/live.csv" | grep -q "^kind,id" || fail "the live export has no header"
 if kill -0 "$writer" 2>/dev/null; then
