@@ -17,6 +17,7 @@ commands:
            --seek_nexts --statistics --max_background_compactions --max_bytes_for_level_base --target_file_size_base
            --mmap_read --memtable_bloom_size_ratio ...)
            message workloads: --benchmarks=msg_enqueue,msg_roundtrip --num --clients=1,8,64 --value_size=100,1024
+           event workloads: --benchmarks=evt_append,evt_load,evt_recover --backend=lsm,sqlite --clients=1,64 --batch=1,100 --commit=sync,async,memory
            --backend=lsm,sqlite,memory --commit=sync,async,memory --sqlite_sync=full,normal --batch=N
   get      print the value of --key
   put      set --key to --value
@@ -41,6 +42,11 @@ guard let command = args.first else { fail("no command given\n\(usage)", code: 2
 args.removeFirst()
 
 switch command {
+case "bench" where args.contains(where: { $0.hasPrefix("--benchmarks=evt_") }):
+    switch EventBenchFlags.parse(args) {
+    case .failure(let e): fail(e.description, code: 2)
+    case .success(let flags): if await !EventBenchRunner(flags: flags).run() { exit(1) }
+    }
 case "bench" where args.contains(where: { $0.hasPrefix("--benchmarks=msg_") }):
     switch MessageBenchFlags.parse(args) {
     case .failure(let e): fail(e.description, code: 2)

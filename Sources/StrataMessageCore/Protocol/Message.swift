@@ -52,11 +52,16 @@ public struct MessageStoreError: Error, Sendable, Equatable, CustomStringConvert
         /// The lock token is unknown or its lock has expired (the message may
         /// have been delivered to someone else).
         case lockLost
+        /// An event store already holds this idempotency key (under
+        /// `EventStoreOptions.DuplicatePolicy.fail`); `existingLSN` is its LSN.
+        case duplicateKey
     }
     /// The class of failure.
     public let kind: Kind
     /// What happened.
     public let message: String
+    /// For `.duplicateKey`: the LSN the key was stored under.
+    public var existingLSN: Int64?
     /// Creates an error.
     public init(_ kind: Kind, _ message: String) {
         self.kind = kind
