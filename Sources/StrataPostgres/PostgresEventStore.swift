@@ -229,13 +229,13 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// Critical when closed or when the server does not answer.
-    public func health() async -> EventStoreHealth {
+    public func health() async -> StoreHealth {
+        if closed.withLock({ $0 }) { return .critical([HealthReason(.closed, .critical, "PostgreSQL event store is closed")]) }
         do {
-            try checkOpen()
             _ = try await query("SELECT 1")
-            return EventStoreHealth(status: .healthy)
+            return .healthy
         } catch {
-            return EventStoreHealth(status: .critical, reasons: ["PostgreSQL: \(error)"])
+            return .critical([HealthReason(.connectionLost, .critical, "PostgreSQL: \(error)")])
         }
     }
 

@@ -29,9 +29,11 @@ public struct PostgresConfiguration: Sendable {
 /// `backup(to:)` writes a `MessageExport` file (use `pg_dump` for the whole
 /// database); `restore(from:)` replaces the contents with one.
 public final class PostgresMessageStore: MessageStore {
-    private let pool: PostgresPool
+    let pool: PostgresPool
     private let clock: MessageClock
-    private let t: String  // table prefix
+    let t: String  // table prefix
+    /// Named snapshots' retention and test hook (PostgresMessageStore+Snapshots.swift).
+    let snapshotSettings = SnapshotSettings(defaultDirectory: "")
 
     /// Connects, creating the tables if they do not exist.
     public init(configuration: PostgresConfiguration, clock: MessageClock = .system) throws {

@@ -187,12 +187,14 @@ public final class SQLiteEventStore: EventStore {
     }
 
     /// Critical when closed or when a trivial query fails.
-    public func health() async -> EventStoreHealth {
+    public func health() async -> StoreHealth {
         do {
             try await run { c in try c.query("SELECT count(*) FROM event_meta") }
-            return EventStoreHealth(status: .healthy)
+            return .healthy
+        } catch let e as MessageStoreError where e.kind == .closed {
+            return .critical([HealthReason(.closed, .critical, "\(path): \(e.message)")])
         } catch {
-            return EventStoreHealth(status: .critical, reasons: ["\(path): \(error)"])
+            return .critical([HealthReason(.ioError, .critical, "\(path): \(error)")])
         }
     }
 

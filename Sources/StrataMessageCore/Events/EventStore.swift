@@ -95,8 +95,9 @@ public protocol EventStore: Sendable {
     /// The store's figures since it was opened (also reported through
     /// swift-metrics under `strata_events_*`).
     func metrics() -> EventStoreMetrics
-    /// Whether the store can serve appends and loads, with reasons.
-    func health() async -> EventStoreHealth
+    /// Whether the store can serve appends and loads, with reasons (the
+    /// message stores' `StoreHealth`).
+    func health() async -> StoreHealth
     /// The instruments the recovery helper reports its time through.
     var recorder: EventStoreRecorder { get }
     /// Flushes and releases the store; later calls throw `.closed`.

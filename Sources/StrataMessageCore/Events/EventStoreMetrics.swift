@@ -113,29 +113,3 @@ public final class EventStoreRecorder: Sendable {
         }
     }
 }
-
-/// What `EventStore.health()` reports.
-public struct EventStoreHealth: Sendable, Equatable {
-    /// How bad it is.
-    public enum Status: Int, Sendable, Comparable {
-        /// Serving appends and loads.
-        case healthy = 0
-        /// Serving, but something needs attention (see `reasons`).
-        case warning = 1
-        /// Not serving (closed, read-only after an I/O error, unreachable).
-        case critical = 2
-
-        /// Worse is greater.
-        public static func < (a: Status, b: Status) -> Bool { a.rawValue < b.rawValue }
-    }
-    /// The overall status (the worst of the checks).
-    public var status: Status
-    /// One line per check that is not healthy.
-    public var reasons: [String]
-
-    /// A report.
-    public init(status: Status, reasons: [String] = []) {
-        self.status = status
-        self.reasons = reasons
-    }
-}

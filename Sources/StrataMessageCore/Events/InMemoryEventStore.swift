@@ -95,8 +95,8 @@ public final class InMemoryEventStore: EventStore {
     }
 
     /// Healthy until closed.
-    public func health() async -> EventStoreHealth {
-        state.withLock { $0.closed } ? EventStoreHealth(status: .critical, reasons: ["closed"]) : EventStoreHealth(status: .healthy)
+    public func health() async -> StoreHealth {
+        state.withLock { $0.closed } ? .critical([HealthReason(.closed, .critical, "in-memory event store is closed")]) : .healthy
     }
 
     /// Overwrites the stored record of event `lsn` of `stream` (tests damage it).

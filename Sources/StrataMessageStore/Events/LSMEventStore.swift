@@ -67,7 +67,8 @@ public final class LSMEventStore: EventStore {
         try LSMEventStore(path: path, options: options, engine: engine)
     }
 
-    /// Opens a store with the message store's options (their commit mode and engine options).
+    /// Opens a store with the message store's options (their commit mode,
+    /// engine options and per-family options).
     public static func open(at path: String, options: MessageStoreOptions) async throws -> LSMEventStore {
         let mode: EventStoreOptions.CommitMode
         switch options.commitMode {
@@ -75,13 +76,18 @@ public final class LSMEventStore: EventStore {
         case .asyncDurable(let w): mode = .asyncDurable(groupWindow: w)
         case .syncDurable: mode = .syncDurable
         }
-        return try LSMEventStore(path: path, options: EventStoreOptions(commitMode: mode), engine: options.engine)
+        return try LSMEventStore(path: path, options: EventStoreOptions(commitMode: mode), engine: options.engine,
+                                 families: options.columnFamilyOptions)
     }
 
-    private init(path: String, options: EventStoreOptions, engine: Options) throws {
+    private init(path: String, options: EventStoreOptions, engine: Options, families: [String: ColumnFamilyOptions] = [:]) throws {
         let db: Database
         do { db = try Database.open(at: path, options: engine) } catch { throw Self.mapped(error) }
-        func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
+        // A family created here takes the engine's write buffer, compression,
+        // block size and bloom bits unless `families` names it.
+        func family(_ name: String) throws -> ColumnFamily {
+            try db.family(name, creatingWith: families[name] ?? ColumnFamilyOptions(inheriting: engine))
+        }
         self.db = db
         self.path = path
         self.options = options
@@ -107,12 +113,7 @@ public final class LSMEventStore: EventStore {
     /// engine's message as context).
     private static func mapped(_ error: any Error) -> any Error {
         guard let e = error as? StrataError else { return error }
-        switch e.kind {
-        case .corruption: return MessageStoreError(.corruption, e.description)
-        case .closed: return MessageStoreError(.closed, e.description)
-        case .invalidArgument: return MessageStoreError(.invalidArgument, e.description)
-        default: return error
-        }
+        return MessageStoreError(engine: e)
     }
 
     private static func marker(_ lsn: Int64) -> [UInt8] {
@@ -154,7 +155,7 @@ public final class LSMEventStore: EventStore {
         let start = EventStoreRecorder.now
         try EventRules.validate(input)
         while true {
-            let attempt = try reserve(input)
+            let attempt = try mappingEngineErrors { try reserve(input) }
             switch attempt {
             case .wait(let other):
                 // Another append holds one of these keys: once it has
@@ -229,6 +230,10 @@ public final class LSMEventStore: EventStore {
 
     /// Events of `stream` after `lsn`, up to the watermark (see `EventStore.load`).
     public func load(stream: String, after lsn: Int64, limit: Int) async throws -> [Event] {
+        try mappingEngineErrors { try loadSync(stream: stream, after: lsn, limit: limit) }
+    }
+
+    private func loadSync(stream: String, after lsn: Int64, limit: Int) throws -> [Event] {
         try checkOpen()
         guard limit > 0 else { return [] }
         let watermark = sequencer.withLock { $0.watermark }
@@ -241,19 +246,23 @@ public final class LSMEventStore: EventStore {
             out.append(try EventCodec.decode(it.value, stream: stream, lsn: Self.lsnOfKey(it.key)))
             it.next()
         }
-        do { try it.checkStatus() } catch { throw Self.mapped(error) }
+        try it.checkStatus()
         return out
     }
 
     /// The LSN stored under `key`, or nil.
     public func lsn(forIdempotencyKey key: String) async throws -> Int64? {
         try checkOpen()
-        guard let raw = try db.get(Self.idempotencyKey(key), in: keys) else { return nil }
+        guard let raw = try mappingEngineErrors({ try db.get(Self.idempotencyKey(key), in: keys) }) else { return nil }
         return try Self.int64(raw, "idempotency key \(key)")
     }
 
     /// The snapshot of `stream` with the highest `uptoLSN`, verified.
     public func latestSnapshot(stream: String) async throws -> EventSnapshot? {
+        try mappingEngineErrors { try latestSnapshotSync(stream: stream) }
+    }
+
+    private func latestSnapshotSync(stream: String) throws -> EventSnapshot? {
         try checkOpen()
         let it = try db.makeIterator(in: snapshots, options: ReadOptions(
             lowerBound: MessageCodec.queuePrefix(stream), upperBound: MessageCodec.queueEnd(stream)))
@@ -296,14 +305,14 @@ public final class LSMEventStore: EventStore {
 
     /// Critical when closed or when the engine stopped writes after an
     /// error; a warning while appends wait behind a hole in the LSNs.
-    public func health() async -> EventStoreHealth {
+    public func health() async -> StoreHealth {
         let (closed, gap) = sequencer.withLock { ($0.closed, $0.next - 1 - $0.watermark) }
-        if closed { return EventStoreHealth(status: .critical, reasons: ["event store at \(path) is closed"]) }
+        if closed { return .critical([HealthReason(.closed, .critical, "event store at \(path) is closed")]) }
         if let bg = db.property("strata.background-error"), !bg.isEmpty {
-            return EventStoreHealth(status: .critical, reasons: ["engine stopped writes: \(bg)"])
+            return .critical([HealthReason(.backgroundError, .critical, "engine stopped writes: \(bg)")])
         }
-        if gap > 10_000 { return EventStoreHealth(status: .warning, reasons: ["\(gap) appended events not yet loadable"]) }
-        return EventStoreHealth(status: .healthy)
+        if gap > 10_000 { return .warning([HealthReason(.backgroundError, .warning, "\(gap) appended events not yet loadable")]) }
+        return .healthy
     }
 
     /// The stored record of event `lsn` of `stream` (tests damage it).

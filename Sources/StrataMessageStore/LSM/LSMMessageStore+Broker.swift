@@ -14,6 +14,7 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let settings = catalog.withLock { $0.settings(of: queue) }
@@ -149,14 +150,11 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
-        let deadline = ContinuousClock.now + maxWait
-        while true {
-            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
-            let now = ContinuousClock.now
-            if !got.isEmpty || now >= deadline { return got }
-            // Woken by the next add to land in this queue; lock expiries and
-            // schedules have no signal, so never sleep longer than 50 ms.
-            await (try runtime(queue, try opened())).arrivals.wait(timeout: min(deadline - now, .milliseconds(50)))
+        // Woken by the next add to land in this queue; lock expiries and
+        // schedules have no signal, so never sleeps longer than 50 ms.
+        // Cancellation ends the wait at once (`CancellationError`).
+        try await longPoll(maxWait: maxWait, signal: { try runtime(queue, try opened()).arrivals }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
         }
     }
 
@@ -199,6 +197,7 @@ extension LSMMessageStore {
             }
             var m = message
             var e = WindowEntry(key: key, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: true)
+            noteCacheGrowth(e.bytes)
             if let delivery {
                 m.deliveryCount = delivery.count
                 e.message = m
@@ -230,8 +229,7 @@ extension LSMMessageStore {
     /// The key of `token`'s message (from the token, or the id index).
     private func key(of token: LockToken, _ o: Opened) throws -> [UInt8] {
         if !token.storageKey.isEmpty { return token.storageKey }
-        guard let raw = try o.db.get(Array(token.messageID.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else {
+        guard let key = try storedKey(of: token.messageID, o) else {
             throw MessageStoreError(.lockLost, "\(token) is not held (message not stored)")
         }
         return key
@@ -263,6 +261,7 @@ extension LSMMessageStore {
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let started = MessageStoreMetrics.now
         let o = try opened()
         let now = clock.now()
@@ -306,6 +305,7 @@ extension LSMMessageStore {
     /// with `deadLetterReason`, or (nil) unlocks it for redelivery — unless it
     /// has used its deliveries, which dead-letters it too.
     private func release(_ token: LockToken, deadLetterReason: String?) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -354,6 +354,7 @@ extension LSMMessageStore {
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -398,6 +399,7 @@ extension LSMMessageStore {
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
