@@ -15,6 +15,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
@@ -53,6 +54,9 @@ let package = Package(
             name: "StrataMessageCore",
             dependencies: [
                 "CStrataSupport",
+                // liblz4 (a system library, not the engine): event records
+                // above the compression threshold on every backend.
+                "CLZ4",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -76,7 +80,10 @@ let package = Package(
         ),
         .target(
             name: "StrataPostgres",
-            dependencies: ["StrataMessageCore", "CLibPQ"]
+            dependencies: [
+                "StrataMessageCore", "CLibPQ",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+            ]
         ),
         .target(
             name: "StrataBench",

@@ -82,16 +82,45 @@ import Testing
         #expect(compareKeys(keys[3], MessageCodec.queueEnd("a")) < 0)
     }
 
-    @Test func eventAndSnapshotRecordsRoundTripAndRejectTruncation() throws {
-        var e = Event(stream: "doc", payload: [1, 2, 3], idempotencyKey: "k", metadata: ["actor": "ann", "v": "2"])
+    @Test(arguments: [EventStoreOptions.Compression.none, .lz4(threshold: 1)])
+    func eventAndSnapshotRecordsRoundTripAndRejectTruncation(compression: EventStoreOptions.Compression) throws {
+        var e = Event(stream: "doc", payload: [UInt8](repeating: 3, count: 200) + [1, 2], idempotencyKey: "k", metadata: ["actor": "ann", "v": "2"])
         e.lsn = 42
-        e.checksum = 0xdead_beef
-        let b = EventCodec.encode(e)
-        #expect(try EventCodec.decode(b) == e)
-        for n in 0..<b.count { #expect(throws: MessageStoreError.self) { try EventCodec.decode(Array(b[..<n])) } }
-        let snap = EventSnapshot(stream: "doc", uptoLSN: 41, state: [9, 9], version: 3, createdAt: Date(timeIntervalSince1970: 12.5))
-        let sb = EventCodec.encode(snap)
-        #expect(try EventCodec.decodeSnapshot(sb) == snap)
-        for n in 0..<sb.count { #expect(throws: MessageStoreError.self) { try EventCodec.decodeSnapshot(Array(sb[..<n])) } }
+        let (b, sum, _) = EventCodec.encode(e, compression: compression)
+        e.checksum = sum
+        #expect(sum == EventCodec.crc(Array(b.dropLast(4))))
+        #expect(b[0] == 2 && b[1] == (compression == .none ? 0 : 1))
+        #expect(try EventCodec.decode(b, stream: "doc", lsn: 42) == e)
+        for n in 0..<b.count { #expect(throws: MessageStoreError.self) { try EventCodec.decode(Array(b[..<n]), stream: "doc", lsn: 42) } }
+        for at in b.indices {
+            var bad = b
+            bad[at] ^= 0x10
+            let error = #expect(throws: MessageStoreError.self) { try EventCodec.decode(bad, stream: "doc", lsn: 42) }
+            #expect(error?.kind == .corruption && error?.message.hasPrefix("event 42 of stream doc:") == true)
+        }
+        // A record found at another place than the one it names is corruption.
+        #expect(throws: MessageStoreError.self) { try EventCodec.decode(b, stream: "doc", lsn: 43) }
+        #expect(throws: MessageStoreError.self) { try EventCodec.decode(b, stream: "other", lsn: 42) }
+        let snap = EventSnapshot(stream: "doc", uptoLSN: 41, state: [UInt8](repeating: 9, count: 100), version: 3, createdAt: Date(timeIntervalSince1970: 12.5))
+        let sb = EventCodec.encode(snap, compression: compression).record
+        #expect(try EventCodec.decodeSnapshot(sb, stream: "doc", uptoLSN: 41) == snap)
+        for n in 0..<sb.count { #expect(throws: MessageStoreError.self) { try EventCodec.decodeSnapshot(Array(sb[..<n]), stream: "doc", uptoLSN: 41) } }
+        for at in sb.indices {
+            var bad = sb
+            bad[at] ^= 1
+            let error = #expect(throws: MessageStoreError.self) { try EventCodec.decodeSnapshot(bad, stream: "doc", uptoLSN: 41) }
+            #expect(error?.message.hasPrefix("snapshot up to LSN 41 of stream doc") == true)
+        }
+    }
+
+    @Test func firstVersionRecordsStayReadable() throws {
+        var e = Event(stream: "doc", payload: [1, 2, 3], idempotencyKey: "k", metadata: ["actor": "ann"])
+        e.lsn = 7
+        let v1 = EventCodec.encodeV1(e)
+        let back = try EventCodec.decode(v1, stream: "doc", lsn: 7)
+        #expect(back.payload == [1, 2, 3] && back.metadata == ["actor": "ann"] && back.checksum == EventCodec.crc([1, 2, 3]))
+        var bad = v1
+        bad[bad.count - 12] ^= 1  // inside the payload checksum
+        #expect(throws: MessageStoreError.self) { try EventCodec.decode(bad, stream: "doc", lsn: 7) }
     }
 }

@@ -36,6 +36,9 @@ public struct MessageStoreError: Error, Sendable, Equatable, CustomStringConvert
         /// process, deadlock, connection lost, server down): the operation
         /// did nothing and may be retried.
         case unavailable
+        /// An event store already holds this idempotency key (under
+        /// `EventStoreOptions.DuplicatePolicy.fail`); `existingLSN` is its LSN.
+        case duplicateKey
     }
     /// The class of failure.
     public let kind: Kind
@@ -43,6 +46,8 @@ public struct MessageStoreError: Error, Sendable, Equatable, CustomStringConvert
     public let message: String
     /// The backend's error this one was mapped from, if any.
     public let underlying: (any Error)?
+    /// For `.duplicateKey`: the LSN the key was stored under.
+    public var existingLSN: Int64?
 
     /// Creates an error.
     public init(_ kind: Kind, _ message: String) {
