@@ -29,9 +29,11 @@ public struct PostgresConfiguration: Sendable {
 /// `backup(to:)` writes a `MessageExport` file (use `pg_dump` for the whole
 /// database); `restore(from:)` replaces the contents with one.
 public final class PostgresMessageStore: MessageStore {
-    private let pool: PostgresPool
+    let pool: PostgresPool
     private let clock: MessageClock
-    private let t: String  // table prefix
+    let t: String  // table prefix
+    /// Boundaries of served pages (PostgresMessageStore+Paging.swift).
+    let cursors = PageCursors<OrderPosition>()
 
     /// Connects, creating the tables if they do not exist.
     public init(configuration: PostgresConfiguration, clock: MessageClock = .system) throws {
@@ -68,7 +70,7 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    private func catalog(_ c: PostgresConnection, forUpdate: Bool = false) throws -> EntityCatalog {
+    func catalog(_ c: PostgresConnection, forUpdate: Bool = false) throws -> EntityCatalog {
         let rows = try c.query("SELECT json FROM \(t)catalog WHERE k = 0" + (forUpdate ? " FOR UPDATE" : ""))
         guard rows.count == 1 else { throw MessageStoreError(.corruption, "\(t)catalog has no row") }
         do { return try JSONDecoder().decode(EntityCatalog.self, from: Data(try rows.bytes(0, 0))) } catch {
@@ -121,7 +123,7 @@ public final class PostgresMessageStore: MessageStore {
                   .int(Int64(m.deliveryCount))])
     }
 
-    private struct Stored {
+    struct Stored {
         var seq: Int64
         var message: Message
         var visibleAt: Int64
@@ -129,9 +131,9 @@ public final class PostgresMessageStore: MessageStore {
         var lockedUntil: Int64
     }
 
-    private var columns: String { "seq, record, delivery_count, visible_at, lock_token, locked_until" }
+    var columns: String { "seq, record, delivery_count, visible_at, lock_token, locked_until" }
 
-    private func stored(_ rows: PostgresConnection.Rows) throws -> [Stored] {
+    func stored(_ rows: PostgresConnection.Rows) throws -> [Stored] {
         try (0..<rows.count).map { r in
             var m = try MessageCodec.decode(try rows.bytes(r, 1))
             m.deliveryCount = Int(rows.int(r, 2))

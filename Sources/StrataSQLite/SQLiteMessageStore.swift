@@ -24,6 +24,8 @@ public final class SQLiteMessageStore: MessageStore {
     private let clock: MessageClock
     private let path: String
     private let synchronous: Synchronous
+    /// Boundaries of served pages (SQLiteMessageStore+Paging.swift).
+    let cursors = PageCursors<OrderPosition>()
 
     /// Opens (creating if needed) the store in the SQLite file at `path`.
     public init(path: String, synchronous: Synchronous = .full, clock: MessageClock = .system) throws {
@@ -58,14 +60,14 @@ public final class SQLiteMessageStore: MessageStore {
         return c
     }
 
-    private func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+    func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
         try connection.withLock { c in
             guard let c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
             return try body(c)
         }
     }
 
-    private func loadCatalog(_ c: SQLiteConnection) throws -> EntityCatalog {
+    func loadCatalog(_ c: SQLiteConnection) throws -> EntityCatalog {
         var catalog = EntityCatalog()
         try c.query("SELECT json FROM catalog WHERE k = 0") { row in
             do { catalog = try JSONDecoder().decode(EntityCatalog.self, from: Data(row.blob(0))) } catch {
@@ -120,7 +122,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     /// A stored row.
-    private struct Stored {
+    struct Stored {
         var seq: Int64
         var message: Message
         var visibleAt: Int64
@@ -128,9 +130,9 @@ public final class SQLiteMessageStore: MessageStore {
         var lockedUntil: Int64
     }
 
-    private static let columns = "seq, record, delivery_count, visible_at, lock_token, locked_until"
+    static let columns = "seq, record, delivery_count, visible_at, lock_token, locked_until"
 
-    private func stored(_ row: SQLiteConnection.Row) throws -> Stored {
+    func stored(_ row: SQLiteConnection.Row) throws -> Stored {
         var m = try MessageCodec.decode(row.blob(1))
         m.deliveryCount = Int(row.int(2))
         return Stored(seq: row.int(0), message: m, visibleAt: row.int(3), lock: row.isNull(4) ? nil : row.blob(4), lockedUntil: row.int(5))

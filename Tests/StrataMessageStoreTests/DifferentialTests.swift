@@ -57,6 +57,17 @@ struct SeededGenerator: RandomNumberGenerator {
         try await run(seed: seed) { clock in try SQLiteMessageStore(path: dir + "/s.sqlite", clock: clock) }
     }
 
+    @Test(arguments: Array(1...3) as [UInt64])
+    func jsonStoreMatchesTheReference(seed: UInt64) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await run(seed: seed) { clock in
+            var options = JSONFileMessageStore.Options()
+            options.clock = clock
+            return try JSONFileMessageStore(directory: dir + "/json", options: options)
+        }
+    }
+
     @Test(arguments: Array(1...2) as [UInt64])
     func postgresStoreMatchesTheReference(seed: UInt64) async throws {
         guard let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] else { return }  // make test sets it

@@ -7,14 +7,14 @@ import Synchronization
 /// `backup(to:)` writes a JSON file that `restore(from:)` reads; locks are
 /// not part of a backup (a restored message is unlocked).
 public final class InMemoryMessageStore: MessageStore {
-    private struct Stored {
+    struct Stored {
         var message: Message
         var sequence: UInt64
         /// Milliseconds the message becomes visible at; orders the queue.
         var visibleAt: Int64
         var lock: (id: UUID, until: Date)?
     }
-    private struct State {
+    struct State {
         var messages: [String: Stored] = [:]
         var catalog = EntityCatalog()
         /// Acknowledged ids still inside their duplicate window → window end.
@@ -22,15 +22,17 @@ public final class InMemoryMessageStore: MessageStore {
         var next: UInt64 = 0
         var closed = false
     }
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let clock: MessageClock
+    /// Boundaries of served pages (InMemoryMessageStore+Paging.swift).
+    let cursors = PageCursors<Position>()
 
     /// An empty store reading time from `clock`.
     public init(clock: MessageClock = .system) { self.clock = clock }
 
     public func initialize() async throws {}
 
-    private func locked<T>(_ body: (inout State) throws -> T) throws -> T {
+    func locked<T>(_ body: (inout State) throws -> T) throws -> T {
         try state.withLock { s in
             if s.closed { throw MessageStoreError(.closed, "store is closed") }
             return try body(&s)
@@ -95,7 +97,7 @@ public final class InMemoryMessageStore: MessageStore {
         }
     }
 
-    private static func ordered(_ s: State, queue: String) -> [Stored] {
+    static func ordered(_ s: State, queue: String) -> [Stored] {
         s.messages.values.filter { $0.message.queue == queue }
             .sorted { ($0.visibleAt, $0.sequence) < ($1.visibleAt, $1.sequence) }
     }

@@ -76,6 +76,8 @@ public final class LSMMessageStore: MessageStore {
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
     let metrics = MessageStoreMetrics()
+    /// Boundaries of served pages (LSMMessageStore+Paging.swift).
+    let cursors = PageCursors<[UInt8]>()
 
     struct Opened: Sendable {
         let db: Database
