@@ -99,7 +99,11 @@ let package = Package(
         ),
         .executableTarget(
             name: "StrataCLI",
-            dependencies: ["Strata", "StrataMessageStore", "StrataBench", "StrataStress"]
+            dependencies: [
+                "Strata", "StrataMessageStore", "StrataBench", "StrataStress",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
         .testTarget(
             name: "StrataTests",

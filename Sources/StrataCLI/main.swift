@@ -32,7 +32,7 @@ commands:
   import   read an export into a store (--db=STORE --from=FILE [--replace]; default merges, skipping known ids)
   purge    remove every message of --queue=NAME (asks for 'yes' unless --yes)
   queues   list a store's queues and subscriptions with their statistics
-  demo     broker demo on an embedded message store (--db=PATH, default ./data/demo-store; --messages=N)
+  demo     broker demo on a message store (--store=URL or STRATA_STORE, --db=PATH for an LSM store; default lsm:./data/demo-store; --messages=N)
   stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
 """
 
