@@ -109,7 +109,7 @@ public final class SQLiteMessageStore: MessageStore {
                 catalog.queues[m.queue] = QueueSettings()
                 catalogChanged = true
             }
-            if m.expiresAt == nil, let ttl = catalog.settings(of: m.queue).defaultTimeToLive { m.expiresAt = m.timestamp.adding(ttl) }
+            m = try BrokerPolicy.admit(m, catalog.settings(of: m.queue))
             try c.query("DELETE FROM removed_ids WHERE id = ?1", [.text(m.id)])
             try c.query("""
                 INSERT INTO messages(id, queue, visible_at, record, size, timestamp_ms, expires_at, delivery_count)
@@ -150,9 +150,8 @@ public final class SQLiteMessageStore: MessageStore {
 
     private func drop(_ s: Stored, now: Int64, _ catalog: EntityCatalog, _ c: SQLiteConnection) throws {
         try c.query("DELETE FROM messages WHERE seq = ?1", [.int(s.seq)])
-        if let w = catalog.settings(of: s.message.queue).duplicateDetectionWindow {
-            let end = s.message.timestamp.adding(w).millisecondsSince1970
-            if end > now { try c.query("INSERT OR REPLACE INTO removed_ids(id, window_end) VALUES (?1, ?2)", [.text(s.message.id), .int(end)]) }
+        if let end = BrokerPolicy.duplicateWindowEnd(s.message, catalog.settings(of: s.message.queue), now: Date(timeIntervalSince1970: Double(now) / 1000)) {
+            try c.query("INSERT OR REPLACE INTO removed_ids(id, window_end) VALUES (?1, ?2)", [.text(s.message.id), .int(end.millisecondsSince1970)])
         }
     }
 
@@ -326,9 +325,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     private func moveToDeadLetter(_ s: Stored, reason: String, now: Int64, _ c: SQLiteConnection) throws {
-        var m = s.message
-        m.queue = EntityPath.deadLetterQueue(of: m.queue)
-        m.headers[deadLetterReasonHeader] = reason
+        let m = BrokerPolicy.deadLettered(s.message, reason: reason)
         try c.query("DELETE FROM messages WHERE seq = ?1", [.int(s.seq)])
         try c.query("""
             INSERT INTO messages(id, queue, visible_at, record, size, timestamp_ms, expires_at, delivery_count)
@@ -345,10 +342,7 @@ public final class SQLiteMessageStore: MessageStore {
             try c.transaction {
                 let catalog = try loadCatalog(c)
                 let settings = catalog.settings(of: queue)
-                let duration = lockDuration ?? settings.lockDuration
-                guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
-                let until = now + duration.milliseconds
-                let isDLQ = EntityPath.isDeadLetterQueue(queue)
+                let until = now + (try BrokerPolicy.lockDuration(lockDuration, settings)).milliseconds
                 var out: [ReceivedMessage] = []
                 var after: (Int64, Int64) = (.min, .min)
                 while out.count < limit {
@@ -365,14 +359,14 @@ public final class SQLiteMessageStore: MessageStore {
                     if rows.isEmpty { break }
                     for s in rows where out.count < limit {
                         after = (s.visibleAt, s.seq)
-                        if !isDLQ, let e = s.message.expiresAt, e <= nowDate {
-                            if settings.deadLetterOnExpiration { try moveToDeadLetter(s, reason: "TTLExpiredException", now: now, c) }
-                            else { try drop(s, now: now, catalog, c) }
+                        switch BrokerPolicy.onReceive(s.message, queue: queue, settings, now: nowDate) {
+                        case .drop:
+                            try drop(s, now: now, catalog, c)
                             continue
-                        }
-                        if !isDLQ, s.message.deliveryCount >= settings.maxDeliveryCount {
-                            try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                        case .deadLetter(let reason):
+                            try moveToDeadLetter(s, reason: reason, now: now, c)
                             continue
+                        case .deliver: break
                         }
                         let token = UUID()
                         var m = s.message
@@ -416,8 +410,8 @@ public final class SQLiteMessageStore: MessageStore {
             try c.transaction {
                 let s = try held(token, now: now, c)
                 let settings = try loadCatalog(c).settings(of: token.queue)
-                if !EntityPath.isDeadLetterQueue(token.queue), s.message.deliveryCount >= settings.maxDeliveryCount {
-                    try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                if let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) {
+                    try moveToDeadLetter(s, reason: reason, now: now, c)
                 } else {
                     try c.query("UPDATE messages SET lock_token = NULL, locked_until = 0 WHERE seq = ?1", [.int(s.seq)])
                 }
