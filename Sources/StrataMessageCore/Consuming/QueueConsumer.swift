@@ -21,8 +21,10 @@ public struct DeadLetterError: Error, Sendable, Equatable, CustomStringConvertib
 /// graceful shutdown the consumer stops receiving, abandons what it had
 /// prefetched, lets running handlers finish within `gracePeriod`, then
 /// cancels them and abandons their messages. Cancelling `run()` does the
-/// same without the grace period. Delivery is at least once: a handler may
-/// see a message again after a crash, a lost lock or an abandon.
+/// same without the grace period. A closed store ends `run()` with its
+/// `.closed` error (other receive errors are logged and retried). Delivery
+/// is at least once: a handler may see a message again after a crash, a
+/// lost lock or an abandon.
 public struct QueueConsumer: Service {
     /// What a handler receives: the message and its lock.
     public typealias Handler = @Sendable (ReceivedMessage) async throws -> Void
@@ -77,6 +79,7 @@ public struct QueueConsumer: Service {
         } onGracefulShutdown: {
             run.beginShutdown()
         }
+        if let failure = run.failure { throw failure }
     }
 }
 
@@ -96,6 +99,8 @@ private final class ConsumerRun: Sendable {
         var idleWorkers: [CheckedContinuation<Buffered?, Never>] = []
         var receiverWaiting: CheckedContinuation<Int?, Never>?
         var receiveTask: Task<[ReceivedMessage], any Error>?
+        /// Why receiving stopped, when the store did it (closed).
+        var failure: (any Error)?
     }
     private enum Ended { case worker, timer }
     private let c: QueueConsumer
@@ -104,6 +109,9 @@ private final class ConsumerRun: Sendable {
     init(_ c: QueueConsumer) { self.c = c }
 
     private var capacity: Int { c.maxConcurrent + c.prefetch }
+
+    /// The store error that ended the run, if one did.
+    var failure: (any Error)? { state.withLock { $0.failure } }
 
     /// Stops receiving and wakes every waiter; idempotent.
     func beginShutdown() {
@@ -181,6 +189,11 @@ private final class ConsumerRun: Sendable {
             }) { task.cancel() }
             var got: [ReceivedMessage] = []
             do { got = try await task.value } catch is CancellationError {} catch {
+                if let e = error as? MessageStoreError, e.kind == .closed {
+                    // Nothing more can be received or settled: end the run with the error.
+                    state.withLock { $0.failure = e }
+                    return
+                }
                 c.logger.error("consumer receive failed", metadata: ["queue": "\(c.queue)", "error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(200))
             }

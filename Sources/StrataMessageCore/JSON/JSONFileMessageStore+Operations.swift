@@ -38,9 +38,13 @@ extension JSONFileMessageStore {
             throw MessageStoreError(.invalidArgument, "backup target \(path) already exists")
         }
         try await flushAll()
-        do { try FileManager.default.copyItem(atPath: directory, toPath: path) } catch {
-            throw MessageStoreError(.invalidArgument, "cannot copy \(directory) to \(path): \(error)")
-        }
+        // On the save queue: no save runs while the files are copied.
+        let source = directory
+        try await onSaveQueue { _ in
+            do { try FileManager.default.copyItem(atPath: source, toPath: path) } catch {
+                throw MessageStoreError(.invalidArgument, "cannot copy \(source) to \(path): \(error)")
+            }
+        }.wait()
     }
 
     /// Replaces the contents with the JSON store at `path` (read, checked,

@@ -115,17 +115,17 @@ public final class JSONFileMessageStore: MessageStore {
     /// Runs `body` on the state, then saves what it marked dirty: before
     /// returning (no `saveInterval`) or debounced.
     func change<T>(_ body: (inout State) throws -> T) async throws -> T {
-        let (result, job) = try state.withLock { s -> (T, JSONFileSet.Change?) in
+        let (result, ticket) = try state.withLock { s -> (T, SaveTicket?) in
             if s.closed { throw MessageStoreError(.closed, "store at \(directory) is closed") }
             let r = try body(&s)
-            if options.saveInterval == nil { return (r, takeChange(&s)) }
+            if options.saveInterval == nil { return (r, enqueue(takeChange(&s))) }
             if !s.saveScheduled && (s.dirtyEntities || s.dirtyState || !s.dirtyQueues.isEmpty) {
                 s.saveScheduled = true
                 scheduleSave()
             }
             return (r, nil)
         }
-        if let job { try await write(job) }
+        try await ticket?.wait()
         return result
     }
 
@@ -150,11 +150,11 @@ public final class JSONFileMessageStore: MessageStore {
 
     /// Saves every pending change now.
     public func flush() async throws {
-        let job = state.withLock { s -> JSONFileSet.Change in
+        let ticket = state.withLock { s -> SaveTicket in
             s.saveScheduled = false
-            return takeChange(&s)
+            return enqueue(takeChange(&s))
         }
-        try await write(job)
+        try await ticket.wait()
     }
 
     /// The files of everything marked dirty (clearing the marks); called
@@ -193,19 +193,19 @@ public final class JSONFileMessageStore: MessageStore {
         return change
     }
 
-    private func write(_ change: JSONFileSet.Change) async throws {
-        guard !change.isEmpty else { return }
+    /// Queues `change` on the save queue. Called under the state lock, so
+    /// saves reach the disk in the order their changes were made (a later
+    /// save of a file never lands before an earlier one).
+    private func enqueue(_ change: JSONFileSet.Change) -> SaveTicket {
+        onSaveQueue { files in try files.commit(change) }
+    }
+
+    /// Runs `body` on the save queue, after every save queued before it.
+    func onSaveQueue(_ body: @escaping @Sendable (JSONFileSet) throws -> Void) -> SaveTicket {
+        let ticket = SaveTicket()
         let files = self.files
-        try await withCheckedThrowingContinuation { (k: CheckedContinuation<Void, any Error>) in
-            saveQueue.async {
-                do {
-                    try files.commit(change)
-                    k.resume()
-                } catch {
-                    k.resume(throwing: error)
-                }
-            }
-        }
+        saveQueue.async { ticket.finish(Result { try body(files) }) }
+        return ticket
     }
 
     // MARK: State helpers (called under the state lock)
@@ -283,5 +283,35 @@ public final class JSONFileMessageStore: MessageStore {
             throw MessageStoreError(.lockLost, "\(token) is not held (expired, released, settled or never issued)")
         }
         return (q, i)
+    }
+}
+
+/// The outcome of one job on the save queue, awaited by the call that queued it.
+final class SaveTicket: Sendable {
+    private struct State {
+        var result: Result<Void, any Error>?
+        var waiter: CheckedContinuation<Void, any Error>?
+    }
+    private let state = StoreLock(State())
+
+    func finish(_ result: Result<Void, any Error>) {
+        let waiter = state.withLock { s -> CheckedContinuation<Void, any Error>? in
+            s.result = result
+            defer { s.waiter = nil }
+            return s.waiter
+        }
+        waiter?.resume(with: result)
+    }
+
+    /// Suspends (never blocks a thread) until the job has run.
+    func wait() async throws {
+        try await withCheckedThrowingContinuation { (k: CheckedContinuation<Void, any Error>) in
+            let done = state.withLock { s -> Result<Void, any Error>? in
+                if let r = s.result { return r }
+                s.waiter = k
+                return nil
+            }
+            if let done { k.resume(with: done) }
+        }
     }
 }

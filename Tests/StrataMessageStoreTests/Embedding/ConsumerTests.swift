@@ -152,3 +152,13 @@ func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) as
         try await store.close()
     }
 }
+
+@Suite struct ConsumerStoreClosedTests {
+    @Test func aClosedStoreEndsTheRunWithItsError() async throws {
+        let store = InMemoryMessageStore()
+        let consumer = QueueConsumer(store: store, queue: "q") { (_: Message) in }
+        let run = Task { try await consumer.run() }
+        try await store.close()
+        await #expect(throws: MessageStoreError.self) { try await run.value }
+    }
+}
