@@ -25,6 +25,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
     ],
     targets: [
         .systemLibrary(
@@ -65,6 +66,7 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
         .target(
@@ -95,7 +97,7 @@ let package = Package(
         ),
         .target(
             name: "StrataStress",
-            dependencies: ["Strata"]
+            dependencies: ["Strata", "StrataMessageStore"]
         ),
         .executableTarget(
             name: "StrataCLI",
@@ -121,8 +123,18 @@ let package = Package(
                 "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata",
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
             ]
         ),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// DocC: `STRATA_DOCC=1 swift package generate-documentation --target Strata`
+// (and StrataMessageCore, StrataMessageStore, StrataSQLite, StrataPostgres).
+// The plugin is added only when the variable is set, so ordinary builds and
+// CI neither resolve nor build it (GRDB does the same with SPI_BUILDER).
+if Context.environment["STRATA_DOCC"] == "1" {
+    package.dependencies.append(.package(url: "https://github.com/swiftlang/swift-docc-plugin.git", from: "1.5.0"))
+}

@@ -4,8 +4,9 @@ import StrataStress
 /// `strata stress`: crash tests in the spirit of db_stress.
 ///   --mode=blackbox   child process killed with SIGKILL at random moments (--dir=PATH)
 ///   --mode=powerloss  in-process, on the fault-injecting in-memory file system
+///   --mode=messages   a broker child on an LSM message store, SIGKILLed (--dir=PATH, --min-ms, --max-ms)
 ///   --cycles=N --workers=N --keys=N --seed=N --sync-fraction=F
-func runStress(_ args: [String]) {
+func runStress(_ args: [String]) async {
     let flags = parseFlags(args, allowed: ["mode", "cycles", "workers", "keys", "seed", "dir", "sync-fraction", "min-ms", "max-ms"])
     var config = StressConfig()
     config.workers = flags["workers"].flatMap { Int($0) } ?? 4
@@ -27,8 +28,15 @@ func runStress(_ args: [String]) {
         if failure == nil { try? FileManager.default.removeItem(atPath: dir) }
     case "powerloss":
         failure = PowerLossStress(config: config).run(cycles: cycles) { print($0) }
+    case "messages":  // the broker crash loop of the message store (Sources/StrataStress/Messages)
+        let dir = flags["dir"] ?? NSTemporaryDirectory() + "strata-msg-stress-\(getpid())"
+        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        failure = await MessageStoreStress(directory: dir, executable: exe, seed: config.seed)
+            .run(cycles: cycles, minRunMilliseconds: flags["min-ms"].flatMap { Int($0) } ?? 150,
+                 maxRunMilliseconds: flags["max-ms"].flatMap { Int($0) } ?? 900) { print($0) }
+        if failure == nil { try? FileManager.default.removeItem(atPath: dir) }
     default:
-        fail("--mode must be blackbox or powerloss", code: 2)
+        fail("--mode must be blackbox, powerloss or messages", code: 2)
     }
     let seconds = Date().timeIntervalSince(start)
     if let failure {

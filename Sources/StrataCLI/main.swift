@@ -1,5 +1,6 @@
 import Foundation
 import StrataBench
+import StrataStress
 
 /// `strata <command> [flags]`. Exit code 0 on success; otherwise one clear
 /// line on stderr and a non-zero code.
@@ -33,7 +34,8 @@ commands:
   purge    remove every message of --queue=NAME (asks for 'yes' unless --yes)
   queues   list a store's queues and subscriptions with their statistics
   demo     broker demo on a message store (--store=URL or STRATA_STORE, --db=PATH for an LSM store; default lsm:./data/demo-store; --messages=N)
-  stress   crash test: --mode=blackbox (SIGKILL loop) or --mode=powerloss (in-process) --cycles=N
+  stress   crash test: --mode=blackbox (SIGKILL loop), --mode=powerloss (in-process) or --mode=messages
+           (broker child on an LSM message store, SIGKILL loop) --cycles=N
 """
 
 var args = Array(CommandLine.arguments.dropFirst())
@@ -62,13 +64,15 @@ case "compact", "checkpoint", "verify":
 case "backup":
     runBackupCommand(args)
 case "stress":
-    runStress(args)
+    await runStress(args)
 case "demo":
     await runDemo(args)
 case "export", "import", "purge", "queues":
     await runMessageCommand(command, args)
 case "stress-child":
     runStressChild(args)
+case "stress-messages-child":
+    exit(await MessageStoreStress.childMain(args))
 case "help", "--help", "-h":
     print(usage)
 default:

@@ -34,6 +34,8 @@ public final class PostgresMessageStore: MessageStore {
     let t: String  // table prefix
     /// Boundaries of served pages (PostgresMessageStore+Paging.swift).
     let cursors = PageCursors<OrderPosition>()
+    /// Named snapshots' retention and test hook (PostgresMessageStore+Snapshots.swift).
+    let snapshotSettings = SnapshotSettings(defaultDirectory: "")
 
     /// Connects, creating the tables if they do not exist.
     public init(configuration: PostgresConfiguration, clock: MessageClock = .system) throws {

@@ -31,8 +31,8 @@ final class SQLiteConnection: @unchecked Sendable {  // used only under SQLiteMe
 
     private func error(_ what: String) -> MessageStoreError {
         let code = sqlite3_errcode(db)
-        let kind: MessageStoreError.Kind = code == SQLITE_CORRUPT || code == SQLITE_NOTADB ? .corruption : .invalidArgument
-        return MessageStoreError(kind, "\(path): \(what): \(String(cString: sqlite3_errmsg(db)))")
+        let cause = SQLiteResultError(code: code, extendedCode: sqlite3_extended_errcode(db), message: String(cString: sqlite3_errmsg(db)))
+        return MessageStoreError(MessageStoreError.Kind(sqliteCode: code), "\(path): \(what): \(cause.message)", underlying: cause)
     }
 
     /// Runs SQL without results (several statements allowed).

@@ -3,7 +3,6 @@ import Foundation
 import Glibc
 #endif
 import StrataMessageCore
-import Synchronization
 
 /// The message store on SQLite (WAL journal), for brokers that want a single
 /// file and SQL tooling, and as the comparison point of the benchmarks. Same
@@ -20,20 +19,25 @@ public final class SQLiteMessageStore: MessageStore {
         case normal = "NORMAL"
     }
 
-    private let connection: Mutex<SQLiteConnection?>
+    private let connection: StoreLock<SQLiteConnection?>
+    /// Wakes long polls when a message arrives or is unlocked.
+    private let arrivals = QueueSignals()
     private let clock: MessageClock
-    private let path: String
+    let path: String
     private let synchronous: Synchronous
     /// Boundaries of served pages (SQLiteMessageStore+Paging.swift).
     let cursors = PageCursors<OrderPosition>()
+    /// Named snapshots' directory and retention (SQLiteMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
 
     /// Opens (creating if needed) the store in the SQLite file at `path`.
     public init(path: String, synchronous: Synchronous = .full, clock: MessageClock = .system) throws {
         self.path = path
         self.clock = clock
         self.synchronous = synchronous
+        snapshotSettings = SnapshotSettings(defaultDirectory: path + ".snapshots")
         let c = try Self.openConnection(path, synchronous)
-        connection = Mutex(c)
+        connection = StoreLock(c)
     }
 
     private static func openConnection(_ path: String, _ synchronous: Synchronous) throws -> SQLiteConnection {
@@ -91,6 +95,7 @@ public final class SQLiteMessageStore: MessageStore {
     public func add(contentsOf messages: [Message]) async throws {
         let now = clock.now().millisecondsSince1970
         try locked { c in try c.transaction { try insert(messages, now: now, c) } }
+        arrivals.wake(messages.map(\.queue))
     }
 
     private func insert(_ messages: [Message], now: Int64, _ c: SQLiteConnection) throws {
@@ -189,26 +194,77 @@ public final class SQLiteMessageStore: MessageStore {
         try locked { c in try c.query("VACUUM INTO ?1", [.text(target)]) }
     }
 
+    /// Replaces the store with the SQLite file at `source` without writing
+    /// to it: the file is copied beside the store (`<path>.restore`) and
+    /// fsynced, the copy is checked by opening it, the live database is
+    /// checkpointed and closed, and the copy is renamed over it (atomic)
+    /// with the directory fsynced. A crash before the rename leaves the old
+    /// store, after it the restored one; never neither.
     public func restore(from source: String) async throws {
-        guard FileManager.default.fileExists(atPath: source) else { throw MessageStoreError(.invalidArgument, "no backup at \(source)") }
-        let probe = try Self.openConnection(source, synchronous)
-        _ = try loadCatalog(probe)
-        probe.close()
+        guard FileManager.default.fileExists(atPath: source) else { throw MessageStoreError(.notFound, "no backup at \(source)") }
+        let staged = path + ".restore"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
+        try Self.durableCopy(source, to: staged)
+        do {
+            let probe = try Self.openConnection(staged, synchronous)
+            _ = try loadCatalog(probe)
+            try probe.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+            probe.close()
+            try Self.fsync(path: staged)
+        } catch {
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
+            throw error
+        }
         try connection.withLock { c in
             guard let old = c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
             try old.exec("PRAGMA wal_checkpoint(TRUNCATE)")
             old.close()
             c = nil
-            let fm = FileManager.default
-            for suffix in ["-wal", "-shm"] { try? fm.removeItem(atPath: path + suffix) }
-            let staged = path + ".restore"
-            try? fm.removeItem(atPath: staged)
-            try fm.copyItem(atPath: source, toPath: staged)
+            // The checkpoint left the live file complete: its log can go.
+            for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
             guard rename(staged, path) == 0 else {
-                throw MessageStoreError(.invalidArgument, "cannot move \(staged) to \(path): errno \(errno)")
+                let e = errno
+                c = try? Self.openConnection(path, synchronous)
+                throw MessageStoreError(.ioError, "cannot move \(staged) to \(path): \(String(cString: strerror(e)))")
             }
+            try Self.fsync(path: (path as NSString).deletingLastPathComponent.isEmpty ? "." : (path as NSString).deletingLastPathComponent)
             c = try Self.openConnection(path, synchronous)
         }
+    }
+
+    /// Copies `source` to `target` (created, must not exist) and fsyncs it;
+    /// reads `source` only.
+    private static func durableCopy(_ source: String, to target: String) throws {
+        let input = open(source, O_RDONLY | O_CLOEXEC)
+        guard input >= 0 else { throw MessageStoreError(.ioError, "cannot read backup \(source): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(input) }
+        let output = open(target, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0o644)
+        guard output >= 0 else { throw MessageStoreError(.ioError, "cannot create \(target): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(output) }
+        var buffer = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(input, $0.baseAddress, $0.count) }
+            if n < 0 { throw MessageStoreError(.ioError, "reading \(source): \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            var written = 0
+            while written < n {
+                let w = buffer.withUnsafeBytes { write(output, $0.baseAddress! + written, n - written) }
+                if w < 0 {
+                    let kind: MessageStoreError.Kind = errno == ENOSPC ? .storageFull : .ioError
+                    throw MessageStoreError(kind, "writing \(target): \(String(cString: strerror(errno)))")
+                }
+                written += w
+            }
+        }
+        guard Glibc.fsync(output) == 0 else { throw MessageStoreError(.ioError, "fsync \(target): \(String(cString: strerror(errno)))") }
+    }
+
+    /// fsyncs a file or directory.
+    private static func fsync(path: String) throws {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw MessageStoreError(.ioError, "cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { Glibc.close(fd) }
+        guard Glibc.fsync(fd) == 0 else { throw MessageStoreError(.ioError, "fsync \(path): \(String(cString: strerror(errno)))") }
     }
 
     public func compact() async throws {
@@ -217,6 +273,12 @@ public final class SQLiteMessageStore: MessageStore {
             try c.query("DELETE FROM removed_ids WHERE window_end <= ?1", [.int(now)])
             try c.exec("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
         }
+    }
+
+    /// Runs raw SQL on the store's connection (tests provoke SQLite errors
+    /// with it, e.g. `PRAGMA max_page_count` for a full database).
+    package func executeForTesting(_ sql: String) throws {
+        try locked { c in try c.exec(sql) }
     }
 
     public func close() async throws {
@@ -315,13 +377,15 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func publish(_ messages: [Message], topic: String) async throws -> Int {
         let now = clock.now().millisecondsSince1970
-        return try locked { c in
+        let copies = try locked { c in
             try c.transaction {
                 let copies = try loadCatalog(c).fanOut(messages, topic: topic)
                 try insert(copies, now: now, c)
-                return copies.count
+                return copies
             }
         }
+        arrivals.wake(copies.map(\.queue))
+        return copies.count
     }
 
     private func moveToDeadLetter(_ s: Stored, reason: String, now: Int64, _ c: SQLiteConnection) throws {
@@ -382,6 +446,15 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
+    /// Long polling woken by arrivals in `queue` (adds, publishes, abandons);
+    /// at most 50 ms between tries for lock expiries and schedules, which
+    /// send no signal. Cancellation ends it at once with `CancellationError`.
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        try await longPoll(maxWait: maxWait, signal: { arrivals.signal(for: queue) }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+        }
+    }
+
     private static func bytes(_ u: UUID) -> [UInt8] { withUnsafeBytes(of: u.uuid) { Array($0) } }
 
     /// The row `token` holds a live lock on, or `.lockLost`.
@@ -417,6 +490,7 @@ public final class SQLiteMessageStore: MessageStore {
                 }
             }
         }
+        arrivals.wake([token.queue, EntityPath.deadLetterQueue(of: token.queue)])
     }
 
     public func deadLetter(_ token: LockToken, reason: String) async throws {
@@ -424,6 +498,7 @@ public final class SQLiteMessageStore: MessageStore {
         try locked { c in
             try c.transaction { try moveToDeadLetter(try held(token, now: now, c), reason: reason, now: now, c) }
         }
+        arrivals.wake([EntityPath.deadLetterQueue(of: token.queue)])
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {

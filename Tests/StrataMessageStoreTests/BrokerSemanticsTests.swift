@@ -1,12 +1,11 @@
 import Foundation
 import Strata
 import StrataMessageStore
-import Synchronization
 import Testing
 
 /// A clock tests move by hand.
 final class ManualClock: Sendable {
-    private let time = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+    private let time = StoreLock(Date(timeIntervalSince1970: 1_800_000_000))
     var clock: MessageClock { MessageClock { [self] in time.withLock { $0 } } }
     func advance(_ d: Duration) { time.withLock { $0 = $0.addingTimeInterval(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) } }
     var now: Date { time.withLock { $0 } }
@@ -14,7 +13,7 @@ final class ManualClock: Sendable {
 
 /// Deliveries seen by competing consumers.
 final class DeliveryLog: Sendable {
-    private let log = Mutex<[String: Int]>([:])
+    private let log = StoreLock<[String: Int]>([:])
     func record(_ ids: [String]) { log.withLock { for id in ids { $0[id, default: 0] += 1 } } }
     var counts: [String: Int] { log.withLock { $0 } }
 }

@@ -1,12 +1,11 @@
 import Foundation
 import Strata
 import StrataMessageStore
-import Synchronization
 import Testing
 
 /// LSNs handed out by concurrent appenders.
 final class LSNLog: Sendable {
-    private let log = Mutex<[Int64]>([])
+    private let log = StoreLock<[Int64]>([])
     func record(_ l: Int64) { log.withLock { $0.append(l) } }
     var all: [Int64] { log.withLock { $0 } }
 }

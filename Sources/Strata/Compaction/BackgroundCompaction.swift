@@ -41,11 +41,11 @@ extension DBCore {
             if bgError == nil, let work = nextCompactionLocked() {
                 runCompactionLocked(work.compaction, family: work.family, manual: work.manual, more: work.more)
                 // `work` is gone here, so the input version may now be unreferenced.
-                deleteObsoleteFiles()
+                deleteObsoleteFilesLocked()
                 continue
             }
             if let e = bgError { failManualRequestsLocked(with: e) }
-            if versions.liveVersions.hasReleasedVersions { deleteObsoleteFiles() }
+            if versions.liveVersions.hasReleasedVersions { deleteObsoleteFilesLocked() }
             mu.wait(on: compactions.wakeup, nanoseconds: 500_000_000)
         }
         failManualRequestsLocked(with: StrataError(.closed, "database at \(path) is closed"))
@@ -114,7 +114,7 @@ extension DBCore {
                 m.targetLevel = max(1, deepest)
                 m.level = 0
             }
-            let maxInput = 25 * max(1, options.targetFileSizeBase)
+            let maxInput = 25 * options.targetFileSizeBase
             while let level = m.level, level < m.targetLevel {
                 if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
                     if compactions.conflicts(c, family: family.id) { return nil }

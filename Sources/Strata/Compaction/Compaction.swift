@@ -29,8 +29,8 @@ final class Compaction {
         self.outputLevel = outputLevel
         self.inputs = inputs
         self.grandparents = grandparents
-        self.maxOutputFileSize = max(1, options.targetFileSizeBase)
-        self.maxGrandparentOverlapBytes = 10 * max(1, options.targetFileSizeBase)
+        self.maxOutputFileSize = options.targetFileSizeBase
+        self.maxGrandparentOverlapBytes = 10 * options.targetFileSizeBase
         self.isManual = isManual
     }
 

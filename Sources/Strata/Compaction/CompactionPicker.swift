@@ -1,9 +1,8 @@
 /// Decides what to compact next (leveled compaction).
 ///
-/// Scores: level 0 = file count / `level0FileNumCompactionTrigger`; level
-/// L >= 1 = bytes at L / target(L), target(1) = `maxBytesForLevelBase`,
-/// target(L+1) = target(L) × `levelSizeMultiplier`. The last level has no
-/// score (nothing is below it). The highest score >= 1 is compacted.
+/// Scores: `CompactionScore` (level 0 by file count, deeper levels by size
+/// against their target). The last level has no score (nothing is below
+/// it). The highest score >= 1 is compacted.
 ///
 /// Level 0 → 1 takes the oldest level-0 file and every level-0 file that
 /// overlaps it, transitively, so no level-0 file left behind overlaps what
@@ -15,37 +14,25 @@
 /// evenness. With several compaction threads, candidates that conflict with
 /// a running job (see `CompactionControl.conflicts`) are skipped.
 ///
-/// Not thread-safe: the database calls it with `mu` held.
+/// Not thread-safe: the database calls it with `mu` held. `options` must be
+/// validated (`Options.validated()`).
 final class CompactionPicker {
     private let options: Options
+    /// The score formula (shared with `strata.stats`).
+    let score: CompactionScore
     private var compactPointers: [[UInt8]?] = Array(repeating: nil, count: Version.numLevels)
 
     init(options: Options) {
         self.options = options
+        self.score = CompactionScore(options: options)
     }
 
     /// Target size of level `level` (>= 1).
-    func maxBytes(forLevel level: Int) -> Double {
-        var bytes = Double(max(1, options.maxBytesForLevelBase))
-        if level > 1 {
-            for _ in 1..<level { bytes *= max(1, options.levelSizeMultiplier) }
-        }
-        return bytes
-    }
+    func maxBytes(forLevel level: Int) -> Double { score.maxBytes(forLevel: level) }
 
     /// Score of every level that can be compacted (0 ..< numLevels - 1).
     func scores(_ v: Version) -> [Double] {
-        var s: [Double] = []
-        s.reserveCapacity(Version.numLevels - 1)
-        // A stop or slowdown trigger set below the compaction trigger must
-        // still start compactions, or a stopped writer would wait forever.
-        let trigger = min(options.level0FileNumCompactionTrigger, options.level0SlowdownWritesTrigger,
-                          options.level0StopWritesTrigger)
-        s.append(Double(v.files[0].count) / Double(max(1, trigger)))
-        for level in 1..<(Version.numLevels - 1) {
-            s.append(Double(v.levelSize(level)) / maxBytes(forLevel: level))
-        }
-        return s
+        (0..<(Version.numLevels - 1)).map { score.score(v, level: $0) }
     }
 
     /// Bytes that compaction still has to move down for every level to be

@@ -64,7 +64,7 @@ extension DBCore {
         rebuildActiveMemtablesLocked()
         refreshCompactionPressureLocked()
         // Files no reader holds go now; the rest when their readers let go.
-        deleteObsoleteFiles()
+        deleteObsoleteFilesLocked()
         wakeCompactionLocked()
         mu.broadcast()  // writers waiting for this family's flush or level 0
         logger.info("strata: dropped column family \(family.name) (id \(family.id))")

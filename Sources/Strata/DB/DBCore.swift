@@ -56,6 +56,8 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: threads
     let commitParker = ThreadParker()
+    /// The commit leader's buffer for a group's log record (leader only).
+    let commitScratch = CommitScratch()
     let commitExited = ThreadParker()
     let flushExited = ThreadParker()
     private(set) var syncer: LogSyncer!
@@ -146,8 +148,8 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: threads
 
-    /// Compaction threads: `maxBackgroundCompactions`, at least one.
-    var compactionThreadCount: Int { max(1, options.maxBackgroundCompactions) }
+    /// Compaction threads: `maxBackgroundCompactions` (at least one, see `Options.validated()`).
+    var compactionThreadCount: Int { options.maxBackgroundCompactions }
 
     func startBackgroundThreads() {
         syncer = LogSyncer(
@@ -196,40 +198,6 @@ final class DBCore: @unchecked Sendable {
     }
 
     // MARK: files
-
-    /// Deletes files nothing refers to: logs every family has flushed past,
-    /// tables no live version lists (see `LiveVersions`: old versions held
-    /// by iterators and super versions keep their files) and no flush or
-    /// compaction is writing, temp files, old manifests. Caller holds `mu`
-    /// (VersionSet writes temp files and manifests only under it).
-    func deleteObsoleteFiles() {
-        guard let names = try? fs.listDirectory(at: path) else { return }
-        let live = versions.liveFileNumbers()
-        let minLog = min(versions.minLogNumber, logNumber)
-        for name in names {
-            guard let kind = DBPaths.parse(name) else { continue }
-            var remove = false
-            switch kind {
-            case .log(let n): remove = n < minLog
-            case .table(let n):
-                remove = !live.contains(n) && !compactions.isPending(n)
-                if remove {
-                    tableCache.evict(n)
-                    blockCache?.erase(fileNumber: n)
-                }
-            case .temp: remove = true
-            case .manifest(let n): remove = n != versions.manifestFileNumber
-            case .current, .lock: remove = false
-            }
-            if remove {
-                do {
-                    try fs.removeFile(at: DBPaths.join(path, name))
-                } catch {
-                    logger.warning("strata: could not delete obsolete file \(name): \(error)")
-                }
-            }
-        }
-    }
 
     /// Creates a new log file and makes its directory entry durable.
     func createLog(number: UInt64) throws -> WALHandle {

@@ -46,7 +46,7 @@ extension DBCore {
         defer { compactions.release([number]) }
         if family.dropped.load(ordering: .acquiring) {
             // Dropped meanwhile: the table is an orphan, deleted below.
-            deleteObsoleteFiles()
+            deleteObsoleteFilesLocked()
             return
         }
         switch result {
@@ -60,7 +60,7 @@ extension DBCore {
                 try versions.logAndApply(edit)
                 family.imm = nil
                 publishSuperVersion(family)
-                deleteObsoleteFiles()
+                deleteObsoleteFilesLocked()
                 wakeCompactionLocked()
             } catch let e as StrataError {
                 setBackgroundErrorLocked(e, during: "recording a flush in the MANIFEST")
@@ -96,7 +96,7 @@ extension DBCore {
             setBackgroundErrorLocked(asStrataError(error), during: "recording log numbers in the MANIFEST")
             return false
         }
-        deleteObsoleteFiles()
+        deleteObsoleteFilesLocked()
         return true
     }
 

@@ -115,7 +115,7 @@ final class MetricsReporter: Sendable {
     /// Starts the thread that publishes every `interval`.
     func start(interval: Duration, statistics: Statistics) {
         guard interval > .zero, !running.exchange(true, ordering: .relaxed) else { return }
-        let ns = max(1_000_000, interval.clampedNanoseconds)
+        let ns = interval.clampedNanoseconds  // at least 1 ms (Options.validated())
         let t = Thread { [self] in
             monitor.lock()
             while !stopping {

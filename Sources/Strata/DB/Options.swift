@@ -83,7 +83,7 @@ public struct Options: Sendable {
     public var targetFileSizeBase: UInt64 = 64 << 20
     /// Compaction threads, each running one job at a time; jobs running
     /// together never share a file or write overlapping ranges of a level
-    /// (values below 1 are treated as 1).
+    /// (values below 1 are treated as 1, see `validated()`).
     public var maxBackgroundCompactions: Int = 1
     /// Estimated bytes compaction is behind (each level's excess over its
     /// target, plus level 0 once it reaches its trigger) at which writes are
@@ -109,10 +109,15 @@ public struct Options: Sendable {
     /// process, where `pread` returns EIO and the read fails with
     /// `StrataError.ioError`. File systems that cannot map files read as before.
     public var allowMmapReads: Bool = false
-    /// Largest accepted key, in bytes.
+    /// Largest accepted key, in bytes (at most `Options.keySizeLimit`).
     public var maxKeySize: Int = 64 << 10
-    /// Largest accepted value, in bytes.
+    /// Largest accepted value, in bytes (at most `Options.valueSizeLimit`).
     public var maxValueSize: Int = 256 << 20
+    /// Size past which the MANIFEST is rotated: the next version edit
+    /// starts a new MANIFEST holding one snapshot of the current state
+    /// (synced, then CURRENT switched to it, then the old one deleted), so
+    /// the MANIFEST does not grow for the life of the process.
+    public var maxManifestFileSize: UInt64 = 64 << 20
     /// Where the engine logs flushes, recoveries and errors.
     public var logger: Logger = Logger(label: "strata")
     /// The storage seam; POSIX by default.

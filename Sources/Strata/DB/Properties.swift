@@ -48,17 +48,6 @@ extension DBCore {
         return out
     }
 
-    /// How full a level is relative to its compaction trigger (1 = due).
-    func compactionScore(level: Int, files: [FileMetaData]) -> Double {
-        if level == 0 {
-            return Double(files.count) / Double(max(1, options.level0FileNumCompactionTrigger))
-        }
-        var target = Double(options.maxBytesForLevelBase)
-        for _ in 1..<level { target *= options.levelSizeMultiplier }
-        let size = files.reduce(UInt64(0)) { $0 + $1.size }
-        return Double(size) / max(1, target)
-    }
-
     /// RocksDB-style compaction stats per level, then amplification, stalls,
     /// caches, bloom filters and latency percentiles.
     private func statsReport(_ sv: SuperVersion) -> String {
@@ -89,7 +78,7 @@ extension DBCore {
             totalCount += c.compactions
             totalNanos += c.nanoseconds
             out += statsRow("L\(level)", files: files.count, size: size,
-                            score: fixed(compactionScore(level: level, files: files), 2),
+                            score: fixed(CompactionScore(options: options).score(level: level, fileCount: files.count, bytes: size), 2),
                             read: c.bytesRead, written: written, user: user, count: c.compactions, nanos: c.nanoseconds)
         }
         out += statsRow("Sum", files: totalFiles, size: totalSize, score: "-", read: totalRead, written: totalWrite,

@@ -1,10 +1,11 @@
-/// Opening a database: lock, read CURRENT and the MANIFEST, restore the
-/// column families, replay the logs the MANIFEST does not cover (each
-/// record's per-family parts only into families whose log number says they
-/// still need that log), write what they held to tables, start a fresh log,
-/// record it all with one edit per family, and delete files nothing refers to.
+/// Opening a database: validate the options, lock, read CURRENT and the
+/// MANIFEST, restore the column families, replay the logs the MANIFEST does
+/// not cover (`LogReplay`), start a fresh log, record it all with one edit
+/// per family, and delete files nothing refers to.
 extension DBCore {
-    static func open(path: String, options: Options) throws -> DBCore {
+    static func open(path: String, options requested: Options) throws -> DBCore {
+        // Every option checked and clamped once; the engine sees only these.
+        let options = try requested.validated()
         let fs = options.fileSystem
         if !fs.isDirectory(at: path) {
             if fs.fileExists(at: path) {
@@ -15,7 +16,6 @@ extension DBCore {
             }
             try fs.createDirectory(at: path)
         }
-        try options.validateComparators()
         let lock = try fs.lockFile(at: DBPaths.lock(path))
         let core = DBCore(path: path, options: options, lock: lock)
         do {
@@ -28,11 +28,34 @@ extension DBCore {
         return core
     }
 
+    /// Recovery in steps: the MANIFEST (created or read), the families it
+    /// lists, the logs it does not cover replayed into fresh memtables
+    /// (`LogReplay`), then everything recorded at once with a fresh log.
     private func recover() throws {
         let started = ContinuousClock.now
-        var replayedBatches = 0
         let names = try fs.listDirectory(at: path)
-        if !names.contains("CURRENT") {
+        try loadOrCreateManifest(names)
+        restoreFamilies()
+        var replay = LogReplay(core: self, families: familyStates)
+        let logs = logsToReplay(names)
+        for number in logs {
+            if try !replay.replay(log: number) { break }
+        }
+        try replay.flushAll()
+        try install(replay)
+        logger.info("strata: opened database", metadata: [
+            "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replay.batches)",
+            "tables-written": "\(replay.tablesWritten)", "column-families": "\(familyStates.count)",
+            "last-sequence": "\(replay.maxSequence)",
+            "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
+        ])
+    }
+
+    /// Step 1: a directory without CURRENT is a new database (if it holds
+    /// nothing else and `createIfMissing` allows), otherwise CURRENT and the
+    /// MANIFEST it names are read.
+    private func loadOrCreateManifest(_ names: [String]) throws {
+        guard names.contains("CURRENT") else {
             let ours = names.filter { n in
                 guard let k = DBPaths.parse(n) else { return false }
                 return k != .lock
@@ -49,117 +72,44 @@ extension DBCore {
             }
             try versions.create()
             logger.info("strata: created database", metadata: ["path": "\(path)"])
-        } else {
-            if options.errorIfExists {
-                throw StrataError(.invalidArgument, "a database already exists at \(path) (errorIfExists is on)")
-            }
-            try versions.recover()
+            return
         }
-
-        restoreFamilies()
-        let families = familyStates
-
-        var maxSequence = versions.lastSequence
-        // One edit per family, each carrying the family's new log number, so
-        // any prefix of them that survives a crash is consistent.
-        var edits: [UInt32: VersionEdit] = [:]
-        for f in families {
-            var e = VersionEdit()
-            e.columnFamily = f.id
-            edits[f.id] = e
+        if options.errorIfExists {
+            throw StrataError(.invalidArgument, "a database already exists at \(path) (errorIfExists is on)")
         }
+        try versions.recover()
+    }
+
+    /// Step 2: the logs some family still needs (at or above the smallest
+    /// log number), oldest first; their numbers are never allocated again.
+    private func logsToReplay(_ names: [String]) -> [UInt64] {
         let minLog = versions.minLogNumber
         let logs = names.compactMap { n -> UInt64? in
             if case .log(let num) = DBPaths.parse(n), num >= minLog { return num }
             return nil
         }.sorted()
         for n in logs { versions.markFileNumberUsed(n) }
+        return logs
+    }
 
-        var memtables: [UInt32: Memtable] = [:]
-        for f in families { memtables[f.id] = f.makeMemtable() }
-        // A family's records in a log below its log number are already in
-        // its tables; records of dropped families are skipped (ids are never
-        // reused, so such records can only belong to the dropped family).
-        func router(forLog number: UInt64) -> ActiveMemtables {
-            var others: [UInt32: Memtable] = [:]
-            for f in families where f.id != 0 && number >= versions.logNumber(f.id) { others[f.id] = memtables[f.id] }
-            return ActiveMemtables(defaultMemtable: number >= versions.logNumber(0) ? memtables[0] : nil, others: others)
-        }
-        var stop = false
-        for number in logs where !stop {
-            let logPath = DBPaths.log(path, number)
-            let file = try fs.openForReading(at: logPath)
-            defer { file.close() }
-            let reader = LogReader(file: file, path: logPath, mode: options.walRecovery)
-            logger.info("strata: replaying log", metadata: ["log": "\(number)", "path": "\(logPath)"])
-            var into = router(forLog: number)
-            records: while let record = try reader.next() {
-                let batchSequence: SequenceNumber
-                do {
-                    let batch = try WriteBatch(decoding: record)
-                    batchSequence = batch.sequence
-                    if batch.count > 0 {
-                        replayedBatches += 1
-                        try record.withUnsafeBytes { try insert(batchBytes: $0, into: into) }
-                        maxSequence = max(maxSequence, batchSequence + UInt64(batch.count) - 1)
-                    }
-                } catch let e as StrataError {
-                    // The log frame was intact but its batch is not: treat it
-                    // as damage under the configured recovery mode.
-                    switch options.walRecovery {
-                    case .skipAnyCorruptedRecord:
-                        logger.warning("strata: skipping damaged batch in \(logPath): \(e)")
-                        continue
-                    case .pointInTime:
-                        logger.warning("strata: stopping log replay at a damaged batch in \(logPath): \(e)")
-                        stop = true
-                        break records
-                    case .absoluteConsistency, .tolerateCorruptedTail:
-                        throw StrataError(.corruption, "\(logPath): \(e.message)")
-                    }
-                }
-                // A whole batch is in the memtables before any of them is
-                // written out, and nothing is recorded until the end.
-                for f in families {
-                    guard let m = memtables[f.id], m.approximateMemoryUsage >= f.options.writeBufferSize else { continue }
-                    if let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
-                        edits[f.id]?.addFile(level: 0, meta)
-                    }
-                    memtables[f.id] = f.makeMemtable()
-                    into = router(forLog: number)
-                }
-            }
-            for report in reader.damageReports {
-                logger.warning("strata: log damage tolerated during recovery: \(report)")
-            }
-            if reader.stoppedAtDamage {
-                logger.warning("strata: replay stopped at damage in \(logPath); later records and logs are dropped (pointInTime)")
-                stop = true
-            }
-        }
-        for f in families {
-            if let m = memtables[f.id], let meta = try writeLevel0Table(m, number: versions.newFileNumber(), options: f.tableOptions) {
-                edits[f.id]?.addFile(level: 0, meta)
-            }
-        }
-
+    /// Step 4: starts a fresh log and records the replay's tables with one
+    /// edit per family, each carrying the new log as the family's log
+    /// number, so any prefix of them that survives a crash is consistent.
+    /// Then publishes the families and deletes what nothing refers to.
+    private func install(_ replay: LogReplay) throws {
         let newLog = versions.newFileNumber()
         wal = try createLog(number: newLog)
         logNumber = newLog
-        versions.lastSequence = maxSequence
-        lastSequence.store(maxSequence, ordering: .releasing)
-        try versions.logAndApply(families.map { f in
-            var e = edits[f.id]!
+        versions.lastSequence = replay.maxSequence
+        lastSequence.store(replay.maxSequence, ordering: .releasing)
+        try versions.logAndApply(familyStates.map { f in
+            var e = replay.edits[f.id]!
             e.logNumber = newLog
             return e
         })
-        for f in families { publishSuperVersion(f) }
-        deleteObsoleteFiles()
-        logger.info("strata: opened database", metadata: [
-            "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replayedBatches)",
-            "tables-written": "\(edits.values.reduce(0) { $0 + $1.newFiles.count })", "column-families": "\(families.count)", "last-sequence": "\(maxSequence)",
-            "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
-        ])
+        for f in familyStates { publishSuperVersion(f) }
+        // No other thread runs yet, so nothing needs `mu` here.
+        purge(findObsoleteFilesLocked())
     }
 
     /// Creates the state of every family the MANIFEST lists besides

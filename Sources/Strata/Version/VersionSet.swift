@@ -12,6 +12,8 @@ import Synchronization
 /// starts a new MANIFEST holding a full snapshot, syncs it, points CURRENT
 /// at it (temp file, sync, rename, directory sync) and removes the old one.
 /// An old manifest, possibly ending in a torn record, is never appended to.
+/// Once the MANIFEST passes `Options.maxManifestFileSize`, the next
+/// `logAndApply` does the same again (rotation by size).
 /// If `logAndApply` fails, the manifest writer is dropped and the next call
 /// starts a fresh manifest; the database should treat the failure as fatal
 /// for writes, since the edit may or may not have become durable.
@@ -337,6 +339,13 @@ final class VersionSet: Sendable {
                 m.writer = nil
                 m.number = manifestNumber.load(ordering: .acquiring)
                 throw error
+            }
+            if writer.fileSize > options.maxManifestFileSize {
+                // Rotation by size: the next call starts a new MANIFEST from
+                // a snapshot (the same steps as the first call after open),
+                // so the file does not grow for the life of the process.
+                try? writer.close()
+                m.writer = nil
             }
             if let old = oldManifest {
                 manifestNumber.store(m.number, ordering: .releasing)

@@ -142,25 +142,21 @@ final class LogReader {
         let message = "\(path): offset \(offset): \(reason)"
         inRecord = false
         partial.removeAll(keepingCapacity: true)
-        switch mode {
-        case .absoluteConsistency:
+        // Whether valid records follow matters only to tolerateCorruptedTail.
+        let tornTail = mode == .tolerateCorruptedTail ? try !validFragmentFollows(from: scanFrom) : false
+        switch mode.action(isTornTail: tornTail) {
+        case .fail:
             finished = true
-            throw StrataError(.corruption, message)
-        case .tolerateCorruptedTail:
-            if try validFragmentFollows(from: scanFrom) {
-                finished = true
+            if mode == .tolerateCorruptedTail {
                 throw StrataError(.corruption, message + "; valid records follow the damage, so it is not a torn tail")
             }
-            damageReports.append(message + " (torn tail dropped)")
+            throw StrataError(.corruption, message)
+        case .stop:
+            damageReports.append(message + (mode == .tolerateCorruptedTail ? " (torn tail dropped)" : ""))
             stoppedAtDamage = true
             finished = true
             return true
-        case .pointInTime:
-            damageReports.append(message)
-            stoppedAtDamage = true
-            finished = true
-            return true
-        case .skipAnyCorruptedRecord:
+        case .skip:
             damageReports.append(message + " (skipped)")
             resyncing = true
             return false

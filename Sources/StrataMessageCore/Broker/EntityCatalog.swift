@@ -39,14 +39,31 @@ package struct EntityCatalog: Sendable, Codable, Equatable {
         return topics[topic]?[name] == nil ? nil : (topic, name)
     }
 
-    /// Whether `queue` needs registering on first add (not derived, not known).
+    /// Whether `queue` needs registering on first add (not known, and not of
+    /// a derived form: those are never registered as user queues).
     package func needsImplicitRegistration(_ queue: String) -> Bool {
-        queues[queue] == nil && !EntityPath.isDeadLetterQueue(queue) && subscriptionOf(queue) == nil
+        queues[queue] == nil && Self.reservedForm(of: queue) == nil
     }
 
+    /// Checks the name of a queue, topic or subscription a user creates:
+    /// not empty, at most 60,000 bytes, and not of a derived form — ending
+    /// in `/$deadletterqueue` (a dead-letter queue) or containing
+    /// `/subscriptions/` (a subscription's queue) — which the store would
+    /// otherwise silently treat as that derived queue. Every backend calls
+    /// it (`.invalidArgument`).
     package static func validateName(_ name: String, _ what: String) throws {
         if name.isEmpty { throw MessageStoreError(.invalidArgument, "\(what) name must not be empty") }
         if name.utf8.count > 60_000 { throw MessageStoreError(.invalidArgument, "\(what) name longer than 60000 bytes") }
+        if let form = reservedForm(of: name) {
+            throw MessageStoreError(.invalidArgument, "\(what) name \(name) is reserved: names \(form) are derived queues")
+        }
+    }
+
+    /// The derived-name form `name` has, if any (for the error message).
+    package static func reservedForm(of name: String) -> String? {
+        if EntityPath.isDeadLetterQueue(name) { return "ending in /$deadletterqueue" }
+        if name.contains("/subscriptions/") { return "containing /subscriptions/" }
+        return nil
     }
 
     /// Copies of `messages` for the subscriptions of `topic` they pass.

@@ -60,6 +60,8 @@ public final class JSONFileMessageStore: MessageStore {
     let directory: String
     /// Boundaries of served pages (JSONFileMessageStore+Paging.swift).
     let cursors = PageCursors<OrderPosition>()
+    /// Named snapshots' directory and retention (JSONFileMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
     /// Every file operation runs here, in the order changes were made.
     private let saveQueue = DispatchQueue(label: "strata.json-store.save")
     var clock: MessageClock { options.clock }
@@ -69,6 +71,9 @@ public final class JSONFileMessageStore: MessageStore {
         guard !directory.isEmpty else { throw MessageStoreError(.invalidArgument, "the JSON store needs a directory") }
         self.directory = directory
         self.options = options
+        var d = directory
+        while d.hasSuffix("/") && d.count > 1 { d.removeLast() }
+        snapshotSettings = SnapshotSettings(defaultDirectory: d + ".snapshots")
         files = JSONFileSet(directory: directory, backupCount: max(0, options.backupCount), logger: options.logger)
         try files.prepare()
         let loaded = try Self.load(files)

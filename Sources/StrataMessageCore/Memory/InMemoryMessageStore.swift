@@ -1,31 +1,38 @@
 import Foundation
-import Synchronization
 
-/// The reference implementation: everything in memory, written for
-/// obviousness rather than speed (linear scans), with the semantics every
-/// persistent backend must match (the contract tests run against all).
+/// The reference implementation: everything in memory, with the semantics
+/// every persistent backend must match (the contract and differential tests
+/// run against all). Written to stay obvious: one lock around one `State`;
+/// each queue is a `QueueIndex` (messages by position for pending/recent, a
+/// heap of unlocked messages for receive, a heap of lock ends), so every
+/// per-message operation is O(log n) amortised. Long polls wake on arrival.
 /// `backup(to:)` writes a JSON file that `restore(from:)` reads; locks are
 /// not part of a backup (a restored message is unlocked).
 public final class InMemoryMessageStore: MessageStore {
     struct Stored {
         var message: Message
-        var sequence: UInt64
-        /// Milliseconds the message becomes visible at; orders the queue.
-        var visibleAt: Int64
+        var position: QueuePosition
         var lock: (id: UUID, until: Date)?
     }
     struct State {
         var messages: [String: Stored] = [:]
+        var queues: [String: QueueIndex] = [:]
         var catalog = EntityCatalog()
         /// Acknowledged ids still inside their duplicate window → window end.
         var recentlyRemoved: [String: Date] = [:]
         var next: UInt64 = 0
         var closed = false
+        /// Queues that got a deliverable message under the current lock
+        /// (their long polls are woken after it is released).
+        var arrived: Set<String> = []
     }
-    let state = Mutex(State())
-    private let clock: MessageClock
+    let state = StoreLock(State())
     /// Boundaries of served pages (InMemoryMessageStore+Paging.swift).
-    let cursors = PageCursors<Position>()
+    let cursors = PageCursors<QueuePosition>()
+    private let clock: MessageClock
+    private let arrivals = QueueSignals()
+    /// Named snapshots (InMemoryMessageStore+Snapshots.swift).
+    let snapshotShelf = StoreLock(InMemorySnapshotShelf())
 
     /// An empty store reading time from `clock`.
     public init(clock: MessageClock = .system) { self.clock = clock }
@@ -33,10 +40,13 @@ public final class InMemoryMessageStore: MessageStore {
     public func initialize() async throws {}
 
     func locked<T>(_ body: (inout State) throws -> T) throws -> T {
-        try state.withLock { s in
+        let (result, arrived) = try state.withLock { s in
             if s.closed { throw MessageStoreError(.closed, "store is closed") }
-            return try body(&s)
+            defer { s.arrived = [] }
+            return (try body(&s), s.arrived)
         }
+        if !arrived.isEmpty { arrivals.wake(arrived) }
+        return result
     }
 
     // MARK: Core
@@ -61,10 +71,18 @@ public final class InMemoryMessageStore: MessageStore {
             let settings = s.catalog.settings(of: m.queue)
             if m.expiresAt == nil, let ttl = settings.defaultTimeToLive { m.expiresAt = m.timestamp.adding(ttl) }
             s.recentlyRemoved[m.id] = nil
-            s.messages[m.id] = Stored(message: m, sequence: s.next,
-                                      visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970)
-            s.next += 1
+            place(m, visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970, in: &s)
         }
+    }
+
+    /// Stores `m` (not stored under its id yet) at the end of its visibility
+    /// millisecond, unlocked.
+    private static func place(_ m: Message, visibleAt: Int64, in s: inout State) {
+        let p = QueuePosition(visibleAt: visibleAt, sequence: s.next)
+        s.next += 1
+        s.messages[m.id] = Stored(message: m, position: p)
+        s.queues[m.queue, default: QueueIndex()].insert(p, id: m.id)
+        s.arrived.insert(m.queue)
     }
 
     package static func validate(_ m: Message) throws {
@@ -90,35 +108,37 @@ public final class InMemoryMessageStore: MessageStore {
 
     /// Removes an acknowledged message, leaving a duplicate-window marker.
     private static func drop(_ id: String, from s: inout State, now: Date) {
-        guard let stored = s.messages.removeValue(forKey: id) else { return }
+        guard let stored = unlink(id, from: &s) else { return }
         if let w = s.catalog.settings(of: stored.message.queue).duplicateDetectionWindow {
             let end = stored.message.timestamp.adding(w)
             if end > now { s.recentlyRemoved[id] = end }
         }
     }
 
-    static func ordered(_ s: State, queue: String) -> [Stored] {
-        s.messages.values.filter { $0.message.queue == queue }
-            .sorted { ($0.visibleAt, $0.sequence) < ($1.visibleAt, $1.sequence) }
+    /// Takes the message out of the store and its queue's index.
+    private static func unlink(_ id: String, from s: inout State) -> Stored? {
+        guard let stored = s.messages.removeValue(forKey: id) else { return nil }
+        s.queues[stored.message.queue]?.remove(stored.position)
+        return stored
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
-        try locked { s in Self.ordered(s, queue: queue).prefix(max(0, limit)).map(\.message) }
+        try locked { s in (s.queues[queue]?.oldest(max(0, limit)) ?? []).map { s.messages[$0]!.message } }
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
-        try locked { s in Self.ordered(s, queue: queue).suffix(max(0, limit)).reversed().map(\.message) }
+        try locked { s in (s.queues[queue]?.newest(max(0, limit)) ?? []).map { s.messages[$0]!.message } }
     }
 
     private struct Snapshot: Codable {
         var catalog: EntityCatalog
-        var messages: [[UInt8]]  // MessageCodec records, in sequence order
+        var messages: [[UInt8]]  // MessageCodec records, in arrival order
     }
 
     public func backup(to path: String) async throws {
         let snap = try locked { s in
             Snapshot(catalog: s.catalog,
-                     messages: s.messages.values.sorted { $0.sequence < $1.sequence }.map { MessageCodec.encode($0.message) })
+                     messages: s.messages.values.sorted { $0.position.sequence < $1.position.sequence }.map { MessageCodec.encode($0.message) })
         }
         guard !FileManager.default.fileExists(atPath: path) else {
             throw MessageStoreError(.invalidArgument, "backup target \(path) already exists")
@@ -128,7 +148,7 @@ public final class InMemoryMessageStore: MessageStore {
 
     public func restore(from path: String) async throws {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw MessageStoreError(.invalidArgument, "no backup at \(path)")
+            throw MessageStoreError(.notFound, "no backup at \(path)")
         }
         let snap: Snapshot
         do { snap = try JSONDecoder().decode(Snapshot.self, from: data) } catch {
@@ -138,11 +158,7 @@ public final class InMemoryMessageStore: MessageStore {
         try locked { s in
             s = State()
             s.catalog = snap.catalog
-            for m in messages {
-                s.messages[m.id] = Stored(message: m, sequence: s.next,
-                                          visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970)
-                s.next += 1
-            }
+            for m in messages { Self.place(m, visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970, in: &s) }
         }
     }
 
@@ -157,6 +173,17 @@ public final class InMemoryMessageStore: MessageStore {
 
     // MARK: Entities
 
+    /// Removes every message of `queues`; returns how many.
+    private static func deleteMessages(of queues: [String], in s: inout State) -> Int {
+        var n = 0
+        for q in queues {
+            guard let index = s.queues.removeValue(forKey: q) else { continue }
+            for id in index.allIds { s.messages[id] = nil }
+            n += index.live
+        }
+        return n
+    }
+
     public func createQueue(_ name: String, settings: QueueSettings) async throws {
         try EntityCatalog.validateName(name, "queue")
         try settings.validate()
@@ -165,12 +192,9 @@ public final class InMemoryMessageStore: MessageStore {
 
     public func deleteQueue(_ name: String) async throws {
         try locked { s in
-            let dlq = EntityPath.deadLetterQueue(of: name)
-            let hasMessages = s.messages.values.contains { $0.message.queue == name }
-            guard s.catalog.queues.removeValue(forKey: name) != nil || hasMessages else {
-                throw MessageStoreError(.notFound, "no queue \(name)")
-            }
-            s.messages = s.messages.filter { $0.value.message.queue != name && $0.value.message.queue != dlq }
+            let known = s.catalog.queues.removeValue(forKey: name) != nil
+            let n = Self.deleteMessages(of: [name, EntityPath.deadLetterQueue(of: name)], in: &s)
+            guard known || n > 0 else { throw MessageStoreError(.notFound, "no queue \(name)") }
         }
     }
 
@@ -186,11 +210,8 @@ public final class InMemoryMessageStore: MessageStore {
     public func deleteTopic(_ name: String) async throws {
         try locked { s in
             guard let subs = s.catalog.topics.removeValue(forKey: name) else { throw MessageStoreError(.notFound, "no topic \(name)") }
-            let gone = Set(subs.keys.flatMap {
-                let q = EntityPath.subscriptionQueue(topic: name, subscription: $0)
-                return [q, EntityPath.deadLetterQueue(of: q)]
-            })
-            s.messages = s.messages.filter { !gone.contains($0.value.message.queue) }
+            let qs = subs.keys.map { EntityPath.subscriptionQueue(topic: name, subscription: $0) }
+            _ = Self.deleteMessages(of: qs + qs.map(EntityPath.deadLetterQueue(of:)), in: &s)
         }
     }
 
@@ -213,8 +234,7 @@ public final class InMemoryMessageStore: MessageStore {
                 throw MessageStoreError(.notFound, "no subscription \(name) of topic \(topic)")
             }
             let q = EntityPath.subscriptionQueue(topic: topic, subscription: name)
-            let dlq = EntityPath.deadLetterQueue(of: q)
-            s.messages = s.messages.filter { $0.value.message.queue != q && $0.value.message.queue != dlq }
+            _ = Self.deleteMessages(of: [q, EntityPath.deadLetterQueue(of: q)], in: &s)
         }
     }
 
@@ -240,58 +260,96 @@ public final class InMemoryMessageStore: MessageStore {
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
         let now = clock.now()
+        let nowMs = now.millisecondsSince1970
         return try locked { s in
             let settings = s.catalog.settings(of: queue)
             let duration = lockDuration ?? settings.lockDuration
             guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
+            guard limit > 0, var index = s.queues.removeValue(forKey: queue) else { return [] }
+            defer { s.queues[queue] = index }
+            // Locks that have ended make their messages candidates again.
+            while let l = index.locks.min, l.until <= nowMs {
+                index.locks.popMin()
+                // Stale unless the message still holds this very lock and a
+                // renewal has not moved its end (renewals push a new entry).
+                if let stored = s.messages[l.id], stored.position == l.position, let held = stored.lock, held.id == l.lock, held.until <= now {
+                    s.messages[l.id]!.lock = nil
+                    index.ready.push(QueueIndex.Candidate(position: l.position, id: l.id))
+                }
+            }
             let isDLQ = EntityPath.isDeadLetterQueue(queue)
             var out: [ReceivedMessage] = []
-            for stored in Self.ordered(s, queue: queue) where out.count < limit {
-                if stored.visibleAt > now.millisecondsSince1970 { break }
-                if let l = stored.lock, l.until > now { continue }
-                let id = stored.message.id
+            while out.count < limit, let c = index.ready.min {
+                // The oldest unlocked message; later ones are no more visible.
+                guard let stored = s.messages[c.id], stored.position == c.position, stored.message.queue == queue, stored.lock == nil else {
+                    index.ready.popMin()  // acknowledged, moved or locked since it was pushed
+                    continue
+                }
+                if c.position.visibleAt > nowMs { break }
+                index.ready.popMin()
+                let id = c.id
                 if !isDLQ, let e = stored.message.expiresAt, e <= now {
-                    if settings.deadLetterOnExpiration { Self.moveToDeadLetter(id, reason: "TTLExpiredException", in: &s, now: now) }
-                    else { Self.drop(id, from: &s, now: now) }
+                    index.remove(c.position)
+                    s.messages[id] = nil
+                    if settings.deadLetterOnExpiration { Self.moveToDeadLetter(stored, reason: "TTLExpiredException", in: &s, now: now) }
+                    else { Self.rememberWindow(stored, in: &s, now: now) }
                     continue
                 }
                 if !isDLQ, stored.message.deliveryCount >= settings.maxDeliveryCount {
-                    Self.moveToDeadLetter(id, reason: "MaxDeliveryCountExceeded", in: &s, now: now)
+                    index.remove(c.position)
+                    s.messages[id] = nil
+                    Self.moveToDeadLetter(stored, reason: "MaxDeliveryCountExceeded", in: &s, now: now)
                     continue
                 }
                 let token = LockToken(id: UUID(), messageID: id, queue: queue)
                 let until = now.adding(duration)
                 s.messages[id]!.message.deliveryCount += 1
                 s.messages[id]!.lock = (token.id, until)
+                index.locks.push(QueueIndex.LockEnd(until: until.millisecondsSince1970, position: c.position, id: id, lock: token.id))
                 out.append(ReceivedMessage(message: s.messages[id]!.message, lockToken: token, lockedUntil: until))
             }
             return out
         }
     }
 
-    private static func moveToDeadLetter(_ id: String, reason: String, in s: inout State, now: Date) {
-        guard var stored = s.messages[id] else { return }
-        stored.message.queue = EntityPath.deadLetterQueue(of: stored.message.queue)
-        stored.message.headers[deadLetterReasonHeader] = reason
-        stored.lock = nil
-        stored.sequence = s.next
-        stored.visibleAt = now.millisecondsSince1970
-        s.next += 1
-        s.messages[id] = stored
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        // Woken by arrivals (adds, publishes, abandons, dead letters) in
+        // `queue`; at most 50 ms between tries for lock ends and schedules.
+        try await longPoll(maxWait: maxWait, signal: { arrivals.signal(for: queue) }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+        }
     }
 
-    /// Throws `.lockLost` unless `token` holds a live lock.
-    private static func checkLock(_ token: LockToken, in s: State, now: Date) throws {
+    /// Leaves the duplicate-window marker of a message that left the store.
+    private static func rememberWindow(_ stored: Stored, in s: inout State, now: Date) {
+        if let w = s.catalog.settings(of: stored.message.queue).duplicateDetectionWindow {
+            let end = stored.message.timestamp.adding(w)
+            if end > now { s.recentlyRemoved[stored.message.id] = end }
+        }
+    }
+
+    /// Stores `stored`'s message (already taken out of its queue) at the
+    /// end of its queue's dead-letter queue, unlocked, with `reason`.
+    private static func moveToDeadLetter(_ stored: Stored, reason: String, in s: inout State, now: Date) {
+        var m = stored.message
+        m.queue = EntityPath.deadLetterQueue(of: m.queue)
+        m.headers[deadLetterReasonHeader] = reason
+        place(m, visibleAt: now.millisecondsSince1970, in: &s)
+    }
+
+    /// The stored message `token` holds a live lock on, or `.lockLost`.
+    private static func held(_ token: LockToken, in s: State, now: Date) throws -> Stored {
         guard let stored = s.messages[token.messageID], stored.message.queue == token.queue,
               let l = stored.lock, l.id == token.id, l.until > now else {
             throw MessageStoreError(.lockLost, "\(token) is not held (expired, released or never issued)")
         }
+        return stored
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
         let now = clock.now()
         try locked { s in
-            for t in tokens { try Self.checkLock(t, in: s, now: now) }
+            for t in tokens { _ = try Self.held(t, in: s, now: now) }
             for t in tokens { Self.drop(t.messageID, from: &s, now: now) }
         }
     }
@@ -299,11 +357,15 @@ public final class InMemoryMessageStore: MessageStore {
     public func abandon(_ token: LockToken) async throws {
         let now = clock.now()
         try locked { s in
-            try Self.checkLock(token, in: s, now: now)
-            s.messages[token.messageID]!.lock = nil
-            let m = s.messages[token.messageID]!.message
+            let stored = try Self.held(token, in: s, now: now)
+            let m = stored.message
             if !EntityPath.isDeadLetterQueue(m.queue), m.deliveryCount >= s.catalog.settings(of: m.queue).maxDeliveryCount {
-                Self.moveToDeadLetter(m.id, reason: "MaxDeliveryCountExceeded", in: &s, now: now)
+                _ = Self.unlink(m.id, from: &s)
+                Self.moveToDeadLetter(stored, reason: "MaxDeliveryCountExceeded", in: &s, now: now)
+            } else {
+                s.messages[m.id]!.lock = nil
+                s.queues[m.queue]?.ready.push(QueueIndex.Candidate(position: stored.position, id: m.id))
+                s.arrived.insert(m.queue)
             }
         }
     }
@@ -311,45 +373,44 @@ public final class InMemoryMessageStore: MessageStore {
     public func deadLetter(_ token: LockToken, reason: String) async throws {
         let now = clock.now()
         try locked { s in
-            try Self.checkLock(token, in: s, now: now)
-            Self.moveToDeadLetter(token.messageID, reason: reason, in: &s, now: now)
+            let stored = try Self.held(token, in: s, now: now)
+            _ = Self.unlink(stored.message.id, from: &s)
+            Self.moveToDeadLetter(stored, reason: reason, in: &s, now: now)
         }
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
         let now = clock.now()
         return try locked { s in
-            try Self.checkLock(token, in: s, now: now)
+            let stored = try Self.held(token, in: s, now: now)
             let until = now.adding(s.catalog.settings(of: token.queue).lockDuration)
             s.messages[token.messageID]!.lock = (token.id, until)
+            s.queues[token.queue]?.locks.push(QueueIndex.LockEnd(until: until.millisecondsSince1970, position: stored.position,
+                                                                 id: token.messageID, lock: token.id))
             return until
         }
     }
 
     public func purge(queue: String) async throws -> Int {
-        try locked { s in
-            let before = s.messages.count
-            s.messages = s.messages.filter { $0.value.message.queue != queue }
-            return before - s.messages.count
-        }
+        try locked { s in Self.deleteMessages(of: [queue], in: &s) }
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
         let now = clock.now()
+        let nowMs = now.millisecondsSince1970
         return try locked { s in
             var st = QueueStatistics()
-            let dlq = EntityPath.deadLetterQueue(of: queue)
+            st.deadLettered = s.queues[EntityPath.deadLetterQueue(of: queue)]?.live ?? 0
             var oldest: Date?
-            for stored in s.messages.values {
-                if stored.message.queue == dlq { st.deadLettered += 1 }
-                guard stored.message.queue == queue else { continue }
+            for id in s.queues[queue]?.allIds ?? [] {
+                let stored = s.messages[id]!
                 st.bytes += stored.message.payload.count
-                if stored.visibleAt > now.millisecondsSince1970 { st.scheduled += 1 }
+                if stored.position.visibleAt > nowMs { st.scheduled += 1 }
                 else if let l = stored.lock, l.until > now { st.locked += 1 }
                 else { st.active += 1 }
                 oldest = min(oldest ?? stored.message.timestamp, stored.message.timestamp)
             }
-            st.oldestAge = oldest.map { .milliseconds(max(0, now.millisecondsSince1970 - $0.millisecondsSince1970)) }
+            st.oldestAge = oldest.map { .milliseconds(max(0, nowMs - $0.millisecondsSince1970)) }
             return st
         }
     }

@@ -32,35 +32,3 @@ public struct Message: Sendable, Equatable {
         self.expiresAt = expiresAt
     }
 }
-
-/// Errors of the message layer.
-public struct MessageStoreError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// The class of failure.
-    public enum Kind: String, Sendable {
-        /// A message with this id is already stored.
-        case duplicateId
-        /// Bad argument (empty id or queue, bad path).
-        case invalidArgument
-        /// Stored bytes could not be decoded.
-        case corruption
-        /// The store was closed.
-        case closed
-        /// No such queue, topic, subscription or message.
-        case notFound
-        /// The entity already exists.
-        case alreadyExists
-        /// The lock token is unknown or its lock has expired (the message may
-        /// have been delivered to someone else).
-        case lockLost
-    }
-    /// The class of failure.
-    public let kind: Kind
-    /// What happened.
-    public let message: String
-    /// Creates an error.
-    public init(_ kind: Kind, _ message: String) {
-        self.kind = kind
-        self.message = message
-    }
-    public var description: String { "\(kind.rawValue): \(message)" }
-}

@@ -107,14 +107,39 @@ public protocol MessageStore: Sendable {
     /// Every queue a broker reloads after a restart, sorted: the queues, the
     /// subscription queues, and every dead-letter queue that holds messages.
     func allQueueNames() async throws -> [String]
+
+    // MARK: Operations (Docs/message-store.md "Operations")
+
+    /// Takes a consistent named snapshot of the whole store, then deletes
+    /// the oldest snapshots beyond the store's `SnapshotOptions.maxSnapshots`.
+    /// A crash while it runs leaves the earlier snapshots intact and no
+    /// partial one visible. A name already taken is `.alreadyExists`.
+    @discardableResult
+    func createSnapshot(name: String) async throws -> SnapshotInfo
+    /// Every snapshot, oldest first.
+    func snapshots() async throws -> [SnapshotInfo]
+    /// Replaces the store's contents with snapshot `name` (checked against
+    /// its checksums first: a damaged snapshot is refused, the store untouched).
+    func restoreSnapshot(name: String) async throws
+    /// Deletes snapshot `name` (`.notFound` if there is none).
+    func deleteSnapshot(name: String) async throws
+    /// Checks the store: disk space against `thresholds`, engine or
+    /// connection state, corruption found. Never throws for a problem it
+    /// finds — that is a reason in the result.
+    func health(thresholds: HealthThresholds) async throws -> StoreHealth
+    /// Bytes the store occupies (files on disk; the database's tables for
+    /// PostgreSQL; payload bytes in memory).
+    func storageBytes() async throws -> Int64
 }
 
 extension MessageStore {
-    /// Long polling by retrying every 5 ms: backends without an arrival
-    /// signal (SQLite, memory) use this; the LSM store wakes waiters on arrival.
+    /// Long polling by retrying every 5 ms, for backends without an arrival
+    /// signal (the LSM, SQLite and in-memory stores wake waiters on arrival).
+    /// A cancelled task stops at once with `CancellationError`.
     public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
         let deadline = ContinuousClock.now + maxWait
         while true {
+            try Task.checkCancellation()
             let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
             if !got.isEmpty || ContinuousClock.now >= deadline { return got }
             try await Task.sleep(for: min(.milliseconds(5), deadline - ContinuousClock.now))
@@ -130,4 +155,58 @@ extension MessageStore {
     /// Publishes one message to a topic.
     @discardableResult
     public func publish(_ message: Message, topic: String) async throws -> Int { try await publish([message], topic: topic) }
+}
+
+// Defaults, so a backend written before the operations API still compiles;
+// every backend in this package overrides all of them.
+extension MessageStore {
+    /// Health with the default thresholds.
+    public func health() async throws -> StoreHealth { try await health(thresholds: HealthThresholds()) }
+
+    /// Not supported: a backend without its own snapshots says so.
+    @discardableResult
+    public func createSnapshot(name: String) async throws -> SnapshotInfo { throw Self.snapshotsUnsupported }
+    /// Not supported: a backend without its own snapshots says so.
+    public func snapshots() async throws -> [SnapshotInfo] { throw Self.snapshotsUnsupported }
+    /// Not supported: a backend without its own snapshots says so.
+    public func restoreSnapshot(name: String) async throws { throw Self.snapshotsUnsupported }
+    /// Not supported: a backend without its own snapshots says so.
+    public func deleteSnapshot(name: String) async throws { throw Self.snapshotsUnsupported }
+
+    private static var snapshotsUnsupported: MessageStoreError {
+        MessageStoreError(.invalidArgument, "\(Self.self) does not support named snapshots")
+    }
+
+    /// A probe: the store answers `queues()` (healthy) or not (critical,
+    /// with the error as the reason).
+    public func health(thresholds: HealthThresholds) async throws -> StoreHealth {
+        do {
+            _ = try await queues()
+            return .healthy
+        } catch {
+            return StoreHealth(reasons: [HealthReason.from(error)])
+        }
+    }
+
+    /// The payload bytes of every queue (dead-letter and subscription queues included).
+    public func storageBytes() async throws -> Int64 {
+        var total: Int64 = 0
+        for q in try await allStoredQueues() { total += Int64(try await statistics(queue: q).bytes) }
+        return total
+    }
+}
+
+extension HealthReason {
+    /// The critical finding an operation's failure amounts to.
+    package static func from(_ error: any Error) -> HealthReason {
+        guard let e = error as? MessageStoreError else { return HealthReason(.connectionLost, .critical, "\(error)") }
+        switch e.kind {
+        case .closed: return HealthReason(.closed, .critical, e.message)
+        case .corruption: return HealthReason(.corruption, .critical, e.message)
+        case .readOnly: return HealthReason(.readOnly, .critical, e.message)
+        case .storageFull: return HealthReason(.lowDiskSpace, .critical, e.message)
+        case .ioError: return HealthReason(.ioError, .critical, e.message)
+        default: return HealthReason(.connectionLost, .critical, e.description)
+        }
+    }
 }

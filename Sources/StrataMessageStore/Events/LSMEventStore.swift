@@ -36,7 +36,9 @@ public final class LSMEventStore: EventStore {
 
     private init(path: String, options: MessageStoreOptions) throws {
         let db = try Database.open(at: path, options: options.engine)
-        func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
+        func family(_ name: String) throws -> ColumnFamily {
+            try db.family(name, creatingWith: options.columnFamilyOptions[name] ?? ColumnFamilyOptions(inheriting: options.engine))
+        }
         self.db = db
         events = try family("events")
         keys = try family("event-keys")

@@ -14,6 +14,7 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let settings = catalog.withLock { $0.settings(of: queue) }
@@ -142,14 +143,11 @@ extension LSMMessageStore {
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
-        let deadline = ContinuousClock.now + maxWait
-        while true {
-            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
-            let now = ContinuousClock.now
-            if !got.isEmpty || now >= deadline { return got }
-            // Woken by the next add to land in this queue; lock expiries and
-            // schedules have no signal, so never sleep longer than 50 ms.
-            await (try runtime(queue, try opened())).arrivals.wait(timeout: min(deadline - now, .milliseconds(50)))
+        // Woken by the next add to land in this queue; lock expiries and
+        // schedules have no signal, so never sleeps longer than 50 ms.
+        // Cancellation ends the wait at once (`CancellationError`).
+        try await longPoll(maxWait: maxWait, signal: { try runtime(queue, try opened()).arrivals }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
         }
     }
 
@@ -190,6 +188,7 @@ extension LSMMessageStore {
             }
             var m = message
             var e = WindowEntry(key: key, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: true)
+            noteCacheGrowth(e.bytes)
             if let delivery {
                 m.deliveryCount = delivery.count
                 e.message = m
@@ -221,8 +220,7 @@ extension LSMMessageStore {
     /// The key of `token`'s message (from the token, or the id index).
     private func key(of token: LockToken, _ o: Opened) throws -> [UInt8] {
         if !token.storageKey.isEmpty { return token.storageKey }
-        guard let raw = try o.db.get(Array(token.messageID.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else {
+        guard let key = try storedKey(of: token.messageID, o) else {
             throw MessageStoreError(.lockLost, "\(token) is not held (message not stored)")
         }
         return key
@@ -254,6 +252,7 @@ extension LSMMessageStore {
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let started = MessageStoreMetrics.now
         let o = try opened()
         let now = clock.now()
@@ -297,6 +296,7 @@ extension LSMMessageStore {
     /// with `deadLetterReason`, or (nil) unlocks it for redelivery — unless it
     /// has used its deliveries, which dead-letters it too.
     private func release(_ token: LockToken, deadLetterReason: String?) async throws {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -344,6 +344,7 @@ extension LSMMessageStore {
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let rt = try runtime(token.queue, o)
@@ -388,6 +389,7 @@ extension LSMMessageStore {
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         let now = clock.now()
         let nowMs = now.millisecondsSince1970

@@ -14,7 +14,9 @@ extension LSMMessageStore {
     private func entityWrite(_ o: Opened, _ body: (inout WriteBatch) throws -> Void) throws {
         var batch = WriteBatch()
         try body(&batch)
-        try o.db.write(batch, options: WriteOptions(commitMode: options.commitMode == .memoryOnly ? .memoryOnly : .syncDurable))
+        try mappingEngineErrors {
+            try o.db.write(batch, options: WriteOptions(commitMode: options.commitMode == .memoryOnly ? .memoryOnly : .syncDurable))
+        }
     }
 
     func saveQueue(_ name: String, _ settings: QueueSettings, _ o: Opened, onlyIfAbsent: Bool) throws {

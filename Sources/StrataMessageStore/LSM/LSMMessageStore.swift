@@ -1,4 +1,5 @@
 import Foundation
+import CoreMetrics
 import Logging
 import Strata
 import Synchronization
@@ -7,8 +8,15 @@ import Synchronization
 public struct MessageStoreOptions: Sendable {
     /// Commit mode of every write (adds, locks, acks).
     public var commitMode: CommitMode = .syncDurable
-    /// Options of the underlying engine.
+    /// Options of the underlying engine. Its `writeBufferSize`,
+    /// `compression`, `blockSize` and `bloomBitsPerKey` also become the
+    /// options of the store's four column families when they are created.
     public var engine: Options = Options()
+    /// Per-family options that replace the ones derived from `engine`, by
+    /// family name (`LSMMessageStore.familyNames`: "messages", "delivery",
+    /// "ids", "entities"). Applied when a family is created; an existing
+    /// family keeps the options recorded in its MANIFEST.
+    public var columnFamilyOptions: [String: ColumnFamilyOptions] = [:]
     /// Where the store reads the time (locks, schedules, expiry, windows).
     public var clock: MessageClock = .system
     /// Memory for cached messages across all queues (LRU by queue).
@@ -21,6 +29,11 @@ public struct MessageStoreOptions: Sendable {
     public var rangeDeleteInterval: Int = 1024
     /// Logs opens, closes, restores, purges and errors.
     public var logger: Logger = Logger(label: "strata.messagestore")
+    /// Named snapshots: directory (nil = `<path>.snapshots`) and retention.
+    public var snapshots = SnapshotOptions()
+    /// Where the store's metrics (and the engine's, unless
+    /// `engine.metricsFactory` names another) go; nil = the global factory.
+    public var metricsFactory: (any MetricsFactory)?
     /// Default options.
     public init() {}
 }
@@ -56,16 +69,18 @@ public final class LSMMessageStore: MessageStore {
     let path: String
     let options: MessageStoreOptions
     var clock: MessageClock { options.clock }
-    private let state: Mutex<Opened?>
-    let catalog = Mutex(EntityCatalog())
-    let runtimes = Mutex<[String: QueueRuntime]>([:])
+    let state: StoreLock<Opened?>
+    let catalog = StoreLock(EntityCatalog())
+    let runtimes = StoreLock<[String: QueueRuntime]>([:])
     /// Ids whose add is in flight: reserved before the duplicate check and
     /// released after the write, so two concurrent adds of one id cannot
     /// both pass the check.
-    let inFlightIds = Mutex<Set<String>>([])
+    let inFlightIds = StoreLock<Set<String>>([])
     /// Orders messages that share a visibility millisecond.
     let sequence = Atomic<UInt64>(0)
     let useCounter = Atomic<UInt64>(0)
+    /// Bytes the cache grew by since the budget was last enforced.
+    let cacheGrowth = Atomic<Int>(0)
     let cacheHits = Atomic<Int>(0)
     let cacheMisses = Atomic<Int>(0)
     let recentHits = Atomic<Int>(0)
@@ -75,9 +90,15 @@ public final class LSMMessageStore: MessageStore {
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
-    let metrics = MessageStoreMetrics()
     /// Boundaries of served pages (LSMMessageStore+Paging.swift).
     let cursors = PageCursors<[UInt8]>()
+    let metrics: MessageStoreMetrics
+    /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
+    let snapshotSettings: SnapshotSettings
+
+    /// The names of the store's column families (keys of
+    /// `MessageStoreOptions.columnFamilyOptions`).
+    public static let familyNames = ["messages", "delivery", "ids", "entities"]
 
     struct Opened: Sendable {
         let db: Database
@@ -90,7 +111,9 @@ public final class LSMMessageStore: MessageStore {
     private init(path: String, options: MessageStoreOptions, opened: Opened, catalog: EntityCatalog) {
         self.path = path
         self.options = options
-        self.state = Mutex(opened)
+        self.snapshotSettings = SnapshotSettings(options.snapshots, defaultDirectory: path + ".snapshots")
+        self.metrics = MessageStoreMetrics(factory: options.metricsFactory)
+        self.state = StoreLock(opened)
         self.catalog.withLock { $0 = catalog }
         // Above every sequence used before: each stored message took at least
         // two engine sequence numbers, and the engine's only grows.
@@ -99,15 +122,24 @@ public final class LSMMessageStore: MessageStore {
 
     /// Opens (creating if needed) a store at `path`.
     public static func open(at path: String, options: MessageStoreOptions = MessageStoreOptions()) async throws -> LSMMessageStore {
-        let opened = try openEngine(path, options)
-        let store = LSMMessageStore(path: path, options: options, opened: opened, catalog: try loadCatalog(opened))
+        let (opened, catalog) = try mappingEngineErrors {
+            try completeInterruptedRestore(path, options.engine.fileSystem, options)
+            let opened = try openEngine(path, options)
+            return (opened, try loadCatalog(opened))
+        }
+        let store = LSMMessageStore(path: path, options: options, opened: opened, catalog: catalog)
         options.logger.info("message store opened", metadata: ["path": "\(path)"])
         return store
     }
 
     static func openEngine(_ path: String, _ options: MessageStoreOptions) throws -> Opened {
-        let db = try Database.open(at: path, options: options.engine)
-        func family(_ name: String) throws -> ColumnFamily { try db.columnFamily(name) ?? db.createColumnFamily(name) }
+        var engine = options.engine
+        if engine.metricsFactory == nil { engine.metricsFactory = options.metricsFactory }
+        let db = try Database.open(at: path, options: engine)
+        let derived = ColumnFamilyOptions(inheriting: engine)
+        func family(_ name: String) throws -> ColumnFamily {
+            try db.family(name, creatingWith: options.columnFamilyOptions[name] ?? derived)
+        }
         return Opened(db: db, messages: try family("messages"), ids: try family("ids"),
                       delivery: try family("delivery"), entities: try family("entities"))
     }
@@ -160,6 +192,7 @@ public final class LSMMessageStore: MessageStore {
         } catch {
             metrics.errors.increment()
             options.logger.error("message store write failed", metadata: ["error": "\(error)"])
+            if let e = error as? StrataError { throw MessageStoreError(engine: e) }
             throw error
         }
     }
@@ -171,7 +204,7 @@ public final class LSMMessageStore: MessageStore {
             rt.lastUse.store(use, ordering: .relaxed)
             return rt
         }
-        let head = try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities)
+        let head = try mappingEngineErrors { try o.db.get([UInt8(ascii: "h")] + MessageCodec.queuePrefix(queue), in: o.entities) }
         let rt = runtimes.withLock { map in
             if let existing = map[queue] { return existing }
             let rt = QueueRuntime(name: queue, persistedHead: head, recentCapacity: options.recentMessagesPerQueue)
@@ -252,30 +285,43 @@ public final class LSMMessageStore: MessageStore {
             if last !== rt { rt.arrivals.signal() }
             last = rt
         }
-        enforceCacheBudgetOccasionally()
+        noteCacheGrowth(messages.reduce(0) { $0 + $1.payload.count + 128 })
+        enforceCacheBudgetIfGrown()
     }
 
     /// Whether `id` is stored or inside a duplicate window at `now`.
     func isDuplicate(_ id: String, now: Date, _ o: Opened) throws -> Bool {
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids) else { return false }
-        switch try MessageCodec.decodeIdEntry(raw) {
-        case .stored(let key): return try o.db.get(key, in: o.messages) != nil  // purged messages leave dangling entries
-        case .removed(let end): return end > now.millisecondsSince1970
+        try mappingEngineErrors {
+            guard let raw = try o.db.get(Array(id.utf8), in: o.ids) else { return false }
+            switch try MessageCodec.decodeIdEntry(raw) {
+            case .stored(let key): return try o.db.get(key, in: o.messages) != nil  // purged messages leave dangling entries
+            case .removed(let end): return end > now.millisecondsSince1970
+            }
         }
     }
 
     /// The stored message at `key`, with its current delivery count.
     func load(key: [UInt8], _ o: Opened) throws -> Message? {
-        guard let value = try o.db.get(key, in: o.messages) else { return nil }
-        var m = try MessageCodec.decode(value)
-        if let d = try o.db.get(key, in: o.delivery) { m.deliveryCount = try MessageCodec.decodeDelivery(d).count }
-        return m
+        try mappingEngineErrors {
+            guard let value = try o.db.get(key, in: o.messages) else { return nil }
+            var m = try MessageCodec.decode(value)
+            if let d = try o.db.get(key, in: o.delivery) { m.deliveryCount = try MessageCodec.decodeDelivery(d).count }
+            return m
+        }
+    }
+
+    /// The key the id index holds for `id`, if it is stored.
+    func storedKey(of id: String, _ o: Opened) throws -> [UInt8]? {
+        try mappingEngineErrors {
+            guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
+                  case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else { return nil }
+            return key
+        }
     }
 
     public func get(id: String) async throws -> Message? {
         let o = try opened()
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw) else { return nil }
+        guard let key = try storedKey(of: id, o) else { return nil }
         return try load(key: key, o)
     }
 
@@ -295,8 +341,7 @@ public final class LSMMessageStore: MessageStore {
     public func remove(id: String) async throws {
         let o = try opened()
         let now = clock.now()
-        guard let raw = try o.db.get(Array(id.utf8), in: o.ids),
-              case .stored(let key) = try MessageCodec.decodeIdEntry(raw),
+        guard let key = try storedKey(of: id, o),
               let queue = MessageCodec.queue(ofKey: key),
               let message = try load(key: key, o) else { return }
         let rt = try runtime(queue, o)
@@ -311,6 +356,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -339,6 +385,11 @@ public final class LSMMessageStore: MessageStore {
     /// with their delivery state, until `body` returns false.
     func scan(_ rt: QueueRuntime, from start: [UInt8], _ o: Opened,
               _ body: ([UInt8], Message, MessageCodec.Delivery?) throws -> Bool) throws {
+        try mappingEngineErrors { try scanEngine(rt, from: start, o, body) }
+    }
+
+    private func scanEngine(_ rt: QueueRuntime, from start: [UInt8], _ o: Opened,
+                            _ body: ([UInt8], Message, MessageCodec.Delivery?) throws -> Bool) throws {
         let bounds = ReadOptions(lowerBound: start, upperBound: rt.end)
         let it = try o.db.makeIterator(in: o.messages, options: bounds)
         let dit = try o.db.makeIterator(in: o.delivery, options: bounds)
@@ -356,46 +407,16 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func backup(to path: String) async throws {
-        try opened().db.createCheckpoint(at: path)
-    }
-
-    public func restore(from backupPath: String) async throws {
-        // Work on a copy (opening a database writes to it), check that it
-        // opens as a store, then swap it in for the live directory.
-        let fm = FileManager.default
-        let staged = path + ".strata-restore"
-        try? fm.removeItem(atPath: staged)
-        do {
-            try fm.copyItem(atPath: backupPath, toPath: staged)
-        } catch {
-            throw MessageStoreError(.invalidArgument, "cannot read backup at \(backupPath): \(error)")
-        }
-        try? fm.removeItem(atPath: staged + "/LOCK")
-        let probe = try Self.openEngine(staged, options)
-        _ = try Self.loadCatalog(probe)
-        try probe.db.close()
-        try state.withLock { s in
-            guard let o = s else { throw MessageStoreError(.closed, "store at \(path) is closed") }
-            try o.db.close()
-            s = nil
-            let aside = path + ".strata-replaced"
-            try? fm.removeItem(atPath: aside)
-            try fm.moveItem(atPath: path, toPath: aside)
-            try fm.moveItem(atPath: staged, toPath: path)
-            let reopened = try Self.openEngine(path, options)
-            let c = try Self.loadCatalog(reopened)
-            runtimes.withLock { $0 = [:] }
-            catalog.withLock { $0 = c }
-            sequence.store(max(sequence.load(ordering: .relaxed),
-                               UInt64(reopened.db.property("strata.last-sequence") ?? "0") ?? 0), ordering: .relaxed)
-            s = reopened
-            try? fm.removeItem(atPath: aside)
-        }
-        options.logger.notice("message store restored", metadata: ["path": "\(path)", "from": "\(backupPath)"])
+        let o = try opened()
+        try mappingEngineErrors { try o.db.createCheckpoint(at: path) }
     }
 
     public func compact() async throws {
         let o = try opened()
+        try await mappingEngineErrors { try await compactEngine(o) }
+    }
+
+    private func compactEngine(_ o: Opened) async throws {
         // Drop duplicate-window markers whose window has closed.
         let now = clock.now().millisecondsSince1970
         var batch = WriteBatch()
@@ -421,7 +442,7 @@ public final class LSMMessageStore: MessageStore {
             defer { s = nil }
             return s
         }
-        try o?.db.close()
+        try mappingEngineErrors { try o?.db.close() }
         runtimes.withLock { $0 = [:] }
         if o != nil { options.logger.info("message store closed", metadata: ["path": "\(path)"]) }
     }
@@ -461,6 +482,7 @@ public final class LSMMessageStore: MessageStore {
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
+        defer { enforceCacheBudgetIfGrown() }
         let o = try opened()
         guard limit > 0 else { return [] }
         let rt = try runtime(queue, o)
@@ -470,7 +492,7 @@ public final class LSMMessageStore: MessageStore {
                 return hit
             }
             recentMisses.add(1, ordering: .relaxed)
-            return try loadRecent(&w, rt, o, atLeast: limit)
+            return try mappingEngineErrors { try loadRecent(&w, rt, o, atLeast: limit) }
         }
     }
 
@@ -499,15 +521,12 @@ public final class LSMMessageStore: MessageStore {
         ring.entries = Array(found.prefix(capacity).reversed())
         ring.complete = found.count < want
         ring.loaded = true
+        noteCacheGrowth(ring.bytes - w.recent.bytes)
         // In-flight adds are not in the engine yet: record them as unlanded.
         for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
         for (k, m) in w.beyond { ring.record(k, m) }
         w.recent = ring
         return found.prefix(atLeast).map(\.message)
-    }
-
-    func enforceCacheBudgetOccasionally() {
-        if useCounter.load(ordering: .relaxed) & 255 == 0 { enforceCacheBudget() }
     }
 
     /// Evicts the tails of the least recently used queues' windows until the

@@ -17,7 +17,7 @@ struct WindowEntry {
     /// Acknowledged or moved away; dropped from the array lazily.
     var removed = false
 
-    var bytes: Int { key.count + message.payload.count + 64 }
+    var bytes: Int { cachedBytes(key: key, message) }
 
     func isLocked(at now: Int64) -> Bool { lock != nil && lockedUntil > now }
 }

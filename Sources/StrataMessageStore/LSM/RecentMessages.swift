@@ -83,5 +83,5 @@ struct RecentMessages {
         return complete ? out : nil
     }
 
-    var bytes: Int { entries.reduce(0) { $0 + $1.key.count + $1.message.payload.count + 64 } }
+    var bytes: Int { entries.reduce(0) { $0 + cachedBytes(key: $1.key, $1.message) } }
 }

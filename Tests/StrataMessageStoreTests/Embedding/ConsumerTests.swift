@@ -77,12 +77,12 @@ func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) as
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let store = try await backend.make(dir)
-        try await store.createQueue("slow", settings: QueueSettings(lockDuration: .seconds(2)))
+        try await store.createQueue("slow", settings: QueueSettings(lockDuration: .seconds(5)))
         try await store.add(Message(id: "s", queue: "slow", payload: []))
         let log = HandlerLog()
         let consumer = QueueConsumer(store: store, queue: "slow") { (message: Message) in
             log.start(message.id)
-            try await Task.sleep(for: .milliseconds(4500))  // past two lock durations
+            try await Task.sleep(for: .milliseconds(11_000))  // past two lock durations
             log.end(message.id, ok: true)
         }
         let run = Task { try await consumer.run() }
@@ -90,7 +90,7 @@ func eventually(_ seconds: Double = 60, _ condition: () async throws -> Bool) as
         var stolen = 0
         while log.succeeded.isEmpty {
             stolen += try await store.receive(queue: "slow", limit: 1, lockDuration: nil).count
-            try await Task.sleep(for: .milliseconds(100))
+            try await Task.sleep(for: .milliseconds(250))
         }
         #expect(try await eventually { try await store.get(id: "s") == nil }, "the slow handler's completion failed")
         run.cancel()
