@@ -30,10 +30,11 @@ apt-install:
 build: deps
 	$(SWIFT) build -c release
 
-# The main job: the broker demo on an embedded message store under ./data.
+# The main job: the broker demo on the message store STRATA_STORE names
+# (default: the LSM store under ./data).
 run: build
 	mkdir -p $(DATA)
-	.build/release/strata demo --db=$(DATA)/demo-store
+	STRATA_STORE="$${STRATA_STORE:-lsm:$(DATA)/demo-store}" .build/release/strata demo
 
 # Starts a throwaway PostgreSQL server on loopback for the PostgreSQL
 # backend's tests (Tests/Support/postgres.sh) and stops it afterwards,

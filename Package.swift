@@ -11,11 +11,21 @@ let package = Package(
         .library(name: "StrataPostgres", targets: ["StrataPostgres"]),
         .executable(name: "strata", targets: ["StrataCLI"]),
     ],
+    // Which backends `MessageStoreConfiguration.open()` in StrataMessageStore
+    // can open besides memory, json and lsm. Both are on by default; a user
+    // of one backend turns the other off (`traits: ["SQLite"]`) and does not
+    // build it. Docs/architecture.md ("Opening a store from a configuration").
+    traits: [
+        .trait(name: "SQLite", description: "StrataMessageStore opens sqlite: stores (builds StrataSQLite)"),
+        .trait(name: "PostgreSQL", description: "StrataMessageStore opens postgresql:// stores (builds StrataPostgres)"),
+        .default(enabledTraits: ["SQLite", "PostgreSQL"]),
+    ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
         .package(url: "https://github.com/vapor/postgres-nio.git", from: "1.33.2"),
+        .package(url: "https://github.com/jpsim/Yams.git", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-distributed-tracing.git", from: "1.7.3"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
     ],
@@ -60,6 +70,7 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Yams", package: "Yams"),
                 .product(name: "Tracing", package: "swift-distributed-tracing"),
             ]
         ),
@@ -68,6 +79,8 @@ let package = Package(
             dependencies: [
                 "StrataMessageCore",
                 "Strata",
+                .target(name: "StrataSQLite", condition: .when(traits: ["SQLite"])),
+                .target(name: "StrataPostgres", condition: .when(traits: ["PostgreSQL"])),
                 "CStrataSupport",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -99,6 +112,8 @@ let package = Package(
             dependencies: [
                 "Strata", "StrataMessageStore", "StrataSQLite", "StrataPostgres", "StrataBench", "StrataStress",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // What the test suites share: the seeded generator (seeds printed,

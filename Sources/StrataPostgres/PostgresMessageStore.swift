@@ -32,6 +32,8 @@ public final class PostgresMessageStore: MessageStore {
     let pool: PostgresPool
     private let clock: MessageClock
     let t: String  // table prefix
+    /// Boundaries of served pages (PostgresMessageStore+Paging.swift).
+    let cursors = PageCursors<OrderPosition>()
     /// Named snapshots' retention and test hook (PostgresMessageStore+Snapshots.swift).
     let snapshotSettings = SnapshotSettings(defaultDirectory: "")
 
@@ -70,7 +72,7 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    private func catalog(_ c: PostgresConnection, forUpdate: Bool = false) throws -> EntityCatalog {
+    func catalog(_ c: PostgresConnection, forUpdate: Bool = false) throws -> EntityCatalog {
         let rows = try c.query("SELECT json FROM \(t)catalog WHERE k = 0" + (forUpdate ? " FOR UPDATE" : ""))
         guard rows.count == 1 else { throw MessageStoreError(.corruption, "\(t)catalog has no row") }
         do { return try JSONDecoder().decode(EntityCatalog.self, from: Data(try rows.bytes(0, 0))) } catch {
@@ -108,7 +110,7 @@ public final class PostgresMessageStore: MessageStore {
             if !seen.insert(m.id).inserted || stored || inWindow { throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window") }
         }
         for var m in messages {
-            if m.expiresAt == nil, let ttl = cat.settings(of: m.queue).defaultTimeToLive { m.expiresAt = m.timestamp.adding(ttl) }
+            m = try BrokerPolicy.admit(m, cat.settings(of: m.queue))
             try c.query("DELETE FROM \(t)removed_ids WHERE id = $1", [.text(m.id)])
             try insertRow(m, visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970, c)
         }
@@ -123,7 +125,7 @@ public final class PostgresMessageStore: MessageStore {
                   .int(Int64(m.deliveryCount))])
     }
 
-    private struct Stored {
+    struct Stored {
         var seq: Int64
         var message: Message
         var visibleAt: Int64
@@ -131,9 +133,9 @@ public final class PostgresMessageStore: MessageStore {
         var lockedUntil: Int64
     }
 
-    private var columns: String { "seq, record, delivery_count, visible_at, lock_token, locked_until" }
+    var columns: String { "seq, record, delivery_count, visible_at, lock_token, locked_until" }
 
-    private func stored(_ rows: PostgresConnection.Rows) throws -> [Stored] {
+    func stored(_ rows: PostgresConnection.Rows) throws -> [Stored] {
         try (0..<rows.count).map { r in
             var m = try MessageCodec.decode(try rows.bytes(r, 1))
             m.deliveryCount = Int(rows.int(r, 2))
@@ -152,12 +154,9 @@ public final class PostgresMessageStore: MessageStore {
 
     private func drop(_ s: Stored, now: Int64, _ cat: EntityCatalog, _ c: PostgresConnection) throws {
         try c.query("DELETE FROM \(t)messages WHERE seq = $1", [.int(s.seq)])
-        if let w = cat.settings(of: s.message.queue).duplicateDetectionWindow {
-            let end = s.message.timestamp.adding(w).millisecondsSince1970
-            if end > now {
-                try c.query("INSERT INTO \(t)removed_ids(id, window_end) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET window_end = $2",
-                            [.text(s.message.id), .int(end)])
-            }
+        if let end = BrokerPolicy.duplicateWindowEnd(s.message, cat.settings(of: s.message.queue), now: Date(timeIntervalSince1970: Double(now) / 1000)) {
+            try c.query("INSERT INTO \(t)removed_ids(id, window_end) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET window_end = $2",
+                        [.text(s.message.id), .int(end.millisecondsSince1970)])
         }
     }
 
@@ -306,9 +305,7 @@ public final class PostgresMessageStore: MessageStore {
     }
 
     private func moveToDeadLetter(_ s: Stored, reason: String, now: Int64, _ c: PostgresConnection) throws {
-        var m = s.message
-        m.queue = EntityPath.deadLetterQueue(of: m.queue)
-        m.headers[deadLetterReasonHeader] = reason
+        let m = BrokerPolicy.deadLettered(s.message, reason: reason)
         try c.query("DELETE FROM \(t)messages WHERE seq = $1", [.int(s.seq)])
         try insertRow(m, visibleAt: now, c)
     }
@@ -320,10 +317,7 @@ public final class PostgresMessageStore: MessageStore {
             try c.transaction {
                 let cat = try catalog(c)
                 let settings = cat.settings(of: queue)
-                let duration = lockDuration ?? settings.lockDuration
-                guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
-                let until = now + duration.milliseconds
-                let isDLQ = EntityPath.isDeadLetterQueue(queue)
+                let until = now + (try BrokerPolicy.lockDuration(lockDuration, settings)).milliseconds
                 var out: [ReceivedMessage] = []
                 var after: (Int64, Int64) = (.min, .min)
                 while out.count < limit {
@@ -336,14 +330,14 @@ public final class PostgresMessageStore: MessageStore {
                     if rows.isEmpty { break }
                     for s in rows where out.count < limit {
                         after = (s.visibleAt, s.seq)
-                        if !isDLQ, let e = s.message.expiresAt, e <= nowDate {
-                            if settings.deadLetterOnExpiration { try moveToDeadLetter(s, reason: "TTLExpiredException", now: now, c) }
-                            else { try drop(s, now: now, cat, c) }
+                        switch BrokerPolicy.onReceive(s.message, queue: queue, settings, now: nowDate) {
+                        case .drop:
+                            try drop(s, now: now, cat, c)
                             continue
-                        }
-                        if !isDLQ, s.message.deliveryCount >= settings.maxDeliveryCount {
-                            try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                        case .deadLetter(let reason):
+                            try moveToDeadLetter(s, reason: reason, now: now, c)
                             continue
+                        case .deliver: break
                         }
                         let token = UUID()
                         var m = s.message
@@ -386,8 +380,8 @@ public final class PostgresMessageStore: MessageStore {
             try c.transaction {
                 let s = try held(token, now: now, c)
                 let settings = try catalog(c).settings(of: token.queue)
-                if !EntityPath.isDeadLetterQueue(token.queue), s.message.deliveryCount >= settings.maxDeliveryCount {
-                    try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                if let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) {
+                    try moveToDeadLetter(s, reason: reason, now: now, c)
                 } else {
                     try c.query("UPDATE \(t)messages SET lock_token = NULL, locked_until = 0 WHERE seq = $1", [.int(s.seq)])
                 }

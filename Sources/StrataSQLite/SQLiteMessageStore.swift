@@ -25,6 +25,8 @@ public final class SQLiteMessageStore: MessageStore {
     private let clock: MessageClock
     let path: String
     private let synchronous: Synchronous
+    /// Boundaries of served pages (SQLiteMessageStore+Paging.swift).
+    let cursors = PageCursors<OrderPosition>()
     /// Named snapshots' directory and retention (SQLiteMessageStore+Snapshots.swift).
     let snapshotSettings: SnapshotSettings
 
@@ -69,7 +71,7 @@ public final class SQLiteMessageStore: MessageStore {
         }
     }
 
-    private func loadCatalog(_ c: SQLiteConnection) throws -> EntityCatalog {
+    func loadCatalog(_ c: SQLiteConnection) throws -> EntityCatalog {
         var catalog = EntityCatalog()
         try c.query("SELECT json FROM catalog WHERE k = 0") { row in
             do { catalog = try JSONDecoder().decode(EntityCatalog.self, from: Data(row.blob(0))) } catch {
@@ -112,7 +114,7 @@ public final class SQLiteMessageStore: MessageStore {
                 catalog.queues[m.queue] = QueueSettings()
                 catalogChanged = true
             }
-            if m.expiresAt == nil, let ttl = catalog.settings(of: m.queue).defaultTimeToLive { m.expiresAt = m.timestamp.adding(ttl) }
+            m = try BrokerPolicy.admit(m, catalog.settings(of: m.queue))
             try c.query("DELETE FROM removed_ids WHERE id = ?1", [.text(m.id)])
             try c.query("""
                 INSERT INTO messages(id, queue, visible_at, record, size, timestamp_ms, expires_at, delivery_count)
@@ -125,7 +127,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     /// A stored row.
-    private struct Stored {
+    struct Stored {
         var seq: Int64
         var message: Message
         var visibleAt: Int64
@@ -133,9 +135,9 @@ public final class SQLiteMessageStore: MessageStore {
         var lockedUntil: Int64
     }
 
-    private static let columns = "seq, record, delivery_count, visible_at, lock_token, locked_until"
+    static let columns = "seq, record, delivery_count, visible_at, lock_token, locked_until"
 
-    private func stored(_ row: SQLiteConnection.Row) throws -> Stored {
+    func stored(_ row: SQLiteConnection.Row) throws -> Stored {
         var m = try MessageCodec.decode(row.blob(1))
         m.deliveryCount = Int(row.int(2))
         return Stored(seq: row.int(0), message: m, visibleAt: row.int(3), lock: row.isNull(4) ? nil : row.blob(4), lockedUntil: row.int(5))
@@ -153,9 +155,8 @@ public final class SQLiteMessageStore: MessageStore {
 
     private func drop(_ s: Stored, now: Int64, _ catalog: EntityCatalog, _ c: SQLiteConnection) throws {
         try c.query("DELETE FROM messages WHERE seq = ?1", [.int(s.seq)])
-        if let w = catalog.settings(of: s.message.queue).duplicateDetectionWindow {
-            let end = s.message.timestamp.adding(w).millisecondsSince1970
-            if end > now { try c.query("INSERT OR REPLACE INTO removed_ids(id, window_end) VALUES (?1, ?2)", [.text(s.message.id), .int(end)]) }
+        if let end = BrokerPolicy.duplicateWindowEnd(s.message, catalog.settings(of: s.message.queue), now: Date(timeIntervalSince1970: Double(now) / 1000)) {
+            try c.query("INSERT OR REPLACE INTO removed_ids(id, window_end) VALUES (?1, ?2)", [.text(s.message.id), .int(end.millisecondsSince1970)])
         }
     }
 
@@ -388,9 +389,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     private func moveToDeadLetter(_ s: Stored, reason: String, now: Int64, _ c: SQLiteConnection) throws {
-        var m = s.message
-        m.queue = EntityPath.deadLetterQueue(of: m.queue)
-        m.headers[deadLetterReasonHeader] = reason
+        let m = BrokerPolicy.deadLettered(s.message, reason: reason)
         try c.query("DELETE FROM messages WHERE seq = ?1", [.int(s.seq)])
         try c.query("""
             INSERT INTO messages(id, queue, visible_at, record, size, timestamp_ms, expires_at, delivery_count)
@@ -407,10 +406,7 @@ public final class SQLiteMessageStore: MessageStore {
             try c.transaction {
                 let catalog = try loadCatalog(c)
                 let settings = catalog.settings(of: queue)
-                let duration = lockDuration ?? settings.lockDuration
-                guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
-                let until = now + duration.milliseconds
-                let isDLQ = EntityPath.isDeadLetterQueue(queue)
+                let until = now + (try BrokerPolicy.lockDuration(lockDuration, settings)).milliseconds
                 var out: [ReceivedMessage] = []
                 var after: (Int64, Int64) = (.min, .min)
                 while out.count < limit {
@@ -427,14 +423,14 @@ public final class SQLiteMessageStore: MessageStore {
                     if rows.isEmpty { break }
                     for s in rows where out.count < limit {
                         after = (s.visibleAt, s.seq)
-                        if !isDLQ, let e = s.message.expiresAt, e <= nowDate {
-                            if settings.deadLetterOnExpiration { try moveToDeadLetter(s, reason: "TTLExpiredException", now: now, c) }
-                            else { try drop(s, now: now, catalog, c) }
+                        switch BrokerPolicy.onReceive(s.message, queue: queue, settings, now: nowDate) {
+                        case .drop:
+                            try drop(s, now: now, catalog, c)
                             continue
-                        }
-                        if !isDLQ, s.message.deliveryCount >= settings.maxDeliveryCount {
-                            try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                        case .deadLetter(let reason):
+                            try moveToDeadLetter(s, reason: reason, now: now, c)
                             continue
+                        case .deliver: break
                         }
                         let token = UUID()
                         var m = s.message
@@ -487,8 +483,8 @@ public final class SQLiteMessageStore: MessageStore {
             try c.transaction {
                 let s = try held(token, now: now, c)
                 let settings = try loadCatalog(c).settings(of: token.queue)
-                if !EntityPath.isDeadLetterQueue(token.queue), s.message.deliveryCount >= settings.maxDeliveryCount {
-                    try moveToDeadLetter(s, reason: "MaxDeliveryCountExceeded", now: now, c)
+                if let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) {
+                    try moveToDeadLetter(s, reason: reason, now: now, c)
                 } else {
                     try c.query("UPDATE messages SET lock_token = NULL, locked_until = 0 WHERE seq = ?1", [.int(s.seq)])
                 }

@@ -46,6 +46,17 @@ import Testing
         try await run(seed: seed) { clock in try SQLiteMessageStore(path: dir + "/s.sqlite", clock: clock) }
     }
 
+    @Test(arguments: Array(1...3) as [UInt64])
+    func jsonStoreMatchesTheReference(seed: UInt64) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        try await run(seed: seed) { clock in
+            var options = JSONFileMessageStore.Options()
+            options.clock = clock
+            return try JSONFileMessageStore(directory: dir + "/json", options: options)
+        }
+    }
+
     // Reported as skipped without a server; `make test` starts one and
     // fails when it cannot.
     @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] != nil, "needs STRATA_POSTGRES_URL (make test sets it)"),

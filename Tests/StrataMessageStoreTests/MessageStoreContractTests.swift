@@ -7,12 +7,12 @@ import Testing
 
 /// The contract every backend must meet, run once per backend.
 enum Backend: String, CaseIterable, Sendable {
-    case memory, lsm, sqlite, postgres
+    case memory, lsm, sqlite, postgres, json
 
     /// Every backend this run can reach: PostgreSQL when `make test` started
     /// a server and exported STRATA_POSTGRES_URL.
     static var allCases: [Backend] {
-        ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] == nil ? [.memory, .lsm, .sqlite] : [.memory, .lsm, .sqlite, .postgres]
+        ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] == nil ? [.memory, .lsm, .sqlite, .json] : [.memory, .lsm, .sqlite, .postgres, .json]
     }
 
     /// Table prefix of a PostgreSQL store, derived from the test's directory
@@ -37,6 +37,10 @@ enum Backend: String, CaseIterable, Sendable {
             let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? ""
             return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir)),
                                             clock: clock)
+        case .json:
+            var options = JSONFileMessageStore.Options()
+            options.clock = clock
+            return try JSONFileMessageStore(directory: dir + "/json", options: options)
         }
     }
 }

@@ -1,16 +1,24 @@
 import ArgumentParser
 import Foundation
+import Logging
+import ServiceLifecycle
 import Strata
 import StrataMessageStore
+import Synchronization
 
-/// `strata demo [--db PATH] [--messages N]`: a broker-shaped run on an
-/// embedded LSM message store — producers and competing consumers, acks, a
+/// `strata demo [--store URL] [--db PATH] [--messages N]`: a broker-shaped
+/// run on a message store — producers and competing consumers, acks, a
 /// poison message that ends in the dead-letter queue, a restart with locks
-/// held, a topic fan-out — printing what happened and the throughput.
+/// held, a topic fan-out, a `QueueConsumer` service in a `ServiceGroup` —
+/// printing what happened and the throughput. The store: `--store URL`,
+/// else `--db PATH` (an LSM store), else `STRATA_STORE` and the other
+/// `STRATA_*` variables (`MessageStoreConfiguration.load`), else the LSM
+/// store at ./data/demo-store.
 struct DemoCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "demo", abstract: "Broker demo on an embedded LSM message store (replaces what is at --db).")
-    @Option(help: ArgumentHelp("The store directory.", valueName: "path")) var db = "./data/demo-store"
+        commandName: "demo", abstract: "Broker demo on a message store (STRATA_STORE, --store or --db; default the LSM store at ./data/demo-store).")
+    @Option(help: ArgumentHelp("The store URL (lsm:, sqlite:, postgresql://, json:, memory:).", valueName: "url")) var store: String?
+    @Option(help: ArgumentHelp("An LSM store directory.", valueName: "path")) var db: String?
     @Option(help: "Messages to produce (at least 100).") var messages = 20_000
 
     func validate() throws {
@@ -18,7 +26,13 @@ struct DemoCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        try await failing("demo") { try await demo(path: db, total: messages) }
+        try await failing("demo") {
+            var environment = ProcessInfo.processInfo.environment
+            if let store { environment["STRATA_STORE"] = store } else if let db { environment["STRATA_STORE"] = "lsm:" + db }
+            if environment["STRATA_STORE"] == nil { environment["STRATA_STORE"] = "lsm:./data/demo-store" }
+            let config = try MessageStoreConfiguration.load(environment: environment)
+            try await demo(config, total: messages)
+        }
     }
 }
 
@@ -27,14 +41,16 @@ private func elapsed(_ start: ContinuousClock.Instant) -> Double {
     return Double(s) + Double(a) / 1e18
 }
 
-private func demo(path: String, total: Int) async throws {
-    try? FileManager.default.removeItem(atPath: path)
-    try FileManager.default.createDirectory(atPath: (path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-    var options = MessageStoreOptions()
-    options.engine.logger.logLevel = .warning
-    options.logger.logLevel = .warning
-    print("Strata broker demo: an embedded LSM message store at \(path), every call .syncDurable (fsync before it returns)")
-    var store = try await LSMMessageStore.open(at: path, options: options)
+private func demo(_ config: MessageStoreConfiguration, total: Int) async throws {
+    if config.backend != .postgres && config.backend != .memory {
+        try? FileManager.default.removeItem(atPath: config.path)
+        try FileManager.default.createDirectory(atPath: (config.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+    }
+    print("Strata broker demo: the \(config.backend.rawValue) message store at \(config.url), commit mode \(config.commitMode)")
+    var store = try await config.open()
+    // A PostgreSQL store outlives the run: start from an empty one.
+    for q in try await store.allQueueNames() { try await store.purge(queue: q) }
+    for t in try await store.topics() { try await store.deleteTopic(t) }
     try await store.createQueue("orders", settings: QueueSettings(lockDuration: .seconds(30), maxDeliveryCount: 3))
 
     // 1. Producers.
@@ -88,9 +104,11 @@ private func demo(path: String, total: Int) async throws {
     }
     print(String(format: "2. %d consumers received and completed %d messages (peek-lock, batches of 16): %.0f messages/s",
                  consumers, completed, Double(completed) / elapsed(start)))
-    let cache = first.cacheStatistics
-    print(String(format: "   receive cache: %d of %d receives served from memory (hit rate %.1f%%), %d KiB cached now",
-                 cache.hits, cache.hits + cache.misses, cache.hitRate * 100, cache.bytes / 1024))
+    if let lsm = first as? LSMMessageStore {
+        let cache = lsm.cacheStatistics
+        print(String(format: "   receive cache: %d of %d receives served from memory (hit rate %.1f%%), %d KiB cached now",
+                     cache.hits, cache.hits + cache.misses, cache.hitRate * 100, cache.bytes / 1024))
+    }
     let dead = try await store.pending(queue: EntityPath.deadLetterQueue(of: "orders"), limit: 10)
     for m in dead {
         print("3. dead-lettered after \(m.deliveryCount) deliveries: \(m.id), reason \(m.headers[deadLetterReasonHeader] ?? "?")")
@@ -99,14 +117,16 @@ private func demo(path: String, total: Int) async throws {
     // 3. A restart with messages in flight.
     try await store.add(contentsOf: (0..<100).map { Message(id: "late-\($0)", queue: "orders", payload: Array("late \($0)".utf8)) })
     let held = try await store.receive(queue: "orders", limit: 10)
-    try await store.close()
-    store = try await LSMMessageStore.open(at: path, options: options)
+    if config.backend != .memory {
+        try await store.close()
+        store = try await config.open()
+    }
     let st = try await store.statistics(queue: "orders")
-    print("4. restart: \(st.active) messages ready, \(st.locked) still locked by their consumers, \(st.deadLettered) dead-lettered")
+    print("4. \(config.backend == .memory ? "no restart (memory keeps nothing)" : "restart"): \(st.active) messages ready, \(st.locked) still locked by their consumers, \(st.deadLettered) dead-lettered")
     try await store.complete(held.map(\.lockToken))
     let rest = try await store.receive(queue: "orders", limit: 1000)
     try await store.complete(rest.map(\.lockToken))
-    print("5. after the restart the old lock tokens completed their \(held.count) messages; \(rest.count) more received and completed; \(try await store.pending(queue: "orders", limit: 10).count) left")
+    print("5. after the \(config.backend == .memory ? "pause" : "restart") the old lock tokens completed their \(held.count) messages; \(rest.count) more received and completed; \(try await store.pending(queue: "orders", limit: 10).count) left")
 
     // 4. A topic with a filtered subscription.
     try await store.createTopic("events")
@@ -119,7 +139,35 @@ private func demo(path: String, total: Int) async throws {
     let audit = try await store.statistics(queue: EntityPath.subscriptionQueue(topic: "events", subscription: "audit")).active
     let eu = try await store.statistics(queue: EntityPath.subscriptionQueue(topic: "events", subscription: "eu-billing")).active
     print("6. 100 events published to topic 'events': \(copies) copies — audit \(audit), eu-billing \(eu) (filter region=eu)")
+
+    // 5. A consumer service beside the broker's other services.
+    try await consumerService(store, count: min(total, 2000))
+    print("   every queue to reload after a restart: \(try await store.allQueueNames().joined(separator: ", "))")
     try await store.compact()
     try await store.close()
-    print("done; the store is left at \(path) (inspect it with: strata dump-manifest --db \(path))")
+    print("done; the store is left at \(config.url)")
+}
+
+/// Runs a `QueueConsumer` in a `ServiceGroup` until the queue is drained,
+/// then shuts the group down gracefully (in-flight handlers finish).
+private func consumerService(_ store: any MessageStore, count: Int) async throws {
+    try await store.add(contentsOf: (0..<count).map { Message(id: "email-\($0)", queue: "emails", payload: Array("to \($0)".utf8)) })
+    let handled = Atomic<Int>(0)
+    let consumer = QueueConsumer(store: store, queue: "emails", maxConcurrent: 16, gracePeriod: .seconds(10)) { _ in
+        handled.add(1, ordering: .relaxed)
+    }
+    var logger = Logger(label: "strata.demo")
+    logger.logLevel = .warning
+    let group = ServiceGroup(services: [consumer], logger: logger)
+    let start = ContinuousClock.now
+    try await withThrowingTaskGroup(of: Void.self) { g in
+        g.addTask { try await group.run() }
+        while try await store.statistics(queue: "emails").active + store.statistics(queue: "emails").locked > 0 {
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await group.triggerGracefulShutdown()
+        try await g.waitForAll()
+    }
+    print(String(format: "7. a QueueConsumer service (16 handlers, locks renewed, settled by the handler's outcome) handled %d messages: %.0f messages/s; graceful shutdown left %d",
+                 handled.load(ordering: .relaxed), Double(count) / elapsed(start), try await store.pending(queue: "emails", limit: 10).count))
 }

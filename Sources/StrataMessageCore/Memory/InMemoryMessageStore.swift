@@ -9,12 +9,12 @@ import Foundation
 /// `backup(to:)` writes a JSON file that `restore(from:)` reads; locks are
 /// not part of a backup (a restored message is unlocked).
 public final class InMemoryMessageStore: MessageStore {
-    private struct Stored {
+    struct Stored {
         var message: Message
         var position: QueuePosition
         var lock: (id: UUID, until: Date)?
     }
-    private struct State {
+    struct State {
         var messages: [String: Stored] = [:]
         var queues: [String: QueueIndex] = [:]
         var catalog = EntityCatalog()
@@ -26,7 +26,9 @@ public final class InMemoryMessageStore: MessageStore {
         /// (their long polls are woken after it is released).
         var arrived: Set<String> = []
     }
-    private let state = StoreLock(State())
+    let state = StoreLock(State())
+    /// Boundaries of served pages (InMemoryMessageStore+Paging.swift).
+    let cursors = PageCursors<QueuePosition>()
     private let clock: MessageClock
     private let arrivals = QueueSignals()
     /// Named snapshots (InMemoryMessageStore+Snapshots.swift).
@@ -37,7 +39,7 @@ public final class InMemoryMessageStore: MessageStore {
 
     public func initialize() async throws {}
 
-    private func locked<T>(_ body: (inout State) throws -> T) throws -> T {
+    func locked<T>(_ body: (inout State) throws -> T) throws -> T {
         let (result, arrived) = try state.withLock { s in
             if s.closed { throw MessageStoreError(.closed, "store is closed") }
             defer { s.arrived = [] }

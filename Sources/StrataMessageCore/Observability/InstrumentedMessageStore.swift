@@ -56,7 +56,7 @@ public final class InstrumentedMessageStore: MessageStore {
     // MARK: observation
 
     /// Runs `body`, counting and reporting a failure that is not the caller's.
-    private func observed<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
+    func observed<T>(_ operation: String, _ body: () async throws -> T) async throws -> T {
         do { return try await body() } catch {
             report(error, in: operation)
             throw error

@@ -92,6 +92,22 @@ public protocol MessageStore: Sendable {
     /// Counts of `queue` now.
     func statistics(queue: String) async throws -> QueueStatistics
 
+    // MARK: Paging and reload
+
+    /// Up to `limit` stored messages of `queue` that follow the message `id`
+    /// in `pending` order (oldest first); nil starts at the head. Pages
+    /// chain (`after:` the last id of the previous page) while others add
+    /// and complete: a message stored throughout is listed once, in order.
+    /// An `id` this store never listed and no longer holds is `.notFound`.
+    func pending(queue: String, after id: String?, limit: Int) async throws -> [Message]
+    /// Up to `limit` stored messages of `queue` that precede the message
+    /// `id` in `pending` order, newest first; nil starts at the newest — a
+    /// chat's history page by page. Chains like `pending(queue:after:limit:)`.
+    func recent(queue: String, before id: String?, limit: Int) async throws -> [Message]
+    /// Every queue a broker reloads after a restart, sorted: the queues, the
+    /// subscription queues, and every dead-letter queue that holds messages.
+    func allQueueNames() async throws -> [String]
+
     // MARK: Operations (Docs/message-store.md "Operations")
 
     /// Takes a consistent named snapshot of the whole store, then deletes

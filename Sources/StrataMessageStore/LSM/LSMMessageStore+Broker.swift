@@ -9,8 +9,8 @@ extension LSMMessageStore {
     /// What a receive decided for one window entry.
     private enum Decision {
         case deliver(ReceivedMessage)
-        case expire(WindowEntry)
-        case exhaust(WindowEntry)
+        case drop(WindowEntry)
+        case deadLetter(WindowEntry, reason: String)
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
@@ -18,12 +18,10 @@ extension LSMMessageStore {
         let o = try opened()
         guard limit > 0 else { return [] }
         let settings = catalog.withLock { $0.settings(of: queue) }
-        let duration = lockDuration ?? settings.lockDuration
-        guard duration > .zero, duration <= QueueSettings.longest else { throw MessageStoreError(.invalidArgument, "lockDuration must be positive and at most ten years") }
+        let duration = try BrokerPolicy.lockDuration(lockDuration, settings)
         let now = clock.now()
         let nowMs = now.millisecondsSince1970
         let untilMs = nowMs + duration.milliseconds
-        let isDeadLetterQueue = EntityPath.isDeadLetterQueue(queue)
         let rt = try runtime(queue, o)
         let started = MessageStoreMetrics.now
         let decisions: [Decision] = try rt.window.withLock { w in
@@ -67,11 +65,10 @@ extension LSMMessageStore {
                 let e = w.entries[i]
                 prefixEnds = false
                 w.entries[i].busy = true
-                if !isDeadLetterQueue, let exp = e.message.expiresAt, exp <= now {
-                    out.append(.expire(e))
-                } else if !isDeadLetterQueue, e.message.deliveryCount >= settings.maxDeliveryCount {
-                    out.append(.exhaust(e))
-                } else {
+                switch BrokerPolicy.onReceive(e.message, queue: queue, settings, now: now) {
+                case .drop: out.append(.drop(e))
+                case .deadLetter(let reason): out.append(.deadLetter(e, reason: reason))
+                case .deliver:
                     var m = e.message
                     m.deliveryCount += 1
                     deliveries += 1
@@ -92,14 +89,10 @@ extension LSMMessageStore {
             case .deliver(let r):
                 batch.put(r.lockToken.storageKey, MessageCodec.encode(MessageCodec.Delivery(
                     count: r.message.deliveryCount, lock: r.lockToken.id, lockedUntil: untilMs)), in: o.delivery)
-            case .expire(let e):
-                if settings.deadLetterOnExpiration {
-                    deadLettered.append(try appendDeadLetter(e.key, e.message, reason: "TTLExpiredException", now: now, to: &batch, o))
-                } else {
-                    appendAck(key: e.key, message: e.message, now: now, to: &batch, o)
-                }
-            case .exhaust(let e):
-                deadLettered.append(try appendDeadLetter(e.key, e.message, reason: "MaxDeliveryCountExceeded", now: now, to: &batch, o))
+            case .drop(let e):
+                appendAck(key: e.key, message: e.message, now: now, to: &batch, o)
+            case .deadLetter(let e, let reason):
+                deadLettered.append(try appendDeadLetter(e.key, e.message, reason: reason, now: now, to: &batch, o))
             }
         }
         var failure: (any Error)?
@@ -124,7 +117,7 @@ extension LSMMessageStore {
                         w.recent.delivered(r.lockToken.storageKey, count: r.message.deliveryCount)
                         delivered.append(r)
                     }
-                case .expire(let e), .exhaust(let e):
+                case .drop(let e), .deadLetter(let e, _):
                     let p = w.position(of: e.key)
                     guard p.found, !w.entries[p.index].removed else { continue }
                     if ok {
@@ -163,9 +156,7 @@ extension LSMMessageStore {
     /// key (registered as an in-flight add there).
     func appendDeadLetter(_ key: [UInt8], _ message: Message, reason: String, now: Date,
                           to batch: inout WriteBatch, _ o: Opened) throws -> (QueueRuntime, [UInt8]) {
-        var m = message
-        m.queue = EntityPath.deadLetterQueue(of: message.queue)
-        m.headers[deadLetterReasonHeader] = reason
+        let m = BrokerPolicy.deadLettered(message, reason: reason)
         let dlq = try runtime(m.queue, o)
         let newKey = dlq.window.withLock { w in
             let k = MessageCodec.key(prefix: dlq.prefix, milliseconds: max(now.millisecondsSince1970, w.persistedHeadMs),
@@ -311,8 +302,7 @@ extension LSMMessageStore {
         let rt = try runtime(token.queue, o)
         let e = try claim(token, key: try key(of: token, o), rt, nowMs: now.millisecondsSince1970, o)
         let settings = catalog.withLock { $0.settings(of: token.queue) }
-        let exhausted = !EntityPath.isDeadLetterQueue(token.queue) && e.message.deliveryCount >= settings.maxDeliveryCount
-        let reason = deadLetterReason ?? (exhausted ? "MaxDeliveryCountExceeded" : nil)
+        let reason = deadLetterReason ?? BrokerPolicy.onAbandon(e.message, queue: token.queue, settings)
         var batch = WriteBatch()
         var dlq: (QueueRuntime, [UInt8])?
         do {

@@ -90,6 +90,8 @@ public final class LSMMessageStore: MessageStore {
     /// receive (Foundation's `UUID()` opens /dev/urandom every time).
     let tokenSalt = UInt64.random(in: .min ... .max)
     let tokenCounter = Atomic<UInt64>(0)
+    /// Boundaries of served pages (LSMMessageStore+Paging.swift).
+    let cursors = PageCursors<[UInt8]>()
     let metrics: MessageStoreMetrics
     /// Named snapshots' settings (LSMMessageStore+Snapshots.swift).
     let snapshotSettings: SnapshotSettings
@@ -252,14 +254,14 @@ public final class LSMMessageStore: MessageStore {
         var batch = WriteBatch(reservingCapacity: messages.reduce(0) { $0 + $1.payload.count + 2 * ($1.id.utf8.count + $1.queue.utf8.count) + 120 })
         var registered: [(QueueRuntime, [UInt8])] = []
         registered.reserveCapacity(messages.count)
-        // Batches usually target one queue: look its runtime and TTL up once.
-        var current: (queue: String, rt: QueueRuntime, ttl: Duration?)?
+        // Batches usually target one queue: look its runtime and settings up once.
+        var current: (queue: String, rt: QueueRuntime, settings: QueueSettings)?
         for var m in messages {
             if current?.queue != m.queue {
-                current = (m.queue, try runtime(m.queue, o), catalog.withLock { $0.settings(of: m.queue) }.defaultTimeToLive)
+                current = (m.queue, try runtime(m.queue, o), catalog.withLock { $0.settings(of: m.queue) })
             }
             let rt = current!.rt
-            if m.expiresAt == nil, let ttl = current!.ttl { m.expiresAt = m.timestamp.adding(ttl) }
+            m = try BrokerPolicy.admit(m, current!.settings)
             let key = rt.window.withLock { w in
                 let ms = max((m.scheduledAt ?? m.timestamp).millisecondsSince1970, w.persistedHeadMs)
                 let key = MessageCodec.key(prefix: rt.prefix, milliseconds: ms,
@@ -329,9 +331,8 @@ public final class LSMMessageStore: MessageStore {
         batch.delete(key, in: o.messages)
         batch.delete(key, in: o.delivery)
         let id = Array(message.id.utf8)
-        if let w = catalog.withLock({ $0.settings(of: message.queue) }).duplicateDetectionWindow,
-           message.timestamp.adding(w) > now {
-            batch.put(id, MessageCodec.encode(.removed(windowEnd: message.timestamp.adding(w).millisecondsSince1970)), in: o.ids)
+        if let end = BrokerPolicy.duplicateWindowEnd(message, catalog.withLock { $0.settings(of: message.queue) }, now: now) {
+            batch.put(id, MessageCodec.encode(.removed(windowEnd: end.millisecondsSince1970)), in: o.ids)
         } else {
             batch.delete(id, in: o.ids)
         }

@@ -12,6 +12,7 @@ func setMaxSnapshots(_ store: any MessageStore, _ n: Int) {
     case let s as SQLiteMessageStore: s.snapshotOptions.maxSnapshots = n
     case let s as PostgresMessageStore: s.snapshotOptions.maxSnapshots = n
     case let s as InMemoryMessageStore: s.snapshotOptions.maxSnapshots = n
+    case let s as JSONFileMessageStore: s.snapshotOptions.maxSnapshots = n
     default: Issue.record("no snapshot options on \(type(of: store))")
     }
 }

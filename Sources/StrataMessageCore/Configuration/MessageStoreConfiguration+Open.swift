@@ -1,0 +1,29 @@
+extension MessageStoreConfiguration {
+    /// Opens the memory and JSON backends, the two this module holds; for
+    /// the others it throws, naming the module that opens them. Importing
+    /// StrataMessageStore brings the `open()` that opens every backend (this
+    /// one is then not chosen).
+    @_disfavoredOverload
+    public func open(clock: MessageClock = .system) async throws -> any MessageStore {
+        try validate()
+        if let store = try openCoreBackend(clock: clock) { return store }
+        let module = backend == .lsm ? "StrataMessageStore" : "StrataMessageStore (package trait \(backend == .sqlite ? "SQLite" : "PostgreSQL"))"
+        throw MessageStoreConfigurationError(setting: "storage.type", value: backend.rawValue, source: "configuration",
+                                             reason: "this backend is opened by \(module); import it, or construct the store directly")
+    }
+
+    /// The memory or JSON store of this configuration; nil for other backends.
+    package func openCoreBackend(clock: MessageClock) throws -> (any MessageStore)? {
+        switch backend {
+        case .memory: return InMemoryMessageStore(clock: clock)
+        case .json:
+            var o = JSONFileMessageStore.Options()
+            o.saveInterval = effectiveJSONSaveInterval
+            o.backupCount = jsonBackupCount
+            o.prettyPrint = jsonPrettyPrint
+            o.clock = clock
+            return try JSONFileMessageStore(directory: path, options: o)
+        case .lsm, .sqlite, .postgres: return nil
+        }
+    }
+}

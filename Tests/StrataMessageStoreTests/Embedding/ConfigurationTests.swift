@@ -1,0 +1,130 @@
+import Foundation
+import StrataMessageStore
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func everyURLForm() throws {
+        #expect(try MessageStoreConfiguration(url: "memory:").backend == .memory)
+        let lsm = try MessageStoreConfiguration(url: "lsm:./data/store")
+        #expect(lsm.backend == .lsm && lsm.path == "./data/store")
+        #expect(try MessageStoreConfiguration(url: "lsm:///abs/store").path == "/abs/store")
+        let sqlite = try MessageStoreConfiguration(url: "sqlite:./data/store.db")
+        #expect(sqlite.backend == .sqlite && sqlite.path == "./data/store.db")
+        let json = try MessageStoreConfiguration(url: "json:./data/dir")
+        #expect(json.backend == .json && json.path == "./data/dir")
+        let pg = try MessageStoreConfiguration(url: "postgresql://strata@127.0.0.1:5432/broker")
+        #expect(pg.backend == .postgres && pg.connectionString == "postgresql://strata@127.0.0.1:5432/broker")
+        #expect(try MessageStoreConfiguration(url: "postgres://u@h/db").backend == .postgres)
+        for c in [lsm, sqlite, json, pg] { #expect(try MessageStoreConfiguration(url: c.url) == c) }
+    }
+
+    @Test(arguments: ["", "lsm", "lsm:", "redis://x", "memory:/x", "postgresql:db", "sqlite://"])
+    func badURLsNameTheURL(url: String) throws {
+        #expect {
+            _ = try MessageStoreConfiguration(url: url)
+        } throws: { e in
+            guard let e = e as? MessageStoreConfigurationError else { return false }
+            return e.setting == "url" && e.value == url && "\(e)".contains("'\(url)'")
+        }
+    }
+
+    @Test func environmentOverridesFileOverridesDefaults() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/strata.yaml"
+        try """
+            broker:
+              port: 5672          # not ours: ignored
+            storage:
+              type: sqlite
+              sqlite:
+                path: \(dir)/store.db
+              commit_mode: async_durable
+              group_window_ms: 7
+              cache_budget: 16MiB
+              json:
+                backup_count: 2
+            """.write(toFile: file, atomically: true, encoding: .utf8)
+        let defaults = try MessageStoreConfiguration.load(environment: [:])
+        #expect(defaults.url == MessageStoreConfiguration.defaultURL && defaults.commitMode == .syncDurable)
+        let fromFile = try MessageStoreConfiguration.load(file: file, environment: [:])
+        #expect(fromFile.backend == .sqlite && fromFile.path == dir + "/store.db")
+        #expect(fromFile.commitMode == .asyncDurable(groupWindow: .milliseconds(7)))
+        #expect(fromFile.cacheBudgetBytes == 16 << 20 && fromFile.jsonBackupCount == 2)
+        let env = try MessageStoreConfiguration.load(file: file, environment: [
+            "STRATA_STORE": "json:\(dir)/j", "STRATA_COMMIT_MODE": "sync_durable", "STRATA_CACHE_BUDGET": "1048576", "HOME": "/x",
+        ])
+        #expect(env.backend == .json && env.path == dir + "/j" && env.commitMode == .syncDurable)
+        #expect(env.cacheBudgetBytes == 1 << 20 && env.jsonBackupCount == 2)
+    }
+
+    @Test func jsonFilesAndStorageURLWork() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/strata.json"
+        try #"{"storage": {"url": "memory:", "commit_mode": "memory_only", "lsm": {"recent_per_queue": 9}}}"#
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let c = try MessageStoreConfiguration.load(file: file, environment: [:])
+        #expect(c.backend == .memory && c.commitMode == .memoryOnly && c.recentPerQueue == 9)
+    }
+
+    @Test func badSettingsAreOneErrorNamingSettingAndValue() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        func failure(_ yaml: String?, _ env: [String: String] = [:]) -> MessageStoreConfigurationError? {
+            var file: String?
+            if let yaml {
+                file = dir + "/c-\(UUID().uuidString).yaml"
+                try? yaml.write(toFile: file!, atomically: true, encoding: .utf8)
+            }
+            do {
+                _ = try MessageStoreConfiguration.load(file: file, environment: env)
+                return nil
+            } catch { return error as? MessageStoreConfigurationError }
+        }
+        let mode = failure(nil, ["STRATA_COMMIT_MODE": "fast"])
+        #expect(mode?.setting == "STRATA_COMMIT_MODE" && mode?.value == "fast" && mode?.source == "environment")
+        let budget = failure("storage:\n  cache_budget: lots\n")
+        #expect(budget?.setting == "storage.cache_budget" && budget?.value == "lots" && budget?.source.hasSuffix(":2") == true)
+        #expect(failure("storage:\n  snapshot_interval_seconds: 60\n")?.setting == "storage.snapshot_interval_seconds")
+        #expect(failure("storage:\n  sqlite:\n    wal: true\n")?.setting == "storage.sqlite.wal")
+        #expect(failure("storage:\n  type: redis\n")?.value == "redis")
+        #expect(failure("storage:\n  type: postgres\n")?.setting == "storage.type")
+        #expect(failure("storage:\n  url: memory:\n  type: lsm\n") != nil)
+        #expect(failure("storage: [1, 2]\n")?.setting == "storage")
+        #expect(failure("storage:\n  group_window_ms: 5\n")?.setting == "storage.group_window_ms")  // needs async_durable
+        #expect(failure(nil, ["STRATA_JSON_BACKUP_COUNT": "-1"])?.setting == "STRATA_JSON_BACKUP_COUNT")
+        #expect(failure(nil, ["STRATA_STORE": "nope"])?.setting == "STRATA_STORE")
+        #expect(failure("storage: {url: [unclosed\n")?.setting == "file")
+        let missing = try? MessageStoreConfiguration.load(file: dir + "/absent.yaml", environment: [:])
+        #expect(missing == nil)
+    }
+
+    @Test(arguments: ["memory:", "lsm:", "sqlite:", "json:"])
+    func openGivesAWorkingStoreOnEveryBackend(scheme: String) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let url = scheme == "memory:" ? scheme : scheme + dir + "/store"
+        let store: any MessageStore = try await MessageStoreConfiguration(url: url).open()
+        try await store.initialize()
+        try await store.add(Message(id: "m", queue: "q", payload: [1]))
+        #expect(try await store.pending(queue: "q", limit: 10).map(\.id) == ["m"])
+        #expect(try await store.allQueueNames() == ["q"])
+        try await store.close()
+        if scheme != "memory:" {
+            let reopened = try await MessageStoreConfiguration.load(environment: ["STRATA_STORE": url]).open()
+            #expect(try await reopened.get(id: "m")?.payload == [1])
+            try await reopened.close()
+        }
+    }
+
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] != nil))
+    func openReachesPostgreSQL() async throws {
+        var c = try MessageStoreConfiguration(url: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "")
+        c.postgresTablePrefix = "cfg\(UInt32.random(in: 0 ... .max))_"
+        let store = try await c.open()
+        try await store.add(Message(id: "m", queue: "q", payload: [1]))
+        #expect(try await store.allQueueNames() == ["q"])
+        try await store.close()
+    }
+}
