@@ -33,7 +33,8 @@ let package = Package(
         .executableTarget(
             name: $0,
             dependencies: ["FuzzSupport", .product(name: "Strata", package: "Strata"),
-                           .product(name: "StrataMessageStore", package: "Strata")]
+                           .product(name: "StrataMessageStore", package: "Strata"),
+                           .product(name: "StrataMessageCore", package: "Strata")]
         )
     },
     swiftLanguageModes: [.v6]

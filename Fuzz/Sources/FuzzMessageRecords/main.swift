@@ -1,5 +1,6 @@
 import Foundation
 import FuzzSupport
+@testable import StrataMessageCore
 @testable import StrataMessageStore
 
 // Fuzzes the message store's record decoders on raw bytes: the message
