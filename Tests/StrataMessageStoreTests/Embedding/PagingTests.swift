@@ -1,5 +1,6 @@
 import Foundation
 import StrataMessageStore
+import StrataTestSupport
 import Testing
 
 /// A store for the heavier embedding tests: the JSON backend debounces its
@@ -38,7 +39,7 @@ final class Locked2<T>: @unchecked Sendable {
         let store = try await embeddingStore(backend, dir)
         let seed = UInt64.random(in: 1 ... .max)
         print("paging \(backend) seed \(seed)")
-        var rng = SeededGenerator(state: seed)
+        var rng = SeededRandom(seed: seed)
         let t0 = Date(timeIntervalSince1970: 1_700_000_000)
         for b in 0..<20 {
             try await store.add(contentsOf: (0..<500).map { k in
