@@ -42,7 +42,7 @@ if "$S" demo --messages=3 2>/dev/null; then fail "demo accepted --messages=3"; f
 # Message stores: export from the engine store, import into SQLite, export again: identical.
 "$S" queues --db="$T/demo" | grep -q "^orders: .*dead-lettered 1" || fail "queues"
 "$S" storage export --db="$T/demo" --to="$T/export.jsonl" | grep -q "exported" || fail "export"
-"$S" storage import --store "sqlite:$T/copy.sqlite" --from="$T/export.jsonl" | grep -q "imported 2 entities" || fail "import"
+"$S" storage import --store "sqlite:$T/copy.sqlite" --from="$T/export.jsonl" | grep -q "imported 3 entities" || fail "import"  # orders, events and the consumer step's emails
 "$S" storage export --store "sqlite:$T/copy.sqlite" --to="$T/export2.jsonl" >/dev/null
 cmp -s "$T/export.jsonl" "$T/export2.jsonl" || fail "export of the imported copy differs"
 # CSV: LSM -> CSV -> every backend -> CSV, byte-identical; --replace twice changes nothing.
@@ -83,7 +83,7 @@ code=0; "$S" health --store "lsm:$T/nope" >/dev/null 2>&1 || code=$?
 [ $code -eq 2 ] || fail "health of a missing store is not critical: $code"
 if [ -e "$T/nope" ]; then fail "health created a missing store"; fi
 "$S" storage stats --db "$T/demo" | grep -q "^backend: lsm" || fail "storage stats"
-"$S" storage stats --db "$T/demo" | grep -q "^entities: 1 queues, 1 topics, 2 subscriptions" || fail "storage stats entities: $("$S" storage stats --db "$T/demo")"
+"$S" storage stats --db "$T/demo" | grep -q "^entities: 2 queues, 1 topics, 2 subscriptions" || fail "storage stats entities: $("$S" storage stats --db "$T/demo")"
 "$S" storage compact --store "sqlite:$T/copy.sqlite" -q | grep -q "compacted" || fail "storage compact (sqlite)"
 "$S" storage compact --db "$T/demo" -q | grep -q "compacted" || fail "storage compact (lsm)"
 if echo no | "$S" storage purge --store "sqlite:$T/copy.sqlite" --queue=orders/\$deadletterqueue 2>/dev/null; then fail "purge without confirmation"; fi
