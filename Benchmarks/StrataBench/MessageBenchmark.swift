@@ -136,7 +136,7 @@ public struct MessageBenchRunner: Sendable {
 
     /// Latencies gathered by concurrent clients.
     private final class Latencies: Sendable {
-        private let hist = Mutex(LatencyHistogram())
+        private let hist = StoreLock(LatencyHistogram())
         func merge(_ h: LatencyHistogram) { hist.withLock { $0.merge(h) } }
         var value: LatencyHistogram { hist.withLock { $0 } }
     }

@@ -1,5 +1,6 @@
 import Foundation
 import Strata
+import StrataMessageCore
 import Synchronization
 
 /// Delete benchmarks and readwhilewriting (db_bench semantics).
@@ -36,7 +37,7 @@ extension BenchRunner {
         let stop = Atomic<Bool>(false)
         let writerDone = DispatchSemaphore(value: 0)
         let writes = Atomic<Int>(0)
-        let writerError = Mutex<(any Error)?>(nil)
+        let writerError = StoreLock<(any Error)?>(nil)
         let base = flags.seed &+ runCount &* 1_000_003 &+ 77
         let writer = Thread {
             var rng = SplitMix64(seed: base)

@@ -1,6 +1,5 @@
 import CLibPQ
 import Foundation
-import Synchronization
 import StrataMessageCore
 
 /// One libpq connection: parameterised statements (`$1…`), text results
@@ -141,12 +140,12 @@ final class PostgresConnection: @unchecked Sendable {  // used by one pool borro
 /// while all are lent) and replaces a connection that broke.
 final class PostgresPool: Sendable {
     private let conninfo: String
-    private let free: Mutex<[PostgresConnection]>
+    private let free: StoreLock<[PostgresConnection]>
     private let available: DispatchSemaphore
 
     init(conninfo: String, size: Int) throws {
         self.conninfo = conninfo
-        free = Mutex([try PostgresConnection(conninfo)])
+        free = StoreLock([try PostgresConnection(conninfo)])
         available = DispatchSemaphore(value: max(1, size))
     }
 

@@ -29,7 +29,7 @@ public final class PostgresEventStore: EventStore {
     private let options: EventStoreOptions
     private let logger: Logger
     private let arrivals = EventArrivals()
-    private let closed = EventLock(false)
+    private let closed = StoreLock(false)
     /// The store's metric instruments (`backend` = `postgres`).
     public let recorder = EventStoreRecorder(backend: "postgres")
     /// The advisory lock key appends hold (any constant; "STRATAEV").

@@ -18,7 +18,7 @@ import StrataMessageCore
 /// `.syncDurable` FULL, `.asyncDurable` NORMAL, `.memoryOnly` OFF.
 public final class SQLiteEventStore: EventStore {
     private let queue: DispatchQueue
-    private let connection: EventLock<SQLiteConnection?>
+    private let connection: StoreLock<SQLiteConnection?>
     private let options: EventStoreOptions
     private let arrivals = EventArrivals()
     /// The SQLite file.
@@ -54,7 +54,7 @@ public final class SQLiteEventStore: EventStore {
             c.close()
             throw error
         }
-        connection = EventLock(c)
+        connection = StoreLock(c)
     }
 
     /// Runs `body` on the store's queue; the caller suspends meanwhile.

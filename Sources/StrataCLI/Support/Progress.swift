@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import StrataMessageCore
 
 /// Progress of a long operation on stderr: on a terminal a bar redrawn in
 /// place with the rate and the time left; otherwise (a log, a pipe) a plain
@@ -99,27 +100,18 @@ final class ProgressReporter: @unchecked Sendable {
 /// Runs blocking `body` on its own thread, reporting elapsed time through
 /// `progress` until it returns (for engine calls that take no callback).
 func withElapsedProgress<T: Sendable>(_ progress: ProgressReporter, _ body: @escaping @Sendable () throws -> T) throws -> T {
-    let result = LockedBox<Result<T, any Error>?>(nil)
+    let result = StoreLock<Result<T, any Error>?>(nil)
     let finished = DispatchSemaphore(value: 0)
     Thread {
         let r = Result { try body() }
-        result.set(r)
+        result.withLock { $0 = r }
         finished.signal()
     }.start()
     while finished.wait(timeout: .now() + .milliseconds(200)) == .timedOut {
         progress.update(0, of: nil)
     }
     progress.finish()
-    return try result.get()!.get()
-}
-
-/// A value behind a lock, for handing a result between threads.
-final class LockedBox<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ value: T) { self.value = value }
-    func set(_ v: T) { lock.lock(); value = v; lock.unlock() }
-    func get() -> T { lock.lock(); defer { lock.unlock() }; return value }
+    return try result.withLock { $0 }!.get()
 }
 
 /// `--quiet` of every command that shows progress.

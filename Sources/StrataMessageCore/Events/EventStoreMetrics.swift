@@ -38,7 +38,7 @@ public final class EventStoreRecorder: Sendable {
         var appends = 0, appendNanos: Int64 = 0, maxAppendNanos: Int64 = 0
         var recovery: Duration?
     }
-    private let totals = EventLock(Totals())
+    private let totals = StoreLock(Totals())
     private let appended, snapshots: Counter
     private let payloadBytes, snapshotBytes, ratio: Recorder
     private let appendLatency, recoveryLatency: Timer

@@ -9,7 +9,7 @@ public final class EventArrivals: Sendable {
         var nextID: UInt64 = 0
         var waiters: [UInt64: CheckedContinuation<Void, Never>] = [:]
     }
-    private let state = EventLock(State())
+    private let state = StoreLock(State())
 
     /// A signal with no waiters.
     public init() {}

@@ -15,7 +15,7 @@ public final class InMemoryEventStore: EventStore {
         var snapshots: [String: [Int64: [UInt8]]] = [:]
         var closed = false
     }
-    private let state = EventLock(State())
+    private let state = StoreLock(State())
     private let options: EventStoreOptions
     private let arrivals = EventArrivals()
     /// The store's metric instruments.

@@ -48,7 +48,7 @@ public final class SnapshotScheduler: Service, Sendable {
     private let policy: SnapshotPolicy
     private let makeSnapshot: MakeSnapshot
     private let tick: Duration
-    private let pending = EventLock([String: Pending]())
+    private let pending = StoreLock([String: Pending]())
 
     /// A scheduler writing `store`'s snapshots under `policy`.
     public init(store: any EventStore, policy: SnapshotPolicy, tick: Duration = .seconds(1), makeSnapshot: @escaping MakeSnapshot) {

@@ -30,7 +30,7 @@ public final class LSMEventStore: EventStore {
 
     /// An append in flight: the keys it reserved wait on it.
     private final class InFlight: Sendable {
-        private let state = EventLock((done: false, waiters: [CheckedContinuation<Void, Never>]()))
+        private let state = StoreLock((done: false, waiters: [CheckedContinuation<Void, Never>]()))
         func finish() {
             let waiters = state.withLock { s in
                 s.done = true
@@ -59,7 +59,7 @@ public final class LSMEventStore: EventStore {
         var inFlight: [String: InFlight] = [:]
         var closed = false
     }
-    private let sequencer: EventLock<Sequencer>
+    private let sequencer: StoreLock<Sequencer>
 
     /// Opens (creating if needed) an event store at `path`; `engine` are the
     /// options of the engine under it (file system, caches, logger).
@@ -106,7 +106,7 @@ public final class LSMEventStore: EventStore {
         it.seekToLast()
         if it.isValid { last = try Self.int64(Array(it.key.dropFirst()), "LSN marker") }
         try it.checkStatus()
-        sequencer = EventLock(Sequencer(next: last + 1, watermark: last))
+        sequencer = StoreLock(Sequencer(next: last + 1, watermark: last))
     }
 
     /// Engine errors as the message layer's vocabulary (the kind kept, the
