@@ -74,9 +74,11 @@ crash-test: build
 	.build/release/strata stress --mode=messages --cycles=$(MESSAGE_CYCLES)
 
 # The concurrency tests under ThreadSanitizer (separate build folder), with
-# the message-store suites (their locks are pthread mutexes TSan can see).
+# the message-store, event-store and consumer suites (their locks are
+# pthread mutexes TSan can see; "EventStore" and "Consumer" match every
+# suite whose name contains them). Docs/reliability.md has the last result.
 TSAN_TESTS := Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress|ParallelCompaction|CoveredFile
-TSAN_MESSAGE_TESTS := MessageStoreContractTests|BrokerSemanticsTests|DifferentialTests|HardeningTests|CacheBudgetTests|RestoreTests|MessageStoreCrashTests|EventStoreTests
+TSAN_MESSAGE_TESTS := MessageStoreContractTests|DuplicateIdTests|BrokerSemanticsTests|DifferentialTests|HardeningTests|CacheBudgetTests|RestoreTests|MessageStoreCrashTests|LongPollingTests|SQLiteExecutionTests|EventStore|EventIdempotencyRaceTests|EventDifferentialTests|Consumer|MessageStoreServiceTests
 test-tsan: deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "$(TSAN_TESTS)|$(TSAN_MESSAGE_TESTS)"
 

@@ -265,6 +265,7 @@ public final class JSONFileMessageStore: MessageStore {
         let nowMs = now.millisecondsSince1970
         for m in messages {
             try InMemoryMessageStore.validate(m)
+            try s.catalog.validateAddTarget(m.queue)
             if s.index[m.id] != nil || !seen.insert(m.id).inserted || (s.removedIds[m.id].map { $0 > nowMs } ?? false) {
                 throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window")
             }
