@@ -7,7 +7,9 @@ struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get", abstract: "Print the value of a key (read-only open: works on a live database).",
         discussion: """
-            With --wait, a missing key is looked up again every --interval milliseconds until it appears             or the time is up; between lookups the read-only handle catches up with the process writing             the database (Database.catchUp: the MANIFEST and the newer logs read again).
+            With --wait, a missing key is looked up again every --interval milliseconds until it appears \
+            or the time is up; between lookups the read-only handle catches up with the process writing \
+            the database (Database.catchUp: the MANIFEST and the newer logs read again).
             """)
     @OptionGroup var location: DatabaseLocation
     @Option(help: "The key (text).") var key: String
@@ -105,7 +107,9 @@ struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print the database's statistics (read-only open).",
         discussion: """
-            With --follow, the statistics are printed again every SECONDS, after the read-only handle caught             up with the process writing the database (Database.catchUp), until interrupted or --count rounds.
+            With --follow, the statistics are printed again every SECONDS, after the read-only handle \
+            caught up with the process writing the database (Database.catchUp), until interrupted or \
+            --count rounds.
             """)
     @OptionGroup var location: DatabaseLocation
     @Option(help: ArgumentHelp("Print again every this many seconds, catching up with the writer.", valueName: "seconds"))
