@@ -151,7 +151,7 @@ struct BenchCommand: AsyncParsableCommand {
             if let v = db { f.db = v }
             if let v = pgURL { f.pgURL = v }
             var runner = MessageBenchRunner(flags: f)
-            runner.progress = BenchProgressDisplay(unit: "messages", quiet: progress.quiet)
+            if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "messages", quiet: false) }
             if await !runner.run() { throw ExitCode.failure }
             return
         }
@@ -181,7 +181,7 @@ struct BenchCommand: AsyncParsableCommand {
         if let v = seekNexts { f.seekNexts = v }
         if let v = statistics { f.statistics = v.value }
         let runner = BenchRunner(flags: f)
-        runner.progress = BenchProgressDisplay(unit: "ops", quiet: progress.quiet)
+        if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "ops", quiet: false) }  // -q: nothing counted
         if !runner.run() { throw ExitCode.failure }
     }
 }
