@@ -39,11 +39,18 @@ run: build
 # Starts a throwaway PostgreSQL server on loopback for the PostgreSQL
 # backend's tests (Tests/Support/postgres.sh) and for the PostgreSQL part of
 # the CLI smoke test, and stops it afterwards, whether they pass or not.
+# Then the failover test, alone (it stops the primary): a synchronous
+# streaming-replication standby is started, PostgresFailoverTests gets both
+# URLs, stops the primary and promotes the standby; both servers are
+# stopped at the end.
 test: test-deps
 	$(SWIFT) build --build-tests
 	url=$$(Tests/Support/postgres.sh start) || { echo "make test: the PostgreSQL server did not start" >&2; Tests/Support/postgres.sh stop; exit 1; }; \
 	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build && \
 	STRATA_POSTGRES_URL=$$url Tests/CLI/smoke.sh .build/debug/strata; status=$$?; \
+	if standby=$$(Tests/Support/postgres.sh start-standby); then \
+		STRATA_POSTGRES_URL=$$url STRATA_POSTGRES_STANDBY_URL=$$standby $(SWIFT) test --skip-build --filter PostgresFailoverTests || status=1; \
+	else echo "make test: the PostgreSQL standby did not start" >&2; status=1; fi; \
 	Tests/Support/postgres.sh stop; exit $$status
 	Tests/CLI/usage.sh .build/debug/strata
 	Tests/CLI/live.sh .build/debug/strata

@@ -40,14 +40,8 @@ public final class SQLiteEventStore: EventStore {
             try c.exec("""
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=\(synchronous);
-                CREATE TABLE IF NOT EXISTS events(lsn INTEGER PRIMARY KEY, stream TEXT NOT NULL, record BLOB NOT NULL);
-                CREATE INDEX IF NOT EXISTS events_by_stream ON events(stream, lsn);
-                CREATE TABLE IF NOT EXISTS event_keys(key TEXT PRIMARY KEY, lsn INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS event_snapshots(stream TEXT NOT NULL, upto_lsn INTEGER NOT NULL,
-                    record BLOB NOT NULL, PRIMARY KEY(stream, upto_lsn));
-                CREATE TABLE IF NOT EXISTS event_meta(k INTEGER PRIMARY KEY CHECK (k = 0), last_lsn INTEGER NOT NULL);
-                INSERT OR IGNORE INTO event_meta(k, last_lsn) VALUES (0, 0);
                 """)
+            try SQLiteSchema.migrate(c, .eventStore)
         } catch {
             c.close()
             throw error

@@ -46,22 +46,8 @@ public final class SQLiteMessageStore: MessageStore {
         try c.exec("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=\(synchronous.rawValue);
-            CREATE TABLE IF NOT EXISTS messages(
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                id TEXT NOT NULL UNIQUE,
-                queue TEXT NOT NULL,
-                visible_at INTEGER NOT NULL,
-                record BLOB NOT NULL,
-                size INTEGER NOT NULL,
-                timestamp_ms INTEGER NOT NULL,
-                expires_at INTEGER,
-                delivery_count INTEGER NOT NULL,
-                lock_token BLOB,
-                locked_until INTEGER NOT NULL DEFAULT 0);
-            CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, visible_at, seq);
-            CREATE TABLE IF NOT EXISTS removed_ids(id TEXT PRIMARY KEY, window_end INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS catalog(k INTEGER PRIMARY KEY CHECK (k = 0), json BLOB NOT NULL);
             """)
+        try SQLiteSchema.migrate(c, .messageStore)
         return c
     }
 

@@ -15,7 +15,7 @@ COMMANDS=(
   backup "backup create" "backup list" "backup verify" "backup restore" "backup delete" "backup purge"
   storage "storage stats" "storage export" "storage import" "storage compact" "storage purge" queues
   snapshot "snapshot create" "snapshot list" "snapshot restore" "snapshot delete" health
-  bench stress stress-child stress-messages-child demo
+  bench stress stress-child stress-messages-child stress-brokers-child demo
 )
 for c in "${COMMANDS[@]}"; do
   # shellcheck disable=SC2086
@@ -27,7 +27,7 @@ for c in "${COMMANDS[@]}"; do
     "$S" help $c >/dev/null 2>&1 || fail "'strata help $c' failed"
   fi
 done
-"$S" --help > "$T/help"; grep -q "stress-child\|stress-messages-child" "$T/help" && fail "a hidden child command is listed in --help"
+"$S" --help > "$T/help"; grep -q "stress-child\|stress-messages-child\|stress-brokers-child" "$T/help" && fail "a hidden child command is listed in --help"
 "$S" --version | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for shell in bash zsh fish; do
   "$S" --generate-completion-script "$shell" > "$T/completion" || fail "$shell completion script"
