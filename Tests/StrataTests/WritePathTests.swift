@@ -7,7 +7,7 @@ import Testing
 /// files zero-filled ahead of synced appends. Each test checks what a
 /// fast path could break — order, atomicity, durability, recovery — not
 /// its speed (that is in Docs/benchmarks.md).
-@Suite struct WritePathTests {
+@Suite(.offCooperativePool) struct WritePathTests {
     static func key(_ i: Int) -> [UInt8] { utf8(String(format: "k%07d", i)) }
 
     /// Copies a database directory while the database is open, after
