@@ -132,6 +132,8 @@ public final class BenchRunner {
             try runDeleteRange(name)
         case "crc32c":
             runCRC32C()
+        case "fdatasync":
+            try runFdatasync()
         case "flush":
             if db == nil { try openDB(fresh: false) }
             try db!.flush()
