@@ -7,7 +7,7 @@ import Testing
 /// did since (new records in the log, flushes, compactions that deleted the
 /// tables it had open, families created and dropped), one consistent state
 /// per family, and iterators made before keep their view.
-@Suite struct ReadOnlyCatchUpTests {
+@Suite(.offCooperativePool) struct ReadOnlyCatchUpTests {
     static func keys(_ db: Database, in family: ColumnFamily? = nil) throws -> [String] {
         let it = try db.makeIterator(in: family)
         it.seekToFirst()
