@@ -28,7 +28,8 @@ struct StrataCommand: AsyncParsableCommand {
             // Message stores (any backend)
             StorageCommand.self, QueuesCommand.self, SnapshotCommand.self, HealthCommand.self,
             // Tools
-            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, DemoCommand.self,
+            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, StressEventsChildCommand.self,
+            DemoCommand.self,
         ]
     )
 
