@@ -146,6 +146,8 @@ let package = Package(
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 // PostgresEventStoreErrorTests drive a second connection.
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                // The multi-broker test runs StrataStress's SharedStoreStress.
+                "StrataStress",
             ]
         ),
     ],

@@ -3,7 +3,6 @@ import Foundation
 /// Where the `strata` executable is: next to the test bundle in the build
 /// folder (`swift build` builds it with the tests), or `$STRATA_EXECUTABLE`.
 public enum StrataExecutable {
-    /// The executable, or nil if it is not built.
     public static let path: String? = {
         if let p = ProcessInfo.processInfo.environment["STRATA_EXECUTABLE"], FileManager.default.isExecutableFile(atPath: p) { return p }
         var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()

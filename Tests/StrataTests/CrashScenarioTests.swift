@@ -6,7 +6,7 @@ import StrataStress
 /// Every crash and fault scenario of the reliability plan, one test each,
 /// named after the scenario (Docs/reliability.md maps them). Run them all
 /// with `swift test --filter CrashScenarioTests`.
-@Suite struct CrashScenarioTests {
+@Suite(.offCooperativePool) struct CrashScenarioTests {
     static func options(_ fs: any FileSystem, bufferSize: Int = 16 << 10) -> Options {
         var o = Options()
         o.fileSystem = fs
@@ -540,4 +540,3 @@ final class SyncedWrites: @unchecked Sendable {
         inFlight = nil
     }
 }
-

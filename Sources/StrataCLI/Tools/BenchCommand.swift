@@ -51,7 +51,8 @@ struct BenchCommand: AsyncParsableCommand {
             msg_enqueue msg_roundtrip msg_pending (with --clients, --backend, --commit, --sqlite_sync, --batch, \
             --pg_url; list flags run every value). Event benchmarks: evt_append evt_load evt_recover (with --backend, \
             --commit, --clients, --batch, --num, --value_size, --pg_url; lists run every value). Booleans take \
-            true/false/1/0; a bare --flag is true.
+            true/false/1/0; a bare --flag is true. \
+            Progress of each benchmark goes to stderr (a bar on a terminal, a line every 5 s otherwise; -q silences it).
             """)
 
     /// The names of the boolean flags, for the bare-flag rewrite.
@@ -96,6 +97,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("commit"), help: "msg_*: LSM commit modes sync, async, memory.") var commit: NameList?
     @Option(name: .customLong("sqlite_sync"), help: "msg_*: full, normal.") var sqliteSync: NameList?
     @Option(name: .customLong("pg_url"), help: "msg_*: PostgreSQL connection URL.") var pgURL: String?
+    /// Progress per benchmark on stderr (a bar on a terminal, a line every few seconds otherwise).
+    @OptionGroup var progress: ProgressOptions
 
     private var isMessageRun: Bool { benchmarks?.values.contains { $0.hasPrefix("msg_") } ?? false }
     private var isEventRun: Bool { benchmarks?.values.contains { $0.hasPrefix("evt_") } ?? false }
@@ -189,7 +192,9 @@ struct BenchCommand: AsyncParsableCommand {
             if let v = sqliteSync?.values { f.sqliteSync = v }
             if let v = db { f.db = v }
             if let v = pgURL { f.pgURL = v }
-            if await !MessageBenchRunner(flags: f).run() { throw ExitCode.failure }
+            var runner = MessageBenchRunner(flags: f)
+            if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "messages", quiet: false) }
+            if await !runner.run() { throw ExitCode.failure }
             return
         }
         var f = BenchFlags()
@@ -217,6 +222,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let v = histogram { f.histogram = v.value }
         if let v = seekNexts { f.seekNexts = v }
         if let v = statistics { f.statistics = v.value }
-        if !BenchRunner(flags: f).run() { throw ExitCode.failure }
+        let runner = BenchRunner(flags: f)
+        if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "ops", quiet: false) }  // -q: nothing counted
+        if !runner.run() { throw ExitCode.failure }
     }
 }
