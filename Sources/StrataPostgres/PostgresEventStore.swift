@@ -88,11 +88,14 @@ public final class PostgresEventStore: EventStore {
         self.options = options
         self.logger = logger
         // postgres-nio's pool retries a refused connection for a minute
-        // before failing the request; an open gives up sooner.
+        // before failing the request; an open gives up sooner. Only the
+        // first connection is timed: the schema transaction may wait for
+        // other hosts' opens (they take turns under an advisory lock).
         let timeout = connectTimeout ?? .seconds(60)
         try await Self.withDeadline(timeout, "no connection to PostgreSQL within \(timeout)") {
-            try await Self.createSchema(client, logger)
+            do { _ = try await client.query("SELECT 1", logger: logger) } catch { throw Self.mapped(error) }
         }
+        try await Self.createSchema(client, logger)
     }
 
     /// Runs `body`, or throws `.unavailable` saying `what` (and cancels
