@@ -4,13 +4,24 @@ import StrataMessageStore
 import StrataPostgres
 import StrataSQLite
 
-/// Flags of the event-store workloads (`strata bench --benchmarks=evt_...`):
-/// `evt_append` (appends/s with `--clients` concurrent appenders, `--batch`
-/// events per call), `evt_load` (events/s reading one stream of `--num`
-/// events in pages of 1,000) and `evt_recover` (recovery time of a stream of
-/// `--num` events without a snapshot, and from a snapshot at 99 % of it).
-/// List flags run each value, so one line compares backends in one run.
+/// Settings of the event-store workloads, filled by `strata bench
+/// --benchmarks=evt_...` (Sources/StrataCLI/Tools/BenchCommand.swift, which
+/// also checks them): `evt_append` (appends/s with `clients` concurrent
+/// appenders, `batches` events per call), `evt_load` (events/s reading one
+/// stream of `num` events in pages of 1,000, after a reopen) and
+/// `evt_recover` (recovery time, after a reopen, of a stream of `num` events
+/// without a snapshot and from a snapshot at 99 % of it). List settings run
+/// each value, so one command line compares backends in one run.
 public struct EventBenchFlags: Sendable {
+    /// The workload names `strata bench` routes here.
+    public static let names = ["evt_append", "evt_load", "evt_recover"]
+    /// The backends: `lsm`, `sqlite`, `postgres`, `memory`.
+    public static let backendNames = ["lsm", "sqlite", "postgres", "memory"]
+    /// The commit modes: `sync` (.syncDurable; SQLite synchronous=FULL),
+    /// `async` (.asyncDurable 5 ms; SQLite NORMAL), `memory` (.memoryOnly;
+    /// SQLite OFF).
+    public static let commitNames = ["sync", "async", "memory"]
+
     /// Workloads to run.
     public var benchmarks: [String] = ["evt_append"]
     /// Events per run (split over the clients for `evt_append`).
@@ -21,10 +32,9 @@ public struct EventBenchFlags: Sendable {
     public var batches = [1]
     /// Payload bytes (random, so LZ4 keeps them as they are).
     public var valueSize = 100
-    /// Backends: `lsm`, `sqlite`, `postgres`, `memory`.
+    /// Backends (`backendNames`).
     public var backends = ["lsm", "sqlite"]
-    /// Commit modes: `sync` (.syncDurable; SQLite synchronous=FULL), `async`
-    /// (.asyncDurable 5 ms; SQLite NORMAL), `memory` (.memoryOnly; SQLite OFF).
+    /// Commit modes (`commitNames`).
     public var commits = ["sync"]
     /// Scratch directory (emptied before each run).
     public var db = "/tmp/strata-evtbench"
@@ -33,35 +43,6 @@ public struct EventBenchFlags: Sendable {
 
     /// The defaults.
     public init() {}
-
-    /// Parses `--name=value` arguments.
-    public static func parse(_ args: [String]) -> Result<EventBenchFlags, BenchFlagError> {
-        var f = EventBenchFlags()
-        for arg in args {
-            guard arg.hasPrefix("--"), let eq = arg.firstIndex(of: "=") else { return .failure(BenchFlagError("expected --name=value, got '\(arg)'")) }
-            let name = String(arg[arg.index(arg.startIndex, offsetBy: 2)..<eq])
-            let value = String(arg[arg.index(after: eq)...])
-            let list = value.split(separator: ",").map(String.init)
-            let ints = list.compactMap { Int($0) }.filter { $0 > 0 }
-            let intsOK = !ints.isEmpty && ints.count == list.count
-            func check(_ allowed: [String]) -> Bool { !list.isEmpty && list.allSatisfy(allowed.contains) }
-            switch name {
-            case "benchmarks" where check(["evt_append", "evt_load", "evt_recover"]): f.benchmarks = list
-            case "num" where intsOK: f.num = ints[0]
-            case "clients" where intsOK: f.clients = ints
-            case "batch" where intsOK: f.batches = ints
-            case "value_size" where intsOK: f.valueSize = ints[0]
-            case "backend" where check(["lsm", "sqlite", "postgres", "memory"]): f.backends = list
-            case "commit" where check(["sync", "async", "memory"]): f.commits = list
-            case "db": f.db = value
-            case "pg_url": f.pgURL = value
-            default:
-                return .failure(BenchFlagError("bad event benchmark flag --\(name)=\(value) (benchmarks evt_append,evt_load,evt_recover; "
-                    + "backend lsm,sqlite,postgres,memory; commit sync,async,memory; num, clients, batch, value_size positive)"))
-            }
-        }
-        return .success(f)
-    }
 }
 
 /// Runs the event workloads; one line per configuration.
@@ -75,9 +56,11 @@ public struct EventBenchRunner: Sendable {
         return EventStoreOptions(commitMode: mode)
     }
 
-    private func open(_ backend: String, _ commit: String) async throws -> any EventStore {
+    /// Opens the backend's store; `keepData` reopens the one of the run
+    /// before (a restart), otherwise the store starts empty.
+    private func open(_ backend: String, _ commit: String, keepData: Bool = false) async throws -> any EventStore {
         let fm = FileManager.default
-        try? fm.removeItem(atPath: flags.db)
+        if !keepData { try? fm.removeItem(atPath: flags.db) }
         try fm.createDirectory(atPath: flags.db, withIntermediateDirectories: true)
         switch backend {
         case "lsm":
@@ -85,7 +68,10 @@ public struct EventBenchRunner: Sendable {
             engine.logger.logLevel = .warning
             return try await LSMEventStore.open(at: flags.db + "/events", options: options(commit), engine: engine)
         case "sqlite": return try SQLiteEventStore(path: flags.db + "/events.sqlite", options: options(commit))
-        case "postgres": return try await PostgresEventStore(url: flags.pgURL, options: options(commit))
+        case "postgres":
+            let store = try await PostgresEventStore(url: flags.pgURL, options: options(commit))
+            if !keepData { try await store.removeEverything() }
+            return store
         default: return InMemoryEventStore(options: options(commit))
         }
     }
@@ -108,13 +94,9 @@ public struct EventBenchRunner: Sendable {
                                 }
                             }
                         case "evt_load":
-                            let store = try await open(backend, commit)
-                            print("evt_load \(backend)/\(commit): \(try await load(store))")
-                            try await store.close()
+                            print("evt_load \(backend)/\(commit): \(try await load(backend, commit))")
                         default:
-                            let store = try await open(backend, commit)
-                            print("evt_recover \(backend)/\(commit): \(try await recover(store))")
-                            try await store.close()
+                            print("evt_recover \(backend)/\(commit): \(try await recover(backend, commit))")
                         }
                     } catch {
                         print("\(bench) \(backend)/\(commit): failed: \(error)")
@@ -136,11 +118,10 @@ public struct EventBenchRunner: Sendable {
     }
 
     /// Latencies of concurrent clients.
-    private final class Latencies: @unchecked Sendable {
-        private let lock = NSLock()
-        private var hist = LatencyHistogram()
-        func merge(_ h: LatencyHistogram) { lock.withLock { hist.merge(h) } }
-        var value: LatencyHistogram { lock.withLock { hist } }
+    private final class Latencies: Sendable {
+        private let hist = StoreLock(LatencyHistogram())
+        func merge(_ h: LatencyHistogram) { hist.withLock { $0.merge(h) } }
+        var value: LatencyHistogram { hist.withLock { $0 } }
     }
 
     private static func ns(_ d: Duration) -> UInt64 { UInt64(max(0, d.components.seconds * 1_000_000_000 + d.components.attoseconds / 1_000_000_000)) }
@@ -189,10 +170,17 @@ public struct EventBenchRunner: Sendable {
         return lsns
     }
 
-    private func load(_ store: any EventStore) async throws -> String {
+    /// Fills a stream, reopens the store (its caches start cold for the
+    /// engine's blocks, warm for the OS page cache) and reads it back.
+    private func load(_ backend: String, _ commit: String) async throws -> String {
+        var store = try await open(backend, commit)
         let fillStart = ContinuousClock.now
         _ = try await fill(store, "load")
         let filled = ContinuousClock.now - fillStart
+        if backend != "memory" {
+            try await store.close()
+            store = try await open(backend, commit, keepData: true)
+        }
         let start = ContinuousClock.now
         var after: Int64 = 0, n = 0
         while true {
@@ -202,20 +190,33 @@ public struct EventBenchRunner: Sendable {
             after = last.lsn
         }
         let seconds = Double(Self.ns(ContinuousClock.now - start)) / 1e9
+        try await store.close()
         return String(format: "%.0f events/s loaded (%d in %.2f s; filled in %@)", Double(n) / seconds, n, seconds, Self.ms(filled))
     }
 
-    private func recover(_ store: any EventStore) async throws -> String {
-        // The stream of the first run is replayed from the start; the
-        // snapshot then lands at 99 % (event 990,000 of 1M).
+    /// Fills a stream and recovers it after a reopen: replayed from its
+    /// start, then from a snapshot at 99 % of it (event 990,000 of 1M).
+    private func recover(_ backend: String, _ commit: String) async throws -> String {
+        var store = try await open(backend, commit)
         _ = try await fill(store, "rec")
+        func reopen() async throws -> Duration {
+            guard backend != "memory" else { return .zero }
+            try await store.close()
+            let t = ContinuousClock.now
+            store = try await open(backend, commit, keepData: true)
+            return ContinuousClock.now - t
+        }
+        let firstOpen = try await reopen()
         var count = 0
         let full = try await store.recover(stream: "rec", restore: { _ in }, apply: { count += $0.count })
         let at = flags.num - flags.num / 100
         guard let upto = try await store.lsn(forIdempotencyKey: "rec-\(at - 1)") else { throw BenchFlagError("event \(at) of the stream is missing") }
         try await store.writeSnapshot(EventSnapshot(stream: "rec", uptoLSN: upto, state: [UInt8](repeating: 1, count: 4096)))
+        let secondOpen = try await reopen()
         var after = 0
         let snap = try await store.recover(stream: "rec", restore: { _ in }, apply: { after += $0.count })
-        return "no snapshot \(Self.ms(full.duration)) (\(count) events); snapshot at event \(at): \(Self.ms(snap.duration)) (\(after) events replayed)"
+        try await store.close()
+        return "no snapshot \(Self.ms(full.duration)) (\(count) events); snapshot at event \(at): \(Self.ms(snap.duration)) "
+            + "(\(after) events replayed); store opens took \(Self.ms(firstOpen)) and \(Self.ms(secondOpen))"
     }
 }

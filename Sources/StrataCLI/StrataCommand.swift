@@ -29,7 +29,8 @@ struct StrataCommand: AsyncParsableCommand {
             // Message stores (any backend)
             StorageCommand.self, QueuesCommand.self, SnapshotCommand.self, HealthCommand.self,
             // Tools
-            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, StressBrokersChildCommand.self, DemoCommand.self,
+            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, StressBrokersChildCommand.self,
+            StressEventsChildCommand.self, DemoCommand.self,
         ]
     )
 

@@ -22,6 +22,15 @@ import StrataMessageCore
 /// `.memoryOnly` off (PostgreSQL has no unlogged per-transaction mode; a
 /// server crash may lose the last few hundred milliseconds of appends, a
 /// client crash nothing).
+///
+/// Errors: a lost connection, a server that is down or restarting, a
+/// deadlock or serialization failure are `.unavailable` (the call did
+/// nothing, retry it); a call after `close()` is `.closed`; the server's
+/// disk full `.storageFull`, a read-only server `.readOnly`, damaged pages
+/// `.corruption`, bad credentials or SQL `.invalidArgument`. Opening waits
+/// at most the configuration's `connectTimeout` for a first connection,
+/// then throws `.unavailable`; later calls while the server is down fail
+/// with `.unavailable` once postgres-nio's pool gives up connecting.
 public final class PostgresEventStore: EventStore {
     /// The client the store runs its queries on.
     public let client: PostgresClient
@@ -33,7 +42,7 @@ public final class PostgresEventStore: EventStore {
     /// The store's metric instruments (`backend` = `postgres`).
     public let recorder = EventStoreRecorder(backend: "postgres")
     /// The advisory lock key appends hold (any constant; "STRATAEV").
-    private static let appendLock: Int64 = 0x5354_5241_5441_4556
+    package static let appendLock: Int64 = 0x5354_5241_5441_4556
 
     /// Connects with `configuration`, runs the client for as long as the
     /// store is open, and creates the schema if needed.
@@ -42,54 +51,93 @@ public final class PostgresEventStore: EventStore {
         let client = PostgresClient(configuration: configuration, backgroundLogger: logger)
         let runner = Task { await client.run() }
         do {
-            try await self.init(client: client, runner: runner, options: options, logger: logger)
+            try await self.init(client: client, runner: runner, options: options, logger: logger,
+                                connectTimeout: configuration.options.connectTimeout)
         } catch {
             runner.cancel()
             throw error
         }
     }
 
-    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`, TLS off).
-    public convenience init(url: String, options: EventStoreOptions = EventStoreOptions(),
+    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`,
+    /// TLS off); throws `.unavailable` if no connection is made within
+    /// `connectTimeout`.
+    public convenience init(url: String, options: EventStoreOptions = EventStoreOptions(), connectTimeout: Duration = .seconds(10),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
         guard let u = URLComponents(string: url), u.scheme == "postgresql" || u.scheme == "postgres",
               let host = u.host, let user = u.user else {
             throw MessageStoreError(.invalidArgument, "not a postgresql://user@host[:port]/database URL: \(url)")
         }
         let db = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
-        let config = PostgresClient.Configuration(host: host, port: u.port ?? 5432, username: user, password: u.password,
+        var config = PostgresClient.Configuration(host: host, port: u.port ?? 5432, username: user, password: u.password,
                                                   database: db.isEmpty ? nil : db, tls: .disable)
+        config.options.connectTimeout = connectTimeout
         try await self.init(configuration: config, options: options, logger: logger)
     }
 
     /// Uses a client the caller runs (`client.run()` in a task of its own).
     public convenience init(client: PostgresClient, options: EventStoreOptions = EventStoreOptions(),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
-        try await self.init(client: client, runner: nil, options: options, logger: logger)
+        try await self.init(client: client, runner: nil, options: options, logger: logger, connectTimeout: nil)
     }
 
-    private init(client: PostgresClient, runner: Task<Void, Never>?, options: EventStoreOptions, logger: Logger) async throws {
+    private init(client: PostgresClient, runner: Task<Void, Never>?, options: EventStoreOptions, logger: Logger,
+                 connectTimeout: Duration?) async throws {
         self.client = client
         self.runner = runner
         self.options = options
         self.logger = logger
-        try await transaction { c in
-            // Concurrent first opens by several hosts would race on the catalog.
-            try await c.query("SELECT pg_advisory_xact_lock(\(Self.appendLock &+ 1))", logger: logger)
-            try await c.query("CREATE SEQUENCE IF NOT EXISTS strata_event_lsn", logger: logger)
-            try await c.query("CREATE TABLE IF NOT EXISTS strata_events(lsn BIGINT PRIMARY KEY, stream TEXT NOT NULL, record BYTEA NOT NULL)", logger: logger)
-            try await c.query("CREATE INDEX IF NOT EXISTS strata_events_by_stream ON strata_events(stream, lsn)", logger: logger)
-            try await c.query("CREATE TABLE IF NOT EXISTS strata_event_keys(key TEXT PRIMARY KEY, lsn BIGINT NOT NULL)", logger: logger)
-            try await c.query("""
-                CREATE TABLE IF NOT EXISTS strata_event_snapshots(stream TEXT NOT NULL, upto_lsn BIGINT NOT NULL,
-                    record BYTEA NOT NULL, PRIMARY KEY(stream, upto_lsn))
-                """, logger: logger)
+        // postgres-nio's pool retries a refused connection for a minute
+        // before failing the request; an open gives up sooner. Only the
+        // first connection is timed: the schema transaction may wait for
+        // other hosts' opens (they take turns under an advisory lock).
+        let timeout = connectTimeout ?? .seconds(60)
+        try await Self.withDeadline(timeout, "no connection to PostgreSQL within \(timeout)") {
+            do { _ = try await client.query("SELECT 1", logger: logger) } catch { throw Self.mapped(error) }
+        }
+        try await Self.createSchema(client, logger)
+    }
+
+    /// Runs `body`, or throws `.unavailable` saying `what` (and cancels
+    /// `body`) when `limit` passes first.
+    private static func withDeadline(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
+        try await withThrowingTaskGroup(of: Bool.self) { g in
+            g.addTask {
+                try await body()
+                return true
+            }
+            g.addTask {
+                try await Task.sleep(for: limit)
+                return false
+            }
+            defer { g.cancelAll() }
+            if try await g.next() != true { throw MessageStoreError(.unavailable, what) }
         }
     }
 
-    /// PostgreSQL and client errors as the message layer's vocabulary; our
-    /// own errors thrown inside a transaction come back unwrapped.
-    private static func mapped(_ error: any Error) -> any Error {
+    private static func createSchema(_ client: PostgresClient, _ logger: Logger) async throws {
+        do {
+            try await client.withTransaction(logger: logger) { c in try await createSchema(c, logger) }
+        } catch { throw mapped(error) }
+    }
+
+    private static func createSchema(_ c: PostgresNIO.PostgresConnection, _ logger: Logger) async throws {
+        // Concurrent first opens by several hosts would race on the catalog.
+        try await c.query("SELECT pg_advisory_xact_lock(\(Self.appendLock &+ 1))", logger: logger)
+        try await c.query("CREATE SEQUENCE IF NOT EXISTS strata_event_lsn", logger: logger)
+        try await c.query("CREATE TABLE IF NOT EXISTS strata_events(lsn BIGINT PRIMARY KEY, stream TEXT NOT NULL, record BYTEA NOT NULL)", logger: logger)
+        try await c.query("CREATE INDEX IF NOT EXISTS strata_events_by_stream ON strata_events(stream, lsn)", logger: logger)
+        try await c.query("CREATE TABLE IF NOT EXISTS strata_event_keys(key TEXT PRIMARY KEY, lsn BIGINT NOT NULL)", logger: logger)
+        try await c.query("""
+            CREATE TABLE IF NOT EXISTS strata_event_snapshots(stream TEXT NOT NULL, upto_lsn BIGINT NOT NULL,
+                record BYTEA NOT NULL, PRIMARY KEY(stream, upto_lsn))
+            """, logger: logger)
+    }
+
+    /// PostgreSQL and client errors as the message layer's vocabulary (the
+    /// original kept as `underlying`); our own errors thrown inside a
+    /// transaction come back unwrapped.
+    package static func mapped(_ error: any Error) -> any Error {
         if let t = error as? PostgresTransactionError {
             if let inner = t.closureError ?? t.commitError ?? t.beginError { return mapped(inner) }
         }
@@ -99,13 +147,48 @@ public final class PostgresEventStore: EventStore {
             case .server:
                 let state = p.serverInfo?[.sqlState] ?? ""
                 let text = p.serverInfo?[.message] ?? "\(p)"
-                if state == "XX001" || state == "XX002" { return MessageStoreError(.corruption, "PostgreSQL: \(text)") }
-                return MessageStoreError(.invalidArgument, "PostgreSQL (\(state)): \(text)")
-            case .poolClosed, .clientClosedConnection: return MessageStoreError(.closed, "PostgreSQL client is closed: \(p)")
-            default: return MessageStoreError(.invalidArgument, "PostgreSQL connection: \(String(reflecting: p))")
+                return MessageStoreError(kind(sqlState: state), "PostgreSQL (\(state)): \(text)", underlying: p)
+            case .connectionError, .serverClosedConnection, .uncleanShutdown:
+                return MessageStoreError(.unavailable, "PostgreSQL connection lost: \(String(reflecting: p))", underlying: p)
+            case .poolClosed, .clientClosedConnection:
+                return MessageStoreError(.closed, "PostgreSQL client is closed: \(p)", underlying: p)
+            case .queryCancelled:
+                if Task.isCancelled { return CancellationError() }
+                return MessageStoreError(.unavailable, "PostgreSQL query cancelled: \(p)", underlying: p)
+            case .messageDecodingFailure, .unexpectedBackendMessage, .invalidCommandTag:
+                return MessageStoreError(.unavailable, "PostgreSQL protocol error (the connection is dropped): \(String(reflecting: p))",
+                                         underlying: p)
+            default:
+                // TLS, authentication, too many bind parameters: the
+                // configuration or the call is wrong, a retry cannot help.
+                return MessageStoreError(.invalidArgument, "PostgreSQL connection: \(String(reflecting: p))", underlying: p)
             }
         }
+        // The pool's own errors (postgres-nio's `_ConnectionPoolModule`, not
+        // a public module): by name. `connectionCreationCircuitBreakerTripped`
+        // means no connection could be made for a while.
+        if String(describing: type(of: error)) == "ConnectionPoolError" {
+            let text = String(reflecting: error)
+            if text.contains("poolShutdown") { return MessageStoreError(.closed, "PostgreSQL client is closed", underlying: error) }
+            if text.contains("requestCancelled") && Task.isCancelled { return CancellationError() }
+            return MessageStoreError(.unavailable, "PostgreSQL server unreachable: \(text)", underlying: error)
+        }
+        if error is PostgresDecodingError {
+            return MessageStoreError(.corruption, "PostgreSQL returned a value of an unexpected type: \(error)", underlying: error)
+        }
         return error
+    }
+
+    /// The kind of a server error by its SQLSTATE (PostgreSQL's appendix A).
+    package static func kind(sqlState s: String) -> MessageStoreError.Kind {
+        switch s {
+        case "XX001", "XX002": return .corruption
+        case "53100": return .storageFull
+        case "25006": return .readOnly
+        case "58030": return .ioError
+        case "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53000", "53200", "53300": return .unavailable
+        default: return s.hasPrefix("08") ? .unavailable : .invalidArgument
+        }
     }
 
     private func checkOpen() throws {

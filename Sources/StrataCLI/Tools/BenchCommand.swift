@@ -39,7 +39,8 @@ struct NameList: ExpressibleByArgument {
 /// `strata bench`: db_bench's benchmark names and flag spelling
 /// (`--benchmarks=a,b`, `--use_existing_db`, `--num=N`), so
 /// Benchmarks/compare-rocksdb.sh runs both with one command line; the
-/// `msg_*` benchmarks run the message workloads.
+/// `msg_*` benchmarks run the message workloads, the `evt_*` ones the event
+/// store workloads.
 struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
@@ -48,7 +49,9 @@ struct BenchCommand: AsyncParsableCommand {
             Engine benchmarks: fillseq fillrandom overwrite readrandom readseq fillsync readwhilewriting \
             seekrandom deleteseq deleterandom deleterange flush compact stats crc32c. Message benchmarks: \
             msg_enqueue msg_roundtrip msg_pending (with --clients, --backend, --commit, --sqlite_sync, --batch, \
-            --pg_url; list flags run every value). Booleans take true/false/1/0; a bare --flag is true. \
+            --pg_url; list flags run every value). Event benchmarks: evt_append evt_load evt_recover (with --backend, \
+            --commit, --clients, --batch, --num, --value_size, --pg_url; lists run every value). Booleans take \
+            true/false/1/0; a bare --flag is true. \
             Progress of each benchmark goes to stderr (a bar on a terminal, a line every 5 s otherwise; -q silences it).
             """)
 
@@ -89,7 +92,7 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("statistics"), help: "Print the database's statistics at the end.") var statistics: GFlagBool?
     // Message workloads
     @Option(name: .customLong("clients"), help: "msg_*: producer (and consumer) counts.") var clients: PositiveIntList?
-    @Option(name: .customLong("batch"), help: "msg_*: messages per add and receive.") var batch: Int?
+    @Option(name: .customLong("batch"), help: "msg_*: messages per add and receive; evt_*: a list of events per append.") var batch: PositiveIntList?
     @Option(name: .customLong("backend"), help: "msg_*: lsm, sqlite, postgres, memory.") var backend: NameList?
     @Option(name: .customLong("commit"), help: "msg_*: LSM commit modes sync, async, memory.") var commit: NameList?
     @Option(name: .customLong("sqlite_sync"), help: "msg_*: full, normal.") var sqliteSync: NameList?
@@ -98,6 +101,7 @@ struct BenchCommand: AsyncParsableCommand {
     @OptionGroup var progress: ProgressOptions
 
     private var isMessageRun: Bool { benchmarks?.values.contains { $0.hasPrefix("msg_") } ?? false }
+    private var isEventRun: Bool { benchmarks?.values.contains { $0.hasPrefix("evt_") } ?? false }
 
     func validate() throws {
         func nonNegative(_ v: Int?, _ name: String) throws {
@@ -106,7 +110,7 @@ struct BenchCommand: AsyncParsableCommand {
         for (v, n) in [(num, "num"), (keySize, "key_size"), (threads, "threads"), (writeBufferSize, "write_buffer_size"),
                        (maxBackgroundCompactions, "max_background_compactions"), (maxBytesForLevelBase, "max_bytes_for_level_base"),
                        (targetFileSizeBase, "target_file_size_base"), (cacheSize, "cache_size"), (bloomBits, "bloom_bits"),
-                       (blockSize, "block_size"), (seekNexts, "seek_nexts"), (batch, "batch")] {
+                       (blockSize, "block_size"), (seekNexts, "seek_nexts")] {
             try nonNegative(v, n)
         }
         if let c = compression, c != "lz4" && c != "none" { throw ValidationError("--compression_type must be lz4 or none, got '\(c)'") }
@@ -114,7 +118,9 @@ struct BenchCommand: AsyncParsableCommand {
             throw ValidationError("--memtable_bloom_size_ratio must be a number from 0 to 0.25, got \(r)")
         }
         if let k = keySize, k < 8 { throw ValidationError("--key_size must be at least 8") }
-        if isMessageRun {
+        if isEventRun {
+            try validateEventRun()
+        } else if isMessageRun {
             let names = benchmarks?.values ?? []
             guard names.allSatisfy({ ["msg_enqueue", "msg_roundtrip", "msg_pending"].contains($0) }) else {
                 throw ValidationError("message benchmarks (msg_enqueue, msg_roundtrip, msg_pending) cannot be mixed with others: \(names.joined(separator: ","))")
@@ -122,7 +128,7 @@ struct BenchCommand: AsyncParsableCommand {
             let engineOnly: [(Any?, String)] = [(reads, "reads"), (keySize, "key_size"), (threads, "threads"), (compression, "compression_type"),
                                                 (sync, "sync"), (useExistingDB, "use_existing_db"), (seekNexts, "seek_nexts"), (statistics, "statistics")]
             if let bad = engineOnly.first(where: { $0.0 != nil }) { throw ValidationError("--\(bad.1) is not a flag of the message benchmarks") }
-            if let b = batch, b < 1 { throw ValidationError("--batch must be at least 1") }
+            if let b = batch?.values, b.count != 1 { throw ValidationError("--batch takes one size for message benchmarks") }
             if let l = backend?.values, !l.allSatisfy({ ["lsm", "sqlite", "postgres", "memory"].contains($0) }) {
                 throw ValidationError("--backend takes lsm, sqlite, postgres, memory")
             }
@@ -137,14 +143,50 @@ struct BenchCommand: AsyncParsableCommand {
         }
     }
 
+    /// The `evt_*` benchmarks take the message benchmarks' list flags but
+    /// neither the engine's flags nor `--sqlite_sync` (their commit mode
+    /// sets SQLite's synchronous).
+    private func validateEventRun() throws {
+        let names = benchmarks?.values ?? []
+        guard names.allSatisfy(EventBenchFlags.names.contains) else {
+            throw ValidationError("event benchmarks (\(EventBenchFlags.names.joined(separator: ", "))) cannot be mixed with others: \(names.joined(separator: ","))")
+        }
+        let notEvent: [(Any?, String)] = [(reads, "reads"), (keySize, "key_size"), (threads, "threads"), (compression, "compression_type"),
+                                          (sync, "sync"), (useExistingDB, "use_existing_db"), (seekNexts, "seek_nexts"),
+                                          (statistics, "statistics"), (sqliteSync, "sqlite_sync")]
+        if let bad = notEvent.first(where: { $0.0 != nil }) { throw ValidationError("--\(bad.1) is not a flag of the event benchmarks") }
+        if let l = backend?.values, !l.allSatisfy(EventBenchFlags.backendNames.contains) {
+            throw ValidationError("--backend takes \(EventBenchFlags.backendNames.joined(separator: ", "))")
+        }
+        if let l = commit?.values, !l.allSatisfy(EventBenchFlags.commitNames.contains) {
+            throw ValidationError("--commit takes \(EventBenchFlags.commitNames.joined(separator: ", "))")
+        }
+        if let v = valueSize?.values, v.count != 1 { throw ValidationError("--value_size takes one size for event benchmarks") }
+        if let n = num, n < 1 { throw ValidationError("--num must be positive") }
+    }
+
     func run() async throws {
+        if isEventRun {
+            var f = EventBenchFlags()
+            if let v = benchmarks?.values { f.benchmarks = v }
+            if let v = num { f.num = v }
+            if let v = clients?.values { f.clients = v }
+            if let v = batch?.values { f.batches = v }
+            if let v = valueSize?.values.first { f.valueSize = v }
+            if let v = backend?.values { f.backends = v }
+            if let v = commit?.values { f.commits = v }
+            if let v = db { f.db = v }
+            if let v = pgURL { f.pgURL = v }
+            if await !EventBenchRunner(flags: f).run() { throw ExitCode.failure }
+            return
+        }
         if isMessageRun {
             var f = MessageBenchFlags()
             if let v = benchmarks?.values { f.benchmarks = v }
             if let v = num { f.num = v }
             if let v = clients?.values { f.clients = v }
             if let v = valueSize?.values { f.valueSizes = v }
-            if let v = batch { f.batch = v }
+            if let v = batch?.values.first { f.batch = v }
             if let v = backend?.values { f.backends = v }
             if let v = commit?.values { f.commits = v }
             if let v = sqliteSync?.values { f.sqliteSync = v }
