@@ -133,16 +133,9 @@ extension DBCore {
         var group = [leader]
         var bytes = leader.batch.byteSize
         if error == nil && !leader.forceSwitch {
-            // A small leader should not wait behind a huge group.
-            let maxBytes = bytes <= (128 << 10) ? bytes + (128 << 10) : (1 << 20)
-            var i = 1
-            while i < writers.count {
-                let w = writers[i]
-                if w.forceSwitch || w.logged != leader.logged || bytes + w.batch.byteSize > maxBytes { break }
-                group.append(w)
-                bytes += w.batch.byteSize
-                i += 1
-            }
+            let (count, total) = CommitGrouping.group(of: writers)  // the leader is writers[0]
+            if count > 1 { group = Array(writers[0..<count]) }
+            bytes = total
         }
 
         if error == nil && !leader.forceSwitch {
