@@ -103,11 +103,11 @@ extension DBCore {
         }
         versions.lastSequence = maxSequence
         lastSequence.store(maxSequence, ordering: .releasing)
-        mu.withLock {
+        mu.withHeld { held in
             // Stops writes, flushes and compactions for the life of the handle.
             bgError = StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes")
-            rebuildActiveMemtablesLocked()
-            for f in families { publishSuperVersion(f) }
+            rebuildActiveMemtables(held)
+            for f in families { publishSuperVersion(f, held) }
         }
         logger.info("strata: opened database read-only", metadata: [
             "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(maxSequence)",
