@@ -3,7 +3,7 @@ import Testing
 @testable import Strata
 
 /// Damage on disk yields an error or the right data, never wrong data.
-@Suite struct CorruptionTests {
+@Suite(.offCooperativePool) struct CorruptionTests {
     static func copyDirectory(_ from: String, _ to: String) throws {
         try FileManager.default.copyItem(atPath: from, toPath: to)
         try? FileManager.default.removeItem(atPath: to + "/LOCK")
