@@ -78,7 +78,7 @@ import Testing
     @Test func compactionControlClashes() throws {
         let f = ComponentFixture()
         let picker = CompactionPicker(options: Self.options())
-        let control = CompactionControl(options: Self.options())
+        var control = CompactionJobs()
         let level1 = [f.meta("a", "c", size: 8_000), f.meta("d", "f", size: 8_000), f.meta("g", "i", size: 8_000)]
         let level2 = [f.meta("a", "e"), f.meta("g", "z")]
         let v = f.version([0: [f.meta("a", "z"), f.meta("b", "y")], 1: level1, 2: level2])

@@ -27,8 +27,9 @@ import Testing
     }
 
     static func jobStats(_ db: Database) -> (maxConcurrent: Int, overlapping: Int, shared: Int) {
-        db.core.mu.withLock {
-            (db.core.compactions.maxConcurrentJobs, db.core.compactions.overlappingStarts, db.core.compactions.sharedInputStarts)
+        db.core.mu.withHeld { held in
+            let j = db.core.compactions.state(held).jobs
+            return (j.maxConcurrentJobs, j.overlappingStarts, j.sharedInputStarts)
         }
     }
 

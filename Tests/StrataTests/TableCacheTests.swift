@@ -11,7 +11,7 @@ import Testing
         var o = Options()
         o.allowMmapReads = mmap
         o.logger.logLevel = .warning
-        o.maxOpenFiles = TableCache.reservedFiles + 2
+        o.maxOpenFiles = Options.reservedFiles + 2
         o.level0FileNumCompactionTrigger = 100  // keep every table where it is
         o.level0SlowdownWritesTrigger = 200
         o.level0StopWritesTrigger = 300
@@ -105,15 +105,22 @@ import Testing
     }
 
     @Test func unboundedWhenMaxOpenFilesIsNotPositive() {
-        let cache = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: nil, maxOpenFiles: 0)
+        var o = Options()
+        o.maxOpenFiles = 0
+        #expect(o.tableCacheCapacity == nil)
+        o.maxOpenFiles = -5
+        #expect(o.tableCacheCapacity == nil)
+        o.maxOpenFiles = 3
+        #expect(o.tableCacheCapacity == 1)
+        o.maxOpenFiles = Options.reservedFiles + 7
+        #expect(o.tableCacheCapacity == 7)
+        let cache = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: nil, capacity: nil)
         #expect(cache.capacity > 1_000_000)
-        let small = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: nil, maxOpenFiles: 3)
-        #expect(small.capacity == 1)
     }
 
     @Test func evictingADeletedFileDropsItsBlocks() throws {
         let blocks = BlockCache(capacity: 1 << 20)
-        let cache = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: blocks, maxOpenFiles: 20)
+        let cache = TableCache(directory: "/nonexistent", fileSystem: POSIXFileSystem(), blockCache: blocks, capacity: 10)
         blocks.insert(fileNumber: 5, offset: 0, block: try BlockCacheTests.block(100))
         blocks.insert(fileNumber: 6, offset: 0, block: try BlockCacheTests.block(100))
         cache.evict(5)

@@ -12,7 +12,7 @@
 /// file after it. The pointers live in memory only; after a reopen the round
 /// robin starts again at each level's first file, which costs nothing but
 /// evenness. With several compaction threads, candidates that conflict with
-/// a running job (see `CompactionControl.conflicts`) are skipped.
+/// a running job (see `CompactionJobs.conflicts`) are skipped.
 ///
 /// Not thread-safe: the database calls it with `mu` held. `options` must be
 /// validated (`Options.validated()`).

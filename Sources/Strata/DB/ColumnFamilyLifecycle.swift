@@ -16,10 +16,9 @@ extension DBCore {
         if let listed = options.columnFamilyComparators[name], listed != familyOptions.comparator {
             throw StrataError(.invalidArgument, "column family \"\(name)\" is created with comparator \"\(familyOptions.comparator.name)\" but Options.columnFamilyComparators lists \"\(listed.name)\" for it")
         }
-        mu.lock()
-        defer { mu.unlock() }
+        return try mu.withHeld { held in
         if closing { throw StrataError(.closed, "database at \(path) is closed") }
-        if bgError != nil { throw readOnlyError() }
+        if bgError != nil { throw readOnlyError(held) }
         if familyTable.withLock({ t in t.values.contains { $0.name == name } }) {
             throw StrataError(.invalidArgument, "column family \"\(name)\" already exists")
         }
@@ -33,55 +32,57 @@ extension DBCore {
         edit.comparatorName = familyOptions.comparator.name
         edit.maxColumnFamily = id
         edit.logNumber = logNumber
-        try logAndApplyLocked(edit, newFamilyComparator: familyOptions.comparator,
-                              during: "recording a new column family in the MANIFEST")
+        try logAndApply(edit, newFamilyComparator: familyOptions.comparator,
+                        during: "recording a new column family in the MANIFEST", held)
         let state = ColumnFamilyState(name: name, id: id, options: familyOptions, databaseOptions: options, owner: identity)
         let handle = ColumnFamily(state: state)
         familyTable.withLock { $0[id] = handle }
-        rebuildActiveMemtablesLocked()
-        publishSuperVersion(state)
+        rebuildActiveMemtables(held)
+        publishSuperVersion(state, held)
         logger.info("strata: created column family \(name) (id \(id))")
         return handle
+        }
     }
 
     func dropColumnFamily(_ handle: ColumnFamily) throws {
         try checkOpen()
         let family = try resolve(handle)
         guard family.id != 0 else { throw StrataError(.invalidArgument, "the default column family cannot be dropped") }
-        mu.lock()
-        defer { mu.unlock() }
+        try mu.withHeld { held in
         if closing { throw StrataError(.closed, "database at \(path) is closed") }
-        if bgError != nil { throw readOnlyError() }
+        if bgError != nil { throw readOnlyError(held) }
         guard !family.dropped.load(ordering: .acquiring) else {
             throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
         }
         var edit = VersionEdit()
         edit.columnFamily = family.id
         edit.dropColumnFamily = true
-        try logAndApplyLocked(edit, during: "recording a dropped column family in the MANIFEST")
+        try logAndApply(edit, during: "recording a dropped column family in the MANIFEST", held)
         familyTable.withLock { $0[family.id] = nil }
         family.releaseAfterDrop()
-        rebuildActiveMemtablesLocked()
-        refreshCompactionPressureLocked()
+        rebuildActiveMemtables(held)
+        refreshCompactionPressure(held)
         // Files no reader holds go now; the rest when their readers let go.
-        deleteObsoleteFilesLocked()
-        wakeCompactionLocked()
-        mu.broadcast()  // writers waiting for this family's flush or level 0
+        deleteObsoleteFiles(held)
+        wakeCompaction(held)
+        held.broadcast()  // writers waiting for this family's flush or level 0
         logger.info("strata: dropped column family \(family.name) (id \(family.id))")
+        }
     }
 
     /// `versions.logAndApply` for an edit made outside flush and compaction:
     /// a failure may or may not have left the edit durable, so, as there,
-    /// it stops writes. Caller holds `mu`.
-    private func logAndApplyLocked(_ edit: VersionEdit, newFamilyComparator: Comparator? = nil, during what: String) throws {
+    /// it stops writes.
+    private func logAndApply(_ edit: VersionEdit, newFamilyComparator: Comparator? = nil, during what: String,
+                             _ held: borrowing MonitorHeld) throws {
         versions.lastSequence = lastSequence.load(ordering: .acquiring)
         do {
             try versions.logAndApply(edit, newFamilyComparator: newFamilyComparator)
         } catch let e as StrataError where e.kind == .invalidArgument {
             throw e
         } catch {
-            setBackgroundErrorLocked(asStrataError(error), during: what)
-            throw readOnlyError()
+            setBackgroundError(asStrataError(error), during: what, held)
+            throw readOnlyError(held)
         }
     }
 }

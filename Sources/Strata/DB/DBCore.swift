@@ -6,7 +6,12 @@ import Synchronization
 ///
 /// Locking: `mu` guards the write queue, the memtable pointers, the live
 /// log, background error and shutdown state, and serializes VersionSet
-/// mutations. Readers never take `mu`: they load `lastSequence` (atomic) and
+/// mutations. A function that needs `mu` takes `_ held: borrowing
+/// MonitorHeld`, the proof only `mu.withHeld` makes (Util/MonitorHeld.swift),
+/// so calling it without the lock does not compile; it lets go of the lock
+/// only through `held.unlocked { … }` and `held.wait()`. The write path
+/// (GroupCommit.swift) still takes `mu` with `lock()` and reaches these
+/// functions through WritePathLockBridge.swift. Readers never take `mu`: they load `lastSequence` (atomic) and
 /// then their family's current `SuperVersion` (short lock). The commit leader writes
 /// the log and inserts into the memtable with `mu` released; only the
 /// leader does either, so there is one memtable writer at a time.
@@ -74,7 +79,7 @@ final class DBCore: @unchecked Sendable {
         self.blockCache = options.blockCacheCapacity > 0 ? BlockCache(capacity: options.blockCacheCapacity) : nil
         self.statistics = Statistics(metrics: MetricsReporter.make(options: options, path: path))
         self.tableCache = TableCache(directory: path, fileSystem: options.fileSystem, blockCache: blockCache,
-                                     maxOpenFiles: options.maxOpenFiles, mmapReads: options.allowMmapReads,
+                                     capacity: options.tableCacheCapacity, mmapReads: options.allowMmapReads,
                                      statistics: statistics)
         let identity = DatabaseIdentity()
         self.identity = identity
@@ -115,8 +120,8 @@ final class DBCore: @unchecked Sendable {
     }
 
     /// Rebuilds `activeMemtables` and `familyStates` from the live
-    /// families, after a switch, create or drop. Caller holds `mu`.
-    func rebuildActiveMemtablesLocked() {
+    /// families, after a switch, create or drop.
+    func rebuildActiveMemtables(_ held: borrowing MonitorHeld) {
         familyStates = liveFamilies.map(\.state)
         var others: [UInt32: Memtable] = [:]
         for s in familyStates where s.id != 0 { others[s.id] = s.mem }
@@ -125,11 +130,11 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: super versions
 
-    /// Publishes `family`'s current mem/imm/version to readers. Caller holds `mu`.
-    func publishSuperVersion(_ family: ColumnFamilyState) {
+    /// Publishes `family`'s current mem/imm/version to readers.
+    func publishSuperVersion(_ family: ColumnFamilyState, _ held: borrowing MonitorHeld) {
         let version = versions.current(family.id)
         family.install(SuperVersion(mem: family.mem, imm: family.imm, version: version))
-        refreshCompactionPressureLocked()
+        refreshCompactionPressure(held)
     }
 
     /// The current super version and the sequence to read it at, loaded
@@ -153,7 +158,7 @@ final class DBCore: @unchecked Sendable {
 
     func startBackgroundThreads() {
         syncer = LogSyncer(
-            currentLog: { [unowned self] in self.mu.withLock { self.wal } },
+            currentLog: { [unowned self] in self.mu.withHeld { _ in self.wal } },
             onError: { [unowned self] e in self.recordBackgroundError(e, during: "background log sync") }
         )
         syncer.start()
@@ -171,24 +176,25 @@ final class DBCore: @unchecked Sendable {
         statistics.metrics?.start(interval: options.metricsPublishInterval, statistics: statistics)
     }
 
-    /// Puts the database in read-only mode. Caller may or may not hold `mu`.
+    /// Puts the database in read-only mode; takes `mu`.
     func recordBackgroundError(_ e: StrataError, during what: String) {
-        mu.lock()
-        setBackgroundErrorLocked(e, during: what)
-        mu.unlock()
+        mu.withHeld { setBackgroundError(e, during: what, $0) }
     }
 
-    func setBackgroundErrorLocked(_ e: StrataError, during what: String) {
+    /// Puts the database in read-only mode (the first error wins) and wakes
+    /// every waiter, so none waits for work that will not happen.
+    func setBackgroundError(_ e: StrataError, during what: String, _ held: borrowing MonitorHeld) {
         if bgError == nil {
             bgError = e
             logger.error("strata: background error, database is now read-only",
                          metadata: ["during": "\(what)", "error": "\(e)", "path": "\(path)"])
         }
-        mu.broadcast()
-        wakeCompactionLocked()  // fails waiting compactRange calls
+        held.broadcast()
+        wakeCompaction(held)  // fails waiting compactRange calls
     }
 
-    func readOnlyError() -> StrataError {
+    /// The error a refused write throws once `bgError` is set.
+    func readOnlyError(_ held: borrowing MonitorHeld) -> StrataError {
         if let e = bgError, e.kind == .readOnly { return e }  // a read-only open (ReadOnlyOpen.swift)
         return StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
     }
@@ -211,26 +217,25 @@ final class DBCore: @unchecked Sendable {
     // MARK: close
 
     func close() throws {
-        mu.lock()
-        if closing {
-            mu.unlock()
-            return
+        let first = mu.withHeld { held -> Bool in
+            if closing { return false }
+            closing = true
+            // Let queued writes finish; new ones are refused from now on.
+            while leaderActive || !writers.isEmpty { held.wait() }
+            // Data that never reached the log is flushed so a clean close keeps it.
+            if (unloggedWrites || immHasUnloggedWrites) && bgError == nil {
+                leaderActive = true
+                do { try makeRoomForWrite(force: true) } catch {}
+                leaderActive = false
+            }
+            while flushPending && bgError == nil { held.wait() }
+            shuttingDown = true
+            compactions.stopping.store(true, ordering: .relaxed)
+            held.broadcast()
+            wakeCompaction(held)
+            return true
         }
-        closing = true
-        // Let queued writes finish; new ones are refused from now on.
-        while leaderActive || !writers.isEmpty { mu.wait() }
-        // Data that never reached the log is flushed so a clean close keeps it.
-        if (unloggedWrites || immHasUnloggedWrites) && bgError == nil {
-            leaderActive = true
-            do { try makeRoomForWrite(force: true) } catch {}
-            leaderActive = false
-        }
-        while flushPending && bgError == nil { mu.wait() }
-        shuttingDown = true
-        compactions.stopping.store(true, ordering: .relaxed)
-        mu.broadcast()
-        wakeCompactionLocked()
-        mu.unlock()
+        if !first { return }
 
         commitParker.unpark()
         commitExited.park()
@@ -242,10 +247,10 @@ final class DBCore: @unchecked Sendable {
         statistics.detachCaches()
 
         var firstError: StrataError?
-        mu.lock()
-        do { try wal?.close() } catch let e as StrataError { firstError = e } catch {}
-        wal = nil
-        mu.unlock()
+        mu.withHeld { _ in
+            do { try wal?.close() } catch let e as StrataError { firstError = e } catch {}
+            wal = nil
+        }
         versions.close()
         dbLock?.unlock()
         dbLock = nil

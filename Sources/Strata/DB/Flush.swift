@@ -6,47 +6,46 @@ extension DBCore {
     /// family's new log number), then advances the log number of families
     /// that had nothing to flush, so old logs become deletable.
     func flushThreadMain() {
-        mu.lock()
-        while true {
-            if bgError == nil && flushPending {
-                if let family = liveFamilies.first(where: { $0.state.imm != nil }) {
-                    flushImmutableMemtableLocked(family.state)
-                } else if advanceFamilyLogNumbersLocked() {
-                    flushPending = false
-                    immHasUnloggedWrites = false
+        mu.withHeld { held in
+            while true {
+                if bgError == nil && flushPending {
+                    if let family = liveFamilies.first(where: { $0.state.imm != nil }) {
+                        flushImmutableMemtable(family.state, held)
+                    } else if advanceFamilyLogNumbers(held) {
+                        flushPending = false
+                        immHasUnloggedWrites = false
+                    }
+                    held.broadcast()
+                    continue
                 }
-                mu.broadcast()
-                continue
+                if shuttingDown { break }
+                held.wait()
             }
-            if shuttingDown { break }
-            mu.wait()
         }
-        mu.unlock()
         flushExited.unpark()
     }
 
-    /// Writes `family.imm` to a level-0 table and records it. Called and
-    /// returns with `mu` held; releases it while writing the table.
-    private func flushImmutableMemtableLocked(_ family: ColumnFamilyState) {
+    /// Writes `family.imm` to a level-0 table (with `mu` released) and
+    /// records it.
+    private func flushImmutableMemtable(_ family: ColumnFamilyState, _ held: borrowing MonitorHeld) {
         guard let m = family.imm else { return }
         // Every log below this holds only data of this family in `m` or older.
         let coveredLogs = family.immLogNumber
         let number = versions.newFileNumber()
         compactions.protect(number)  // not obsolete while being written
-        mu.unlock()
-        var result: Result<FileMetaData?, StrataError>
-        do {
-            result = .success(try writeLevel0Table(m, number: number, options: family.tableOptions))
-        } catch let e as StrataError {
-            result = .failure(e)
-        } catch {
-            result = .failure(StrataError(.ioError, "\(error)"))
+        let result = held.unlocked { () -> Result<FileMetaData?, StrataError> in
+            do {
+                return .success(try writeLevel0Table(m, number: number, options: family.tableOptions))
+            } catch let e as StrataError {
+                return .failure(e)
+            } catch {
+                return .failure(StrataError(.ioError, "\(error)"))
+            }
         }
-        mu.lock()
         defer { compactions.release([number]) }
         if family.dropped.load(ordering: .acquiring) {
             // Dropped meanwhile: the table is an orphan, deleted below.
-            deleteObsoleteFilesLocked()
+            deleteObsoleteFiles(held)
             return
         }
         switch result {
@@ -59,17 +58,17 @@ extension DBCore {
             do {
                 try versions.logAndApply(edit)
                 family.imm = nil
-                publishSuperVersion(family)
-                deleteObsoleteFilesLocked()
-                wakeCompactionLocked()
+                publishSuperVersion(family, held)
+                deleteObsoleteFiles(held)
+                wakeCompaction(held)
             } catch let e as StrataError {
-                setBackgroundErrorLocked(e, during: "recording a flush in the MANIFEST")
+                setBackgroundError(e, during: "recording a flush in the MANIFEST", held)
             } catch {
-                setBackgroundErrorLocked(StrataError(.ioError, "\(error)"), during: "recording a flush")
+                setBackgroundError(StrataError(.ioError, "\(error)"), during: "recording a flush", held)
             }
         case .failure(let e):
             try? fs.removeFile(at: DBPaths.table(path, number))
-            setBackgroundErrorLocked(e, during: "memtable flush")
+            setBackgroundError(e, during: "memtable flush", held)
         }
     }
 
@@ -78,8 +77,7 @@ extension DBCore {
     /// non-empty memtable), so any family whose recorded log number is older
     /// (it had nothing to flush) moves up to the live log; one MANIFEST sync
     /// for all of them. Returns false on failure (background error set).
-    /// Caller holds `mu`.
-    private func advanceFamilyLogNumbersLocked() -> Bool {
+    private func advanceFamilyLogNumbers(_ held: borrowing MonitorHeld) -> Bool {
         let live = logNumber
         var edits: [VersionEdit] = []
         for f in liveFamilies where versions.logNumber(f.id) < live {
@@ -93,10 +91,10 @@ extension DBCore {
         do {
             try versions.logAndApply(edits)
         } catch {
-            setBackgroundErrorLocked(asStrataError(error), during: "recording log numbers in the MANIFEST")
+            setBackgroundError(asStrataError(error), during: "recording log numbers in the MANIFEST", held)
             return false
         }
-        deleteObsoleteFilesLocked()
+        deleteObsoleteFiles(held)
         return true
     }
 
@@ -138,12 +136,12 @@ extension DBCore {
     /// on disk.
     func flush() throws {
         try write(WriteBatch(), options: WriteOptions(), forceSwitch: true)
-        mu.lock()
-        defer { mu.unlock() }
-        while flushPending && bgError == nil { mu.wait() }
-        if bgError != nil { throw readOnlyError() }
-        // Logs the flush retired are unlinked before this returns (the
-        // flush thread's own sweep runs with `mu` released).
-        deleteObsoleteFilesLocked()
+        try mu.withHeld { held in
+            while flushPending && bgError == nil { held.wait() }
+            if bgError != nil { throw readOnlyError(held) }
+            // Logs the flush retired are unlinked before this returns (the
+            // flush thread's own sweep runs with `mu` released).
+            deleteObsoleteFiles(held)
+        }
     }
 }

@@ -167,12 +167,12 @@ extension DBCore {
         var needSync = leader.sync
         var window = leader.asyncWindow
         if error == nil && !leader.forceSwitch {
-            // A small leader should not wait behind a huge group.
-            let maxBytes = bytes <= (128 << 10) ? bytes + (128 << 10) : (1 << 20)
-            while groupSize < writers.count {
+            // The grouping rule (CommitGrouping, tested without threads);
+            // the leader is writers[0].
+            let (members, total) = CommitGrouping.group(of: writers)
+            bytes = total
+            while groupSize < members {
                 let w = writers[groupSize]
-                if w.forceSwitch || w.logged != leader.logged || bytes + w.batch.byteSize > maxBytes { break }
-                bytes += w.batch.byteSize
                 count += UInt64(w.batch.count)
                 needSync = needSync || w.sync
                 if let aw = w.asyncWindow { window = min(window ?? aw, aw) }

@@ -26,8 +26,7 @@ extension DBCore {
     /// has flushed past, tables no live version lists (see `LiveVersions`:
     /// old versions held by iterators and super versions keep their files)
     /// and no flush or compaction is writing, temp files, old manifests.
-    /// Caller holds `mu`.
-    func findObsoleteFilesLocked() -> ObsoleteFiles {
+    func findObsoleteFiles(_ held: borrowing MonitorHeld) -> ObsoleteFiles {
         var found = ObsoleteFiles()
         guard let names = try? fs.listDirectory(at: path) else { return found }
         let live = versions.liveFileNumbers()
@@ -71,13 +70,11 @@ extension DBCore {
     }
 
     /// Finds the obsolete files under `mu` and deletes them with `mu`
-    /// released. Called and returns with `mu` held; callers must not rely
-    /// on guarded state staying the same across the call.
-    func deleteObsoleteFilesLocked() {
-        let files = findObsoleteFilesLocked()
+    /// released; callers must not rely on guarded state staying the same
+    /// across the call.
+    func deleteObsoleteFiles(_ held: borrowing MonitorHeld) {
+        let files = findObsoleteFiles(held)
         if files.isEmpty { return }
-        mu.unlock()
-        purge(files)
-        mu.lock()
+        held.unlocked { purge(files) }
     }
 }

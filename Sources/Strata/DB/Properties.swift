@@ -22,9 +22,9 @@ extension DBCore {
         case "strata.last-sequence":
             return String(lastSequence.load(ordering: .acquiring))
         case "strata.num-running-compactions":
-            return String(mu.withLock { compactions.running })
+            return String(mu.withHeld { compactions.state($0).jobs.running })
         case "strata.background-error":
-            return mu.withLock { bgError?.description } ?? ""
+            return mu.withHeld { _ in bgError?.description } ?? ""
         case "strata.block-cache-usage":
             return String(blockCache?.usage ?? 0)
         case "strata.total-sst-files-size":
@@ -53,7 +53,10 @@ extension DBCore {
     private func statsReport(_ sv: SuperVersion) -> String {
         let version = sv.version
         let s = statistics.snapshot()
-        let jobs = mu.withLock { (running: compactions.running, most: compactions.maxConcurrentJobs) }
+        let jobs = mu.withHeld { held in
+            let j = compactions.state(held).jobs
+            return (running: j.running, most: j.maxConcurrentJobs)
+        }
         // Per-level W-Amp is shown once users have written something (a
         // reopened database's recovery flush alone has no user bytes).
         let user: Double? = s.userBytesWritten == 0 ? nil : Double(s.userBytesWritten)

@@ -99,11 +99,11 @@ extension DBCore {
         try pinTables(of: families)
         versions.lastSequence = maxSequence
         lastSequence.store(maxSequence, ordering: .releasing)
-        mu.withLock {
+        mu.withHeld { held in
             // Stops writes, flushes and compactions for the life of the handle.
             bgError = StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes")
-            rebuildActiveMemtablesLocked()
-            for f in families { publishSuperVersion(f) }
+            rebuildActiveMemtables(held)
+            for f in families { publishSuperVersion(f, held) }
         }
         logger.info("strata: opened database read-only", metadata: [
             "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(maxSequence)",
@@ -192,7 +192,7 @@ extension DBCore {
     /// One attempt: the new state is built aside (fresh memtables, new
     /// families' states) and published only once every file of it is read.
     private func catchUpOnce() throws -> Bool {
-        let before = mu.withLock { familyStates }
+        let before = mu.withHeld { _ in familyStates }
         let filesBefore = fileNumbers(before)
         let sequenceBefore = lastSequence.load(ordering: .acquiring)
         let cachedBefore = versions.liveFileNumbers()
@@ -224,7 +224,7 @@ extension DBCore {
         let dropped = before.filter { !kept.contains($0.id) }
         let sequence = max(replayed, sequenceBefore)
 
-        mu.withLock {
+        mu.withHeld { held in
             // The sequence first: a reader on an old super version at the new
             // sequence sees the old state; the reverse could miss entries.
             versions.lastSequence = sequence
@@ -238,8 +238,8 @@ extension DBCore {
                 for s in dropped { t[s.id] = nil }
             }
             for s in dropped { s.releaseAfterDrop() }
-            rebuildActiveMemtablesLocked()
-            for s in familyStates { publishSuperVersion(s) }
+            rebuildActiveMemtables(held)
+            for s in familyStates { publishSuperVersion(s, held) }
         }
         // Tables the writer deleted that no reader holds any more.
         let live = versions.liveFileNumbers()

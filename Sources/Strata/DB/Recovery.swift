@@ -108,9 +108,13 @@ extension DBCore {
             e.logNumber = newLog
             return e
         })
-        for f in familyStates { publishSuperVersion(f) }
-        // No other thread runs yet, so nothing needs `mu` here.
-        purge(findObsoleteFilesLocked())
+        // No other thread runs yet; `mu` is taken for the proof the
+        // functions ask for (uncontended), and released before the unlinks.
+        let obsolete = mu.withHeld { held in
+            for f in familyStates { publishSuperVersion(f, held) }
+            return findObsoleteFiles(held)
+        }
+        purge(obsolete)
     }
 
     /// Creates the state of every family the MANIFEST lists besides
@@ -122,6 +126,6 @@ extension DBCore {
             let state = ColumnFamilyState(name: name, id: id, options: options, databaseOptions: self.options, owner: identity)
             familyTable.withLock { $0[id] = ColumnFamily(state: state) }
         }
-        rebuildActiveMemtablesLocked()
+        mu.withHeld { rebuildActiveMemtables($0) }
     }
 }

@@ -13,7 +13,7 @@ import Synchronization
 /// own `Mutex` with a sixteenth of the capacity. A cached block stays alive
 /// while an iterator uses it even after eviction, because readers hold
 /// their own reference.
-final class BlockCache: Sendable {
+final class BlockCache: BlockCacheCounters {
     static let shardCount = 16
 
     let capacity: Int

@@ -2,7 +2,8 @@
 struct TableBuilderOptions: Sendable {
     /// Target uncompressed size of a data block.
     var blockSize = 4096
-    /// Entries between restart points in data blocks.
+    /// Entries between restart points in data blocks, at least 1 (the
+    /// database's comes from `Options.validated()`, which refuses less).
     var restartInterval = 16
     var compression: Compression = .lz4
     /// Bloom filter bits per key; 0 writes no filter.
@@ -56,7 +57,7 @@ final class TableBuilder {
         self.comparator = options.comparator
         self.order = KeyOrder(options.comparator)
         props.comparatorName = options.comparator.name
-        data = BlockBuilder(restartInterval: max(1, options.restartInterval))
+        data = BlockBuilder(restartInterval: options.restartInterval)
         if options.bloomBitsPerKey > 0 { filter = BloomFilterBuilder(bitsPerKey: options.bloomBitsPerKey) }
         offset = file.size
     }
@@ -184,7 +185,7 @@ final class TableBuilder {
             let c = cmp.compareInternal($0.key, $1.key)
             return c != 0 ? c < 0 : cmp.compare($0.end, $1.end) < 0
         }
-        var block = BlockBuilder(restartInterval: max(1, options.restartInterval))
+        var block = BlockBuilder(restartInterval: options.restartInterval)
         var largestEnd = keyed[0].end
         for t in keyed {
             t.key.withUnsafeBytes { k in t.end.withUnsafeBytes { v in block.add(k, v) } }

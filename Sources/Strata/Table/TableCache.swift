@@ -3,17 +3,14 @@ import Synchronization
 /// Open table readers by file number, so each table's footer, index and
 /// filter are read once and shared by every reader of the file.
 ///
-/// Bounded by `Options.maxOpenFiles` (less a reserve for logs, the MANIFEST
-/// and the lock file): when full, the least recently used reader is
+/// Bounded by `capacity` readers (the database passes
+/// `Options.tableCacheCapacity`, `Options.maxOpenFiles` less a reserve for
+/// logs, the MANIFEST and the lock file): when full, the least recently used reader is
 /// dropped. Dropping only releases the cache's reference; an iterator or a
 /// lookup still holding the reader keeps it (and its file descriptor) alive,
 /// and the file is closed when the last holder lets go (`ReadableFile`
 /// closes in its deinit).
-final class TableCache: Sendable {
-    /// Descriptors kept out of the table budget: live log, MANIFEST, LOCK,
-    /// directory syncs, a table being written.
-    static let reservedFiles = 10
-
+final class TableCache: TableCacheCounters {
     private let directory: String
     private let fileSystem: any FileSystem
     private let blockCache: BlockCache?
@@ -24,16 +21,17 @@ final class TableCache: Sendable {
     let capacity: Int
     private let state: Locked<TableCacheState>
 
-    /// `maxOpenFiles <= 0` leaves the cache unbounded.
+    /// `capacity` nil leaves the cache unbounded; otherwise at least 1.
     init(directory: String, fileSystem: any FileSystem, blockCache: BlockCache?,
-         maxOpenFiles: Int = 0, mmapReads: Bool = false, statistics: Statistics? = nil) {
+         capacity: Int? = nil, mmapReads: Bool = false, statistics: Statistics? = nil) {
         self.directory = directory
         self.mmapReads = mmapReads
         self.fileSystem = fileSystem
         self.blockCache = blockCache
         self.statistics = statistics
-        self.capacity = maxOpenFiles <= 0 ? Int.max / 2 : max(1, maxOpenFiles - Self.reservedFiles)
-        self.state = Locked(TableCacheState(readers: LRUTable(capacity: capacity)))
+        precondition(capacity.map { $0 >= 1 } ?? true, "TableCache capacity must be at least 1 (Options.tableCacheCapacity)")
+        self.capacity = capacity ?? Int.max / 2
+        self.state = Locked(TableCacheState(readers: LRUTable(capacity: self.capacity)))
     }
 
     /// The reader of `file`, opening the file on a miss. `comparator` is

@@ -1,7 +1,7 @@
 /// The compaction threads and `compactRange`.
 ///
 /// Protocol: a thread picks work under `mu`, runs the job with `mu`
-/// released, and installs the edit under `mu` (`versions.logAndApply`,
+/// released (`held.unlocked`), and installs the edit under `mu` (`versions.logAndApply`,
 /// then a new super version). With `maxBackgroundCompactions` above 1
 /// several threads run jobs at once; `CompactionControl` keeps them
 /// disjoint (no shared input file, no overlapping output range at one
@@ -15,15 +15,14 @@
 /// each compaction and each `compactRange` request, and every half second
 /// to delete files that old versions (held by iterators) no longer pin.
 extension DBCore {
-    /// Wakes the compaction threads. Caller holds `mu`.
-    func wakeCompactionLocked() {
+    /// Wakes the compaction threads.
+    func wakeCompaction(_ held: borrowing MonitorHeld) {
         compactions.wakeup.signal()  // a broadcast: every idle thread looks again
     }
 
     /// Refreshes the write-stall inputs from the current versions: the
     /// largest level 0 of any family, the sum of their pending bytes.
-    /// Caller holds `mu`.
-    func refreshCompactionPressureLocked() {
+    func refreshCompactionPressure(_ held: borrowing MonitorHeld) {
         var level0Files = 0
         var pending: UInt64 = 0
         for f in familyStates {
@@ -36,38 +35,41 @@ extension DBCore {
     }
 
     func compactionThreadMain() {
-        mu.lock()
-        while !shuttingDown {
-            if bgError == nil, let work = nextCompactionLocked() {
-                runCompactionLocked(work.compaction, family: work.family, manual: work.manual, more: work.more)
-                // `work` is gone here, so the input version may now be unreferenced.
-                deleteObsoleteFilesLocked()
-                continue
+        mu.withHeld { held in
+            while !shuttingDown {
+                if bgError == nil, let work = nextCompaction(held) {
+                    runCompaction(work.compaction, family: work.family, manual: work.manual, more: work.more, held)
+                    // `work` is gone here, so the input version may now be unreferenced.
+                    deleteObsoleteFiles(held)
+                    continue
+                }
+                if let e = bgError { failManualRequests(with: e, held) }
+                if versions.liveVersions.hasReleasedVersions { deleteObsoleteFiles(held) }
+                held.wait(on: compactions.wakeup, nanoseconds: 500_000_000)
             }
-            if let e = bgError { failManualRequestsLocked(with: e) }
-            if versions.liveVersions.hasReleasedVersions { deleteObsoleteFilesLocked() }
-            mu.wait(on: compactions.wakeup, nanoseconds: 500_000_000)
+            failManualRequests(with: StrataError(.closed, "database at \(path) is closed"), held)
         }
-        failManualRequestsLocked(with: StrataError(.closed, "database at \(path) is closed"))
-        mu.unlock()
         compactions.exited.unpark()
     }
 
-    private func failManualRequestsLocked(with e: StrataError) {
-        guard !compactions.manualQueue.isEmpty else { return }
-        for m in compactions.manualQueue {
+    private func failManualRequests(with e: StrataError, _ held: borrowing MonitorHeld) {
+        let queue = compactions.update(held) { g in
+            defer { g.manualQueue.removeAll() }
+            return g.manualQueue
+        }
+        guard !queue.isEmpty else { return }
+        for m in queue {
             m.error = e
             m.done = true
         }
-        compactions.manualQueue.removeAll()
-        mu.broadcast()
+        held.broadcast()
     }
 
     /// The automatic compaction of the family most in need that does not
     /// conflict with a running job: families by descending highest score
     /// (>= 1), each family's levels by descending score. With `level0Only`,
     /// only level-0 compactions of families whose level 0 slows writers down.
-    private func automaticCompactionLocked(level0Only: Bool) -> (Compaction, ColumnFamilyState)? {
+    private func automaticCompaction(level0Only: Bool, _ held: borrowing MonitorHeld) -> (Compaction, ColumnFamilyState)? {
         var candidates: [(ColumnFamilyState, Double)] = []
         for f in familyStates {
             let v = versions.current(f.id)
@@ -76,9 +78,10 @@ extension DBCore {
             candidates.append((f, score))
         }
         candidates.sort { $0.1 > $1.1 }
+        let jobs = compactions.state(held).jobs
         for (f, _) in candidates {
-            let c = f.picker.pickAutomatic(versions.current(f.id)) { [compactions] c in
-                (level0Only && c.level != 0) || compactions.conflicts(c, family: f.id)
+            let c = f.picker.pickAutomatic(versions.current(f.id)) { c in
+                (level0Only && c.level != 0) || jobs.conflicts(c, family: f.id)
             }
             if let c { return (c, f) }
         }
@@ -91,12 +94,12 @@ extension DBCore {
     /// would otherwise slow down. A manual step that conflicts with a
     /// running job is not taken: the threads wait for that job to finish
     /// (its install wakes them) and try again.
-    private func nextCompactionLocked() -> (compaction: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool)? {
-        while let m = compactions.manualQueue.first, m.family.dropped.load(ordering: .acquiring) {
-            finishManualLocked(m, error: StrataError(.invalidArgument, "column family \"\(m.family.name)\" was dropped during compactRange"))
+    private func nextCompaction(_ held: borrowing MonitorHeld) -> (compaction: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool)? {
+        while let m = compactions.state(held).manualQueue.first, m.family.dropped.load(ordering: .acquiring) {
+            finishManual(m, error: StrataError(.invalidArgument, "column family \"\(m.family.name)\" was dropped during compactRange"), held)
         }
-        if let m = compactions.manualQueue.first {
-            if let (c, f) = automaticCompactionLocked(level0Only: true) {
+        if let m = compactions.state(held).manualQueue.first {
+            if let (c, f) = automaticCompaction(level0Only: true, held) {
                 return (c, f, nil, false)
             }
             // Steps of one request run one after another: each starts where the last ended.
@@ -117,7 +120,7 @@ extension DBCore {
             let maxInput = 25 * options.targetFileSizeBase
             while let level = m.level, level < m.targetLevel {
                 if let (c, more) = picker.pickManual(v, level: level, begin: m.resumeFrom ?? m.begin, end: m.end, maxInputBytes: maxInput) {
-                    if compactions.conflicts(c, family: family.id) { return nil }
+                    if compactions.state(held).jobs.conflicts(c, family: family.id) { return nil }
                     return (c, family, m, more)
                 }
                 m.level = level + 1
@@ -127,25 +130,25 @@ extension DBCore {
                 m.inPlacePass = true
                 if let (c, more) = picker.pickManual(v, level: m.targetLevel, begin: m.resumeFrom ?? m.begin, end: m.end,
                                                      maxInputBytes: maxInput, inPlace: true, resumeAfter: m.resumeFrom) {
-                    if compactions.conflicts(c, family: family.id) { return nil }
+                    if compactions.state(held).jobs.conflicts(c, family: family.id) { return nil }
                     return (c, family, m, more)
                 }
             }
-            finishManualLocked(m, error: nil)
+            finishManual(m, error: nil, held)
         }
-        return automaticCompactionLocked(level0Only: false).map { ($0.0, $0.1, nil, false) }
+        return automaticCompaction(level0Only: false, held).map { ($0.0, $0.1, nil, false) }
     }
 
-    private func finishManualLocked(_ m: ManualCompaction, error: StrataError?) {
+    private func finishManual(_ m: ManualCompaction, error: StrataError?, _ held: borrowing MonitorHeld) {
         m.error = error
         m.done = true
-        compactions.manualQueue.removeAll { $0 === m }
-        mu.broadcast()
+        compactions.update(held) { $0.manualQueue.removeAll { $0 === m } }
+        held.broadcast()
     }
 
-    /// Runs `c` with `mu` released and installs its result. Called and
-    /// returns with `mu` held.
-    private func runCompactionLocked(_ c: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool) {
+    /// Runs `c` with `mu` released and installs its result.
+    private func runCompaction(_ c: Compaction, family: ColumnFamilyState, manual: ManualCompaction?, more: Bool,
+                               _ held: borrowing MonitorHeld) {
         let job = CompactionJob(compaction: c, snapshots: snapshots.sequences, environment: CompactionJob.Environment(
             directory: path, fileSystem: fs, tableCache: tableCache, tableOptions: family.tableOptions,
             newOutputNumber: { [unowned self] in
@@ -154,45 +157,44 @@ extension DBCore {
                 return n
             },
             shouldStop: { [unowned self] in self.compactions.stopping.load(ordering: .relaxed) }))
-        let jobID = compactions.start(c, family: family.id)
+        let jobID = compactions.update(held) { $0.jobs.start(c, family: family.id) }
         manual?.stepRunning = true
-        mu.unlock()
         let start = ContinuousClock.now
-        var result: Result<VersionEdit, StrataError>
-        do {
-            result = .success(try job.run())
-        } catch {
-            result = .failure(asStrataError(error))
+        let result = held.unlocked { () -> Result<VersionEdit, StrataError> in
+            do {
+                return .success(try job.run())
+            } catch {
+                return .failure(asStrataError(error))
+            }
         }
-        mu.lock()
-        compactions.finish(jobID)
+        compactions.update(held) { $0.jobs.finish(jobID) }
         manual?.stepRunning = false
         // Threads waiting for this job's files or range may go on.
-        defer { wakeCompactionLocked() }
+        defer { wakeCompaction(held) }
         defer { compactions.release(job.allocatedNumbers) }
         if family.dropped.load(ordering: .acquiring) {
             // Dropped meanwhile: the outputs are orphans (deleted by the
             // caller's sweep once released), and a queued compactRange fails.
-            if let manual { finishManualLocked(manual, error: StrataError(.invalidArgument, "column family \"\(family.name)\" was dropped during compactRange")) }
-            mu.broadcast()
+            if let manual { finishManual(manual, error: StrataError(.invalidArgument, "column family \"\(family.name)\" was dropped during compactRange"), held) }
+            held.broadcast()
             return
         }
         switch result {
         case .success where bgError != nil:
             // Another job failed meanwhile: the database is read-only and
             // the MANIFEST takes no more edits; the outputs become orphans.
-            if let manual { finishManualLocked(manual, error: readOnlyError()) }
+            if let manual { finishManual(manual, error: readOnlyError(held), held) }
         case .success(var edit):
             edit.columnFamily = family.id
             versions.lastSequence = lastSequence.load(ordering: .acquiring)
             do {
                 try versions.logAndApply(edit)
             } catch {
-                setBackgroundErrorLocked(asStrataError(error), during: "recording a compaction in the MANIFEST")
-                if let manual { finishManualLocked(manual, error: readOnlyError()) }
+                setBackgroundError(asStrataError(error), during: "recording a compaction in the MANIFEST", held)
+                if let manual { finishManual(manual, error: readOnlyError(held), held) }
                 return
             }
-            publishSuperVersion(family)
+            publishSuperVersion(family, held)
             statistics.recordCompaction(bytesRead: job.bytesRead, bytesWritten: job.bytesWritten,
                                         level: c.outputLevel, duration: ContinuousClock.now - start)
             if c.isTrivialMove {
@@ -213,13 +215,13 @@ extension DBCore {
             }
         case .failure(let e):
             if compactions.stopping.load(ordering: .relaxed) {
-                if let manual { finishManualLocked(manual, error: StrataError(.closed, "database at \(path) is closed")) }
+                if let manual { finishManual(manual, error: StrataError(.closed, "database at \(path) is closed"), held) }
             } else {
-                setBackgroundErrorLocked(e, during: "compaction")
-                if let manual { finishManualLocked(manual, error: readOnlyError()) }
+                setBackgroundError(e, during: "compaction", held)
+                if let manual { finishManual(manual, error: readOnlyError(held), held) }
             }
         }
-        mu.broadcast()  // writers waiting for level 0 to shrink
+        held.broadcast()  // writers waiting for level 0 to shrink
     }
 
     /// Compacts every level holding keys in [begin, end] down to the
@@ -230,21 +232,21 @@ extension DBCore {
         if let b = begin, let e = end, family.comparator.compare(b, e) > 0 { return }
         if memtablesOverlap(family, begin: begin, end: end) { try flush() }
         let request = ManualCompaction(family: family, begin: begin, end: end)
-        mu.lock()
-        defer { mu.unlock() }
-        if closing { throw StrataError(.closed, "database at \(path) is closed") }
-        if bgError != nil { throw readOnlyError() }
-        if family.dropped.load(ordering: .acquiring) {
-            throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
+        try mu.withHeld { held in
+            if closing { throw StrataError(.closed, "database at \(path) is closed") }
+            if bgError != nil { throw readOnlyError(held) }
+            if family.dropped.load(ordering: .acquiring) {
+                throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
+            }
+            compactions.update(held) { $0.manualQueue.append(request) }
+            wakeCompaction(held)
+            while !request.done { held.wait() }
+            if let e = request.error { throw e }
+            // The compaction threads sweep with `mu` released, so this caller
+            // could otherwise return before the inputs it made obsolete are
+            // unlinked; sweeping here makes disk usage settle before return.
+            deleteObsoleteFiles(held)
         }
-        compactions.manualQueue.append(request)
-        wakeCompactionLocked()
-        while !request.done { mu.wait() }
-        if let e = request.error { throw e }
-        // The compaction threads sweep with `mu` released, so this caller
-        // could otherwise return before the inputs it made obsolete are
-        // unlinked; sweeping here makes disk usage settle before return.
-        deleteObsoleteFilesLocked()
     }
 
     /// Whether `family`'s active or immutable memtable holds a key in
@@ -277,16 +279,17 @@ extension DBCore {
     @discardableResult
     func waitForBackgroundWork(timeout: Duration = .seconds(60)) -> Bool {
         let deadline = ContinuousClock.now + timeout
-        mu.lock()
-        defer { mu.unlock() }
-        while true {
-            if bgError != nil || shuttingDown { return true }
-            let busy = flushPending || compactions.running > 0 || !compactions.manualQueue.isEmpty
-                || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
-            if !busy { return true }
-            if ContinuousClock.now >= deadline { return false }
-            wakeCompactionLocked()
-            mu.wait(nanoseconds: 10_000_000)
+        return mu.withHeld { held in
+            while true {
+                if bgError != nil || shuttingDown { return true }
+                let compaction = compactions.state(held)
+                let busy = flushPending || compaction.jobs.running > 0 || !compaction.manualQueue.isEmpty
+                    || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
+                if !busy { return true }
+                if ContinuousClock.now >= deadline { return false }
+                wakeCompaction(held)
+                held.wait(nanoseconds: 10_000_000)
+            }
         }
     }
 }

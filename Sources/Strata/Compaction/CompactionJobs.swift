@@ -1,15 +1,13 @@
-import Synchronization
-
-/// The database's compaction state. Everything except `pendingOutputs`
-/// and `stopping` is guarded by `DBCore.mu`.
+/// The compaction jobs in flight and the rule that keeps them disjoint: a
+/// plain value, so the rule is tested without threads
+/// (`CompactionPickerComponentTests.compactionControlClashes`); the
+/// database keeps its copy in `CompactionControl`, behind `mu`.
 ///
-/// Several compaction threads (`Options.maxBackgroundCompactions`) run
-/// disjoint jobs at once. Disjoint means: no input file is another running
-/// job's input (`busyFiles`), no two jobs write overlapping user-key ranges
-/// of the same level of a family (`runningJobs`), and at most one level-0
-/// job per family. The picker consults `conflicts(_:family:)` before it
-/// hands out a job.
-final class CompactionControl: @unchecked Sendable {
+/// Disjoint means: no input file is another running job's input
+/// (`busyFiles`), no two jobs write overlapping user-key ranges of the
+/// same level of a family, and at most one level-0 job per family. The
+/// picker consults `conflicts(_:family:)` before it hands out a job.
+struct CompactionJobs {
     /// One job in flight: what it reads and where it writes.
     struct RunningJob {
         let id: Int
@@ -22,20 +20,6 @@ final class CompactionControl: @unchecked Sendable {
         let inputs: [UInt64]
     }
 
-    /// Compaction threads wait here, not on `mu`'s own condition, so the
-    /// write path's per-group broadcasts do not wake them.
-    let wakeup = MonitorCondition()
-    /// Unparked once by each compaction thread as it exits.
-    let exited = ThreadParker()
-    /// Set when the database closes: a running job stops and discards its outputs.
-    let stopping = Atomic<Bool>(false)
-    /// Table numbers being written by a flush or compaction: never deleted
-    /// as obsolete, though no version lists them yet.
-    let pendingOutputs = Locked<Set<UInt64>>([])
-
-    // MARK: guarded by mu
-    /// `compactRange` requests, served in order.
-    var manualQueue: [ManualCompaction] = []
     /// Jobs running (with `mu` released).
     private(set) var runningJobs: [RunningJob] = []
     /// Input file numbers of the running jobs.
@@ -48,11 +32,6 @@ final class CompactionControl: @unchecked Sendable {
     /// picker makes this impossible, tests check it stays 0.
     private(set) var sharedInputStarts = 0
     private var nextJobID = 0
-    /// Write-stall inputs, refreshed whenever a version is published.
-    var level0Files = 0
-    var pendingCompactionBytes: UInt64 = 0
-
-    init(options: Options) {}
 
     /// Number of jobs running now.
     var running: Int { runningJobs.count }
@@ -76,7 +55,7 @@ final class CompactionControl: @unchecked Sendable {
     }
 
     /// Records `c` as running; returns its id for `finish`.
-    func start(_ c: Compaction, family: UInt32) -> Int {
+    mutating func start(_ c: Compaction, family: UInt32) -> Int {
         let range = c.userKeyRange
         let inputs = c.inputs.flatMap { $0.map(\.number) }
         if inputs.contains(where: busyFiles.contains) { sharedInputStarts += 1 }
@@ -90,22 +69,9 @@ final class CompactionControl: @unchecked Sendable {
     }
 
     /// Forgets the running job `id`.
-    func finish(_ id: Int) {
+    mutating func finish(_ id: Int) {
         guard let i = runningJobs.firstIndex(where: { $0.id == id }) else { return }
         busyFiles.subtract(runningJobs[i].inputs)
         runningJobs.remove(at: i)
-    }
-
-    /// Allocates nothing; marks `number` as being written.
-    func protect(_ number: UInt64) {
-        _ = pendingOutputs.withLock { $0.insert(number) }
-    }
-
-    func release(_ numbers: [UInt64]) {
-        pendingOutputs.withLock { set in for n in numbers { set.remove(n) } }
-    }
-
-    func isPending(_ number: UInt64) -> Bool {
-        pendingOutputs.withLock { $0.contains(number) }
     }
 }

@@ -17,7 +17,9 @@ extension Options {
     ///   trigger when either is smaller, so writers stopped at level 0 always
     ///   have a compaction coming (the compaction score, `strata.stats` and
     ///   pending-bytes estimate all use the lowered trigger);
-    /// - a non-zero `metricsPublishInterval` below 1 ms becomes 1 ms.
+    /// - a non-zero `metricsPublishInterval` below 1 ms becomes 1 ms;
+    /// - `maxOpenFiles` turns into the table cache's bound here
+    ///   (`tableCacheCapacity`), not in the cache.
     ///
     /// Errors: `writeBufferSize`, `blockRestartInterval`, `maxKeySize`,
     /// `targetFileSizeBase`, `maxBytesForLevelBase`, `maxManifestFileSize`
@@ -63,6 +65,19 @@ extension Options {
             o.metricsPublishInterval = .milliseconds(1)
         }
         return o
+    }
+}
+
+extension Options {
+    /// Descriptors kept out of the table cache's budget: live log, MANIFEST,
+    /// LOCK, directory syncs, a table being written.
+    static let reservedFiles = 10
+
+    /// Table readers the table cache holds: `maxOpenFiles` less
+    /// `reservedFiles`, at least 1; nil (unbounded) when `maxOpenFiles` is 0
+    /// or negative. The one place `maxOpenFiles` is interpreted.
+    var tableCacheCapacity: Int? {
+        maxOpenFiles <= 0 ? nil : max(1, maxOpenFiles - Self.reservedFiles)
     }
 }
 

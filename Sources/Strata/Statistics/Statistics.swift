@@ -56,7 +56,7 @@ public final class Statistics: Sendable {
         _compactionNanoseconds = InlineArray { _ in Atomic(0) }
     }
 
-    func attach(blockCache: BlockCache?, tableCache: TableCache?) {
+    func attach(blockCache: (any BlockCacheCounters)?, tableCache: (any TableCacheCounters)?) {
         caches.withLock {
             $0.blockCache = blockCache
             $0.tableCache = tableCache
@@ -217,8 +217,8 @@ public final class Statistics: Sendable {
 /// The caches whose counters a snapshot includes, and their last counts
 /// once detached.
 private struct CacheSources {
-    var blockCache: BlockCache?
-    var tableCache: TableCache?
+    var blockCache: (any BlockCacheCounters)?
+    var tableCache: (any TableCacheCounters)?
     var final = CacheFigures()
 }
 

@@ -1,0 +1,63 @@
+import Synchronization
+
+/// The database's compaction state: the threads' wake-up and exit
+/// signals, the table numbers being written, and, behind `mu`, the running
+/// jobs (`CompactionJobs`) and the `compactRange` queue.
+///
+/// The part `mu` guards is reachable only with the proof of holding it
+/// (`state(_:)` to read, `update(_:_:)` to change), so no code can reach
+/// it without the lock.
+final class CompactionControl: @unchecked Sendable {
+    /// What `mu` guards.
+    struct Guarded {
+        /// Running jobs and the rule that keeps them disjoint.
+        var jobs = CompactionJobs()
+        /// `compactRange` requests, served in order.
+        var manualQueue: [ManualCompaction] = []
+    }
+
+    /// Compaction threads wait here, not on `mu`'s own condition, so the
+    /// write path's per-group broadcasts do not wake them.
+    let wakeup = MonitorCondition()
+    /// Unparked once by each compaction thread as it exits.
+    let exited = ThreadParker()
+    /// Set when the database closes: a running job stops and discards its outputs.
+    let stopping = Atomic<Bool>(false)
+    /// Table numbers being written by a flush or compaction: never deleted
+    /// as obsolete, though no version lists them yet.
+    let pendingOutputs = Locked<Set<UInt64>>([])
+
+    private var guarded = Guarded()
+
+    /// Write-stall inputs, refreshed (under `mu`) whenever a version is
+    /// published. Guarded by `mu` but not behind the proof yet: the write
+    /// path reads them from `GroupCommit.swift`, which takes `mu` without
+    /// a token (see WritePathLockBridge.swift).
+    var level0Files = 0
+    var pendingCompactionBytes: UInt64 = 0
+
+    init(options: Options) {}
+
+    /// The guarded state, read under `mu`.
+    @inline(__always)
+    func state(_ held: borrowing MonitorHeld) -> Guarded { guarded }
+
+    /// Changes the guarded state under `mu`.
+    @inline(__always)
+    func update<R>(_ held: borrowing MonitorHeld, _ body: (inout Guarded) throws -> R) rethrows -> R {
+        try body(&guarded)
+    }
+
+    /// Allocates nothing; marks `number` as being written.
+    func protect(_ number: UInt64) {
+        _ = pendingOutputs.withLock { $0.insert(number) }
+    }
+
+    func release(_ numbers: [UInt64]) {
+        pendingOutputs.withLock { set in for n in numbers { set.remove(n) } }
+    }
+
+    func isPending(_ number: UInt64) -> Bool {
+        pendingOutputs.withLock { $0.contains(number) }
+    }
+}
