@@ -49,16 +49,12 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`, TLS off).
+    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`,
+    /// TLS off; of several hosts, the first).
     public convenience init(url: String, options: EventStoreOptions = EventStoreOptions(),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
-        guard let u = URLComponents(string: url), u.scheme == "postgresql" || u.scheme == "postgres",
-              let host = u.host, let user = u.user else {
-            throw MessageStoreError(.invalidArgument, "not a postgresql://user@host[:port]/database URL: \(url)")
-        }
-        let db = u.path.hasPrefix("/") ? String(u.path.dropFirst()) : u.path
-        let config = PostgresClient.Configuration(host: host, port: u.port ?? 5432, username: user, password: u.password,
-                                                  database: db.isEmpty ? nil : db, tls: .disable)
+        let endpoints = try PostgresEndpoints(url)
+        let config = endpoints.clientConfiguration(0, poolSize: 8)
         try await self.init(configuration: config, options: options, logger: logger)
     }
 
@@ -87,25 +83,10 @@ public final class PostgresEventStore: EventStore {
         }
     }
 
-    /// PostgreSQL and client errors as the message layer's vocabulary; our
-    /// own errors thrown inside a transaction come back unwrapped.
+    /// PostgreSQL and client errors as the message layer's vocabulary
+    /// (`PostgresErrorMapping`: by SQLSTATE class, passwords redacted).
     private static func mapped(_ error: any Error) -> any Error {
-        if let t = error as? PostgresTransactionError {
-            if let inner = t.closureError ?? t.commitError ?? t.beginError { return mapped(inner) }
-        }
-        if error is MessageStoreError || error is CancellationError { return error }
-        if let p = error as? PSQLError {
-            switch p.code {
-            case .server:
-                let state = p.serverInfo?[.sqlState] ?? ""
-                let text = p.serverInfo?[.message] ?? "\(p)"
-                if state == "XX001" || state == "XX002" { return MessageStoreError(.corruption, "PostgreSQL: \(text)") }
-                return MessageStoreError(.invalidArgument, "PostgreSQL (\(state)): \(text)")
-            case .poolClosed, .clientClosedConnection: return MessageStoreError(.closed, "PostgreSQL client is closed: \(p)")
-            default: return MessageStoreError(.invalidArgument, "PostgreSQL connection: \(String(reflecting: p))")
-            }
-        }
-        return error
+        PostgresErrorMapping.map(error, "event store", secret: nil)
     }
 
     private func checkOpen() throws {

@@ -9,7 +9,7 @@ import StrataSQLite
 /// (an LSM store directory), else the `STRATA_STORE` environment variable.
 ///
 /// URL forms: `lsm:PATH`, `sqlite:PATH`, `postgresql://user@host:port/db`
-/// (or `postgres://`, any libpq connection URL; `?table_prefix=P` picks the
+/// (or `postgres://`, several hosts `h1:p1,h2:p2`; `?table_prefix=P` picks the
 /// tables, default `strata_`), `memory:` (an empty in-memory store, for
 /// trying commands). A bare path is an LSM directory, or a SQLite file when
 /// it is an existing file or ends in `.sqlite`/`.db`.
@@ -131,7 +131,7 @@ enum StoreURL: CustomStringConvertible, Sendable {
             if !create && !FileManager.default.fileExists(atPath: path) { throw CLIError("no message store at \(path)") }
             return try SQLiteMessageStore(path: path)
         case .postgres(let connection, let prefix):
-            let store = try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: connection, poolSize: 4, tablePrefix: prefix))
+            let store = try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: connection, poolSize: 4, tablePrefix: prefix))
             try await store.initialize()
             return store
         case .memory:
