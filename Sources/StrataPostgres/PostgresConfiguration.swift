@@ -17,10 +17,10 @@ public struct PostgresConfiguration: Sendable {
     public var tablePrefix: String = "strata_"
     /// How long a call waits for a connection before it is `.unavailable`
     /// (the server is down or unreachable).
-    public var connectionWait: Duration = .seconds(10)
+    public var connectionWait: Duration = .seconds(30)
 
     /// A configuration for `connectionString`.
-    public init(connectionString: String, poolSize: Int = 8, tablePrefix: String = "strata_", connectionWait: Duration = .seconds(10)) {
+    public init(connectionString: String, poolSize: Int = 8, tablePrefix: String = "strata_", connectionWait: Duration = .seconds(30)) {
         self.connectionString = connectionString
         self.poolSize = poolSize
         self.tablePrefix = tablePrefix

@@ -23,8 +23,14 @@ enum PostgresErrorMapping {
             MessageStoreError(kind, PostgresRedaction.redacted("PostgreSQL \(context): \(text)", secret: secret), underlying: error)
         }
         guard let p = error as? PSQLError else {
-            // NIO channel and socket errors below the client: the server is out of reach.
-            return make(.unavailable, "\(error)")
+            // The pool's and NIO's channel and socket errors below the client:
+            // the server is out of reach. Anything else (a caller's own error
+            // thrown inside a transaction) passes unchanged.
+            let name = String(reflecting: type(of: error))
+            if ["ConnectionPoolError", "ChannelError", "IOError", "NIOConnectionError"].contains(where: name.contains) {
+                return make(.unavailable, "\(error)")
+            }
+            return error
         }
         switch p.code {
         case .server:

@@ -43,7 +43,7 @@ public final class PostgresMessageStore: MessageStore {
     /// A call that gets no connection within `connectionWait` (the server
     /// is down or unreachable) is `.unavailable`.
     public convenience init(client: PostgresClient, tablePrefix: String = "strata_", clock: MessageClock = .system,
-                            connectionWait: Duration = .seconds(10), logger: Logger = Logger(label: "strata.postgres")) async throws {
+                            connectionWait: Duration = .seconds(30), logger: Logger = Logger(label: "strata.postgres")) async throws {
         try Self.check(tablePrefix)
         try await self.init(link: PostgresLink(client: client, logger: logger), tablePrefix: tablePrefix, clock: clock,
                             connectionWait: connectionWait, logger: logger)
