@@ -9,7 +9,7 @@ APT_PACKAGES := liblz4-dev libsqlite3-dev pkg-config
 # What only the tests need: a PostgreSQL server for the PostgreSQL backend.
 TEST_APT_PACKAGES := postgresql
 
-.PHONY: all deps test-deps apt-install build run test test-tsan sanitize crash-test fuzz fuzz-compile fuzz-build fuzz-seeds bench compare-rocksdb clean
+.PHONY: all deps test-deps apt-install build run test man test-tsan sanitize crash-test fuzz fuzz-compile fuzz-build fuzz-seeds bench compare-rocksdb clean
 
 all: build
 
@@ -37,14 +37,21 @@ run: build
 	STRATA_STORE="$${STRATA_STORE:-lsm:$(DATA)/demo-store}" .build/release/strata demo
 
 # Starts a throwaway PostgreSQL server on loopback for the PostgreSQL
-# backend's tests (Tests/Support/postgres.sh) and stops it afterwards,
-# whether the tests pass or not.
+# backend's tests (Tests/Support/postgres.sh) and for the PostgreSQL part of
+# the CLI smoke test, and stops it afterwards, whether they pass or not.
+# Then the failover test, alone (it stops the primary): a synchronous
+# streaming-replication standby is started, PostgresFailoverTests gets both
+# URLs, stops the primary and promotes the standby; both servers are
+# stopped at the end.
 test: test-deps
 	$(SWIFT) build --build-tests
 	url=$$(Tests/Support/postgres.sh start) || { echo "make test: the PostgreSQL server did not start" >&2; Tests/Support/postgres.sh stop; exit 1; }; \
-	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build; status=$$?; \
+	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build && \
+	STRATA_POSTGRES_URL=$$url Tests/CLI/smoke.sh .build/debug/strata; status=$$?; \
+	if standby=$$(Tests/Support/postgres.sh start-standby); then \
+		STRATA_POSTGRES_URL=$$url STRATA_POSTGRES_STANDBY_URL=$$standby $(SWIFT) test --skip-build --filter PostgresFailoverTests || status=1; \
+	else echo "make test: the PostgreSQL standby did not start" >&2; status=1; fi; \
 	Tests/Support/postgres.sh stop; exit $$status
-	Tests/CLI/smoke.sh .build/debug/strata
 	Tests/CLI/usage.sh .build/debug/strata
 	Tests/CLI/live.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
@@ -74,9 +81,11 @@ crash-test: build
 	.build/release/strata stress --mode=messages --cycles=$(MESSAGE_CYCLES)
 
 # The concurrency tests under ThreadSanitizer (separate build folder), with
-# the message-store suites (their locks are pthread mutexes TSan can see).
+# the message-store, event-store and consumer suites (their locks are
+# pthread mutexes TSan can see; "EventStore" and "Consumer" match every
+# suite whose name contains them). Docs/reliability.md has the last result.
 TSAN_TESTS := Concurrency|Memtable|BlockCache|TableCache|RangeDelete|Stress|ParallelCompaction|CoveredFile
-TSAN_MESSAGE_TESTS := MessageStoreContractTests|BrokerSemanticsTests|DifferentialTests|HardeningTests|CacheBudgetTests|RestoreTests|MessageStoreCrashTests|EventStoreTests
+TSAN_MESSAGE_TESTS := MessageStoreContractTests|DuplicateIdTests|BrokerSemanticsTests|DifferentialTests|HardeningTests|CacheBudgetTests|RestoreTests|MessageStoreCrashTests|LongPollingTests|SQLiteExecutionTests|EventStore|EventIdempotencyRaceTests|EventDifferentialTests|Consumer|MessageStoreServiceTests
 test-tsan: deps
 	$(SWIFT) test --sanitize=thread --scratch-path .build-tsan --filter "$(TSAN_TESTS)|$(TSAN_MESSAGE_TESTS)"
 
@@ -126,6 +135,18 @@ compare-rocksdb: build
 
 clean:
 	rm -rf .build .build-tsan .build-asan $(DATA) Fuzz/.build Fuzz/.build-noasan Fuzz/.build-compile Fuzz/.work
+
+# The man page of `strata` (section 1), from the command definitions, by
+# swift-argument-parser's generate-manual plugin: MAN_DIR/strata.1 (view it
+# with `man MAN_DIR/strata.1`). The plugin builds every product first
+# (MAN_CONFIGURATION, default debug, so a tested tree builds nothing new).
+MAN_DIR ?= .build/man
+MAN_CONFIGURATION ?= debug
+man: deps
+	$(SWIFT) package generate-manual --configuration $(MAN_CONFIGURATION) --section 1 --authors "the Strata authors"
+	mkdir -p $(MAN_DIR)
+	cp .build/plugins/GenerateManual/outputs/StrataCLI/strata.1 $(MAN_DIR)/strata.1
+	@echo "man page: $(MAN_DIR)/strata.1"
 
 # API documentation (DocC): the docc plugin is only resolved with STRATA_DOCC=1,
 # so ordinary builds never fetch or build it. Archives land under

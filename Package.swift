@@ -141,6 +141,8 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
+                // The multi-broker test runs StrataStress's SharedStoreStress.
+                "StrataStress",
             ]
         ),
     ],

@@ -16,6 +16,8 @@ public final class BenchRunner {
     /// Advances per benchmark so that, as in db_bench, each one draws a different key sequence.
     var runCount: UInt64 = 0
     let values: ValueSource
+    /// Told as each benchmark goes (the CLI's progress display); nil: nobody.
+    public var progress: (any BenchProgress)?
 
     public init(flags: BenchFlags) {
         self.flags = flags
@@ -27,6 +29,8 @@ public final class BenchRunner {
         printHeader()
         for name in flags.benchmarks {
             do {
+                progress?.begin(name, total: expectedOperations(name))
+                defer { progress?.end() }
                 try runOne(name)
             } catch {
                 FileHandle.standardError.write(Data("\(name): error: \(error)\n".utf8))
@@ -39,6 +43,17 @@ public final class BenchRunner {
         try? db?.close()
         db = nil
         return true
+    }
+
+    /// Operations `name` records (what its progress counts), where known.
+    private func expectedOperations(_ name: String) -> Int? {
+        let reads = flags.reads < 0 ? flags.num : flags.reads
+        switch name {
+        case "fillseq", "fillrandom", "overwrite": return flags.num * flags.threads
+        case "fillsync": return max(1, flags.num / 1000) * flags.threads
+        case "readrandom", "readseq": return reads * flags.threads
+        default: return nil
+        }
     }
 
     private func printHeader() {
@@ -117,6 +132,8 @@ public final class BenchRunner {
             try runDeleteRange(name)
         case "crc32c":
             runCRC32C()
+        case "fdatasync":
+            try runFdatasync()
         case "flush":
             if db == nil { try openDB(fresh: false) }
             try db!.flush()
@@ -125,6 +142,7 @@ public final class BenchRunner {
             let t0 = nowNanoseconds()
             try db!.compactRange(nil, nil)
             let seconds = Double(nowNanoseconds() - t0) / 1e9
+            progress?.end()
             print("compact      : \(String(format: "%.3f", seconds)) seconds")
             for level in 0..<7 {
                 let n = db!.property("strata.num-files-at-level\(level)") ?? "?"
@@ -132,6 +150,7 @@ public final class BenchRunner {
             }
         case "stats":
             if db == nil { try openDB(fresh: false) }
+            progress?.end()
             print(db!.property("strata.stats") ?? "")
         default:
             throw BenchFlagError("unknown benchmark '\(name)'")
@@ -229,12 +248,13 @@ public final class BenchRunner {
     /// wall time of the slowest and the merged histogram.
     func runThreads(_ body: @escaping @Sendable (Int, inout LatencyHistogram) throws -> (ops: Int, bytes: Int, note: String)) throws -> ThreadResult {
         let n = flags.threads
+        let progress = self.progress
         let collector = ResultCollector(count: n)
         let start = DispatchSemaphore(value: 0)
         for t in 0..<n {
             let thread = Thread {
                 start.wait()
-                var hist = LatencyHistogram()
+                var hist = LatencyHistogram(progress: progress)
                 do {
                     let (ops, bytes, note) = try body(t, &hist)
                     collector.finish(t, ops: ops, bytes: bytes, note: note, hist: hist, error: nil)
@@ -253,6 +273,7 @@ public final class BenchRunner {
     }
 
     func report(_ name: String, _ r: ThreadResult) {
+        progress?.end()  // the bar goes before the result line
         let ops = Double(r.ops)
         // db_bench reports micros/op per thread-op (elapsed * threads / ops).
         let microsPerOp = r.seconds * 1e6 * Double(flags.threads) / max(ops, 1)

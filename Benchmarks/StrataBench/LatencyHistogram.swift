@@ -6,6 +6,11 @@ struct LatencyHistogram {
     private(set) var count: UInt64 = 0
     private(set) var sum: UInt64 = 0
     private(set) var maxValue: UInt64 = 0
+    /// Told of every `benchProgressBatch` recorded operations (nil: nobody).
+    private let progress: (any BenchProgress)?
+    private var unreported = 0
+
+    init(progress: (any BenchProgress)? = nil) { self.progress = progress }
 
     @inline(__always)
     private static func bucket(_ ns: UInt64) -> Int {
@@ -28,6 +33,13 @@ struct LatencyHistogram {
         count &+= 1
         sum &+= ns
         if ns > maxValue { maxValue = ns }
+        if let progress {
+            unreported &+= 1
+            if unreported == benchProgressBatch {
+                progress.advance(by: unreported)
+                unreported = 0
+            }
+        }
     }
 
     mutating func merge(_ o: LatencyHistogram) {

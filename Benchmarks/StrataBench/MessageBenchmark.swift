@@ -43,6 +43,8 @@ public struct MessageBenchFlags: Sendable {
 public struct MessageBenchRunner: Sendable {
     let flags: MessageBenchFlags
     private let postgresRun = SharedRunCounter()
+    /// Told as each configuration runs (the CLI's progress display); nil: nobody.
+    public var progress: (any BenchProgress)?
     public init(flags: MessageBenchFlags) { self.flags = flags }
 
     private struct Config {
@@ -107,13 +109,16 @@ public struct MessageBenchRunner: Sendable {
                 }
                 for size in flags.valueSizes {
                     for clients in flags.clients {
+                        let name = "\(bench) \(c.backend)/\(c.mode) \(size)B \(clients)c"
                         do {
                             let store = try await open(c)
+                            progress?.begin(name, total: flags.num * (bench == "msg_roundtrip" ? 2 : 1))
                             let line = try await measure(bench, store, size: size, clients: clients)
+                            progress?.end()
                             try await store.close()
-                            let name = "\(bench) \(c.backend)/\(c.mode) \(size)B \(clients)c"
                             print(name.padding(toLength: max(34, name.count), withPad: " ", startingAt: 0) + ": " + line)
                         } catch {
+                            progress?.end()
                             print("\(bench) \(c.backend)/\(c.mode): failed: \(error)")
                             return false
                         }
@@ -150,6 +155,7 @@ public struct MessageBenchRunner: Sendable {
         let total = perProducer * clients
         let batch = flags.batch
         let addLatency = Latencies(), receiveLatency = Latencies()
+        let progress = self.progress
         let consumed = SharedCount()
         let start = ContinuousClock.now
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -163,6 +169,7 @@ public struct MessageBenchRunner: Sendable {
                         let t = ContinuousClock.now
                         try await store.add(contentsOf: msgs)
                         h.record(Self.ns(ContinuousClock.now - t))
+                        progress?.advance(by: n)
                         i += n
                     }
                     addLatency.merge(h)
@@ -178,6 +185,7 @@ public struct MessageBenchRunner: Sendable {
                             if got.isEmpty { continue }
                             try await store.complete(got.map(\.lockToken))
                             h.record(Self.ns(ContinuousClock.now - t))
+                            progress?.advance(by: got.count)
                             consumed.value.add(got.count, ordering: .relaxed)
                         }
                         receiveLatency.merge(h)

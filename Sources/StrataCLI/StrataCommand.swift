@@ -13,12 +13,13 @@ struct StrataCommand: AsyncParsableCommand {
         commandName: "strata",
         abstract: "Strata storage engine and message store tool.",
         discussion: """
-            Engine commands take --db PATH (an LSM directory). Store commands take --store URL \
-            (lsm:PATH, sqlite:PATH, postgresql://user@host:port/db, memory:) or the STRATA_STORE \
-            environment variable; --db PATH there means an LSM store. Commands that only read \
-            (stats, get, scan, verify, dump-manifest, queues, storage stats, storage export, snapshot list, health) \
-            open an LSM directory read-only, so they work while a broker holds it. Exit codes: \
-            0 success, 1 failure, 64 usage error.
+            Engine commands take --db PATH (an LSM directory). Store commands find their store as a broker \
+            does (MessageStoreConfiguration): --store URL (lsm:PATH, sqlite:PATH, json:DIR, \
+            postgresql://user@host:port/db[?table_prefix=P], memory:), else --db PATH (an LSM store), else \
+            STRATA_STORE; --config FILE and the other STRATA_* variables add their settings. Commands that only \
+            read (stats, get, scan, verify, dump-manifest, queues, storage stats, storage export, snapshot list, \
+            health) open an LSM directory read-only, so they work while a broker holds it; get --wait and \
+            stats --follow catch up with the writer as they go. Exit codes: 0 success, 1 failure, 64 usage error.
             """,
         version: version,
         subcommands: [
@@ -28,7 +29,7 @@ struct StrataCommand: AsyncParsableCommand {
             // Message stores (any backend)
             StorageCommand.self, QueuesCommand.self, SnapshotCommand.self, HealthCommand.self,
             // Tools
-            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, DemoCommand.self,
+            BenchCommand.self, StressCommand.self, StressChildCommand.self, StressMessagesChildCommand.self, StressBrokersChildCommand.self, DemoCommand.self,
         ]
     )
 

@@ -4,8 +4,8 @@ import StrataMessageCore
 
 /// A thin wrapper of one SQLite connection: prepared statements cached by
 /// their SQL, typed binds and columns, errors as `MessageStoreError`. Not
-/// thread-safe; `SQLiteMessageStore` serialises every use behind its mutex.
-final class SQLiteConnection: @unchecked Sendable {  // used only under SQLiteMessageStore's mutex
+/// thread-safe; the stores use it only from their `SQLiteExecutor`'s queue.
+final class SQLiteConnection: @unchecked Sendable {  // used only on one SQLiteExecutor's serial queue
     private var db: OpaquePointer?
     private var statements: [String: OpaquePointer] = [:]
     let path: String
@@ -17,8 +17,11 @@ final class SQLiteConnection: @unchecked Sendable {  // used only under SQLiteMe
             sqlite3_close(db)
             throw MessageStoreError(.invalidArgument, "cannot open SQLite database \(path): \(message)")
         }
-        sqlite3_busy_timeout(db, 5000)
+        sqlite3_busy_timeout(db, Int32(SQLiteExecutor.busyTimeoutMilliseconds))  // replaced by the executor's handler
     }
+
+    /// The `sqlite3` handle (for the executor's busy handler).
+    var handle: OpaquePointer? { db }
 
     func close() {
         for s in statements.values { sqlite3_finalize(s) }

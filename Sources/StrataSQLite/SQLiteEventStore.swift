@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 import StrataMessageCore
 
@@ -11,14 +10,14 @@ import StrataMessageCore
 /// come from (never reused, even after every event of the tail is compacted).
 /// Records are `EventCodec`'s, as on every backend.
 ///
-/// Every statement runs on one serial dispatch queue, so callers suspend
-/// instead of blocking the cooperative pool, and appends commit in LSN order
+/// Every statement runs on the store's serial queue (`SQLiteExecutor`), so
+/// callers suspend instead of blocking the cooperative pool, a cancelled
+/// caller stops waiting for another process's lock, and appends commit in LSN order
 /// (LSNs are taken inside the write transaction, so several processes on one
 /// file stay gap-free too). Commit modes map to `PRAGMA synchronous`:
 /// `.syncDurable` FULL, `.asyncDurable` NORMAL, `.memoryOnly` OFF.
 public final class SQLiteEventStore: EventStore {
-    private let queue: DispatchQueue
-    private let connection: StoreLock<SQLiteConnection?>
+    private let executor: SQLiteExecutor
     private let options: EventStoreOptions
     private let arrivals = EventArrivals()
     /// The SQLite file.
@@ -30,7 +29,6 @@ public final class SQLiteEventStore: EventStore {
     public init(path: String, options: EventStoreOptions = EventStoreOptions()) throws {
         self.path = path
         self.options = options
-        queue = DispatchQueue(label: "strata.sqlite-events")
         let c = try SQLiteConnection(path: path)
         let synchronous: String
         switch options.commitMode {
@@ -42,36 +40,18 @@ public final class SQLiteEventStore: EventStore {
             try c.exec("""
                 PRAGMA journal_mode=WAL;
                 PRAGMA synchronous=\(synchronous);
-                CREATE TABLE IF NOT EXISTS events(lsn INTEGER PRIMARY KEY, stream TEXT NOT NULL, record BLOB NOT NULL);
-                CREATE INDEX IF NOT EXISTS events_by_stream ON events(stream, lsn);
-                CREATE TABLE IF NOT EXISTS event_keys(key TEXT PRIMARY KEY, lsn INTEGER NOT NULL);
-                CREATE TABLE IF NOT EXISTS event_snapshots(stream TEXT NOT NULL, upto_lsn INTEGER NOT NULL,
-                    record BLOB NOT NULL, PRIMARY KEY(stream, upto_lsn));
-                CREATE TABLE IF NOT EXISTS event_meta(k INTEGER PRIMARY KEY CHECK (k = 0), last_lsn INTEGER NOT NULL);
-                INSERT OR IGNORE INTO event_meta(k, last_lsn) VALUES (0, 0);
                 """)
+            try SQLiteSchema.migrate(c, .eventStore)
         } catch {
             c.close()
             throw error
         }
-        connection = StoreLock(c)
+        executor = SQLiteExecutor(c, label: "strata.sqlite-events", closedMessage: "event store \(path) is closed")
     }
 
     /// Runs `body` on the store's queue; the caller suspends meanwhile.
     private func run<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { (k: CheckedContinuation<T, any Error>) in
-            queue.async { [self] in
-                // The lock only guards `close()` racing a statement; the
-                // queue already serialises statements.
-                let result = Result<T, any Error> {
-                    try connection.withLock { c in
-                        guard let c else { throw MessageStoreError(.closed, "event store \(path) is closed") }
-                        return try body(c)
-                    }
-                }
-                k.resume(with: result)
-            }
-        }
+        try await executor.run(body)
     }
 
     /// Appends one event (see `EventStore.append(_:)`).
@@ -217,14 +197,9 @@ public final class SQLiteEventStore: EventStore {
 
     /// Closes the connection (after the statements already queued); later calls throw `.closed`.
     public func close() async throws {
-        await withCheckedContinuation { (k: CheckedContinuation<Void, Never>) in
-            queue.async { [self] in
-                connection.withLock { c in
-                    c?.close()
-                    c = nil
-                }
-                k.resume()
-            }
+        try await executor.replacing { c in
+            c?.close()
+            c = nil
         }
         arrivals.notify()
     }

@@ -13,9 +13,9 @@ extension SQLiteMessageStore {
         return try cursors.resolve(queue: queue, id: id, current: current)
     }
 
-    private func page(queue: String, from id: String?, limit: Int, newestFirst: Bool) throws -> [Message] {
+    private func page(queue: String, from id: String?, limit: Int, newestFirst: Bool) async throws -> [Message] {
         guard limit > 0 else { return [] }
-        let rows: [Stored] = try locked { c in
+        let rows: [Stored] = try await locked { [self] c in
             let (cmp, order) = newestFirst ? ("<", "DESC") : (">", "")
             var bounds: [SQLiteConnection.Value] = [.text(queue), .int(Int64(min(limit, 1 << 30)))]
             var filter = ""
@@ -34,15 +34,15 @@ extension SQLiteMessageStore {
     }
 
     public func pending(queue: String, after id: String?, limit: Int) async throws -> [Message] {
-        try page(queue: queue, from: id, limit: limit, newestFirst: false)
+        try await page(queue: queue, from: id, limit: limit, newestFirst: false)
     }
 
     public func recent(queue: String, before id: String?, limit: Int) async throws -> [Message] {
-        try page(queue: queue, from: id, limit: limit, newestFirst: true)
+        try await page(queue: queue, from: id, limit: limit, newestFirst: true)
     }
 
     public func allQueueNames() async throws -> [String] {
-        try locked { c in
+        try await locked { [self] c in
             try QueueNames.all(try loadCatalog(c)) { q in
                 var found = false
                 try c.query("SELECT 1 FROM messages WHERE queue = ?1 LIMIT 1", [.text(q)]) { _ in found = true; return false }

@@ -51,18 +51,20 @@ extension SQLiteMessageStore {
             reasons.append(HealthReason(.readOnly, .critical, "database file \(path) is not writable"))
         }
         do {
-            try locked { c in
+            let verify = thresholds.verifyData, path = path
+            let problems: [String] = try await locked { c in
                 try c.query("SELECT count(*) FROM catalog")
-                guard thresholds.verifyData else { return }
+                guard verify else { return [] }
                 var problems: [String] = []
                 try c.query("PRAGMA quick_check") { row in
                     let line = row.text(0)
                     if line != "ok" { problems.append(line) }
                     return problems.count < 5
                 }
-                if !problems.isEmpty {
-                    reasons.append(HealthReason(.corruption, .critical, "\(path): quick_check: " + problems.joined(separator: "; ")))
-                }
+                return problems
+            }
+            if !problems.isEmpty {
+                reasons.append(HealthReason(.corruption, .critical, "\(path): quick_check: " + problems.joined(separator: "; ")))
             }
         } catch {
             reasons.append(HealthReason.from(error))

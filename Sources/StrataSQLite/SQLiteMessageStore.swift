@@ -7,9 +7,10 @@ import StrataMessageCore
 /// The message store on SQLite (WAL journal), for brokers that want a single
 /// file and SQL tooling, and as the comparison point of the benchmarks. Same
 /// semantics as every backend (the contract tests run against it). One
-/// connection serialised by a mutex: calls block their thread for the
-/// statement's duration, so concurrency buys nothing beyond the group of
-/// one writer; `Docs/message-store.md` has the schema.
+/// connection whose statements run on the store's own serial queue
+/// (`SQLiteExecutor`): callers suspend instead of blocking the cooperative
+/// pool on the disk, and concurrency buys nothing beyond one writer at a
+/// time; `Docs/message-store.md` has the schema.
 public final class SQLiteMessageStore: MessageStore {
     /// SQLite's `PRAGMA synchronous`: `.full` syncs the WAL at every commit
     /// (durable like `.syncDurable`); `.normal` syncs only at checkpoints (a
@@ -19,7 +20,7 @@ public final class SQLiteMessageStore: MessageStore {
         case normal = "NORMAL"
     }
 
-    private let connection: StoreLock<SQLiteConnection?>
+    private let executor: SQLiteExecutor
     /// Wakes long polls when a message arrives or is unlocked.
     private let arrivals = QueueSignals()
     private let clock: MessageClock
@@ -37,7 +38,7 @@ public final class SQLiteMessageStore: MessageStore {
         self.synchronous = synchronous
         snapshotSettings = SnapshotSettings(defaultDirectory: path + ".snapshots")
         let c = try Self.openConnection(path, synchronous)
-        connection = StoreLock(c)
+        executor = SQLiteExecutor(c, label: "strata.sqlite-messages", closedMessage: "store at \(path) is closed")
     }
 
     private static func openConnection(_ path: String, _ synchronous: Synchronous) throws -> SQLiteConnection {
@@ -45,30 +46,14 @@ public final class SQLiteMessageStore: MessageStore {
         try c.exec("""
             PRAGMA journal_mode=WAL;
             PRAGMA synchronous=\(synchronous.rawValue);
-            CREATE TABLE IF NOT EXISTS messages(
-                seq INTEGER PRIMARY KEY AUTOINCREMENT,
-                id TEXT NOT NULL UNIQUE,
-                queue TEXT NOT NULL,
-                visible_at INTEGER NOT NULL,
-                record BLOB NOT NULL,
-                size INTEGER NOT NULL,
-                timestamp_ms INTEGER NOT NULL,
-                expires_at INTEGER,
-                delivery_count INTEGER NOT NULL,
-                lock_token BLOB,
-                locked_until INTEGER NOT NULL DEFAULT 0);
-            CREATE INDEX IF NOT EXISTS messages_by_queue ON messages(queue, visible_at, seq);
-            CREATE TABLE IF NOT EXISTS removed_ids(id TEXT PRIMARY KEY, window_end INTEGER NOT NULL);
-            CREATE TABLE IF NOT EXISTS catalog(k INTEGER PRIMARY KEY CHECK (k = 0), json BLOB NOT NULL);
             """)
+        try SQLiteSchema.migrate(c, .messageStore)
         return c
     }
 
-    func locked<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
-        try connection.withLock { c in
-            guard let c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
-            return try body(c)
-        }
+    /// Runs `body` on the store's queue (`SQLiteExecutor`); the caller suspends.
+    func locked<T: Sendable>(_ body: @escaping @Sendable (SQLiteConnection) throws -> T) async throws -> T {
+        try await executor.run(body)
     }
 
     func loadCatalog(_ c: SQLiteConnection) throws -> EntityCatalog {
@@ -86,7 +71,7 @@ public final class SQLiteMessageStore: MessageStore {
         try c.query("INSERT OR REPLACE INTO catalog(k, json) VALUES (0, ?1)", [.blob(Array(try JSONEncoder().encode(catalog)))])
     }
 
-    public func initialize() async throws { try locked { _ in } }
+    public func initialize() async throws { try await locked { _ in } }
 
     // MARK: Core
 
@@ -94,7 +79,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func add(contentsOf messages: [Message]) async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in try c.transaction { try insert(messages, now: now, c) } }
+        try await locked { [self] c in try c.transaction { try insert(messages, now: now, c) } }
         arrivals.wake(messages.map(\.queue))
     }
 
@@ -104,6 +89,7 @@ public final class SQLiteMessageStore: MessageStore {
         var seen = Set<String>()
         for m in messages {
             try InMemoryMessageStore.validate(m)
+            try catalog.validateAddTarget(m.queue)
             var duplicate = !seen.insert(m.id).inserted
             try c.query("SELECT 1 FROM messages WHERE id = ?1", [.text(m.id)]) { _ in duplicate = true; return false }
             try c.query("SELECT 1 FROM removed_ids WHERE id = ?1 AND window_end > ?2", [.text(m.id), .int(now)]) { _ in duplicate = true; return false }
@@ -150,7 +136,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func get(id: String) async throws -> Message? {
-        try locked { c in try row(id: id, c)?.message }
+        try await locked { [self] c in try row(id: id, c)?.message }
     }
 
     private func drop(_ s: Stored, now: Int64, _ catalog: EntityCatalog, _ c: SQLiteConnection) throws {
@@ -162,7 +148,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func remove(id: String) async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in
+        try await locked { [self] c in
             try c.transaction {
                 if let s = try row(id: id, c) { try drop(s, now: now, try loadCatalog(c), c) }
             }
@@ -170,7 +156,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func pending(queue: String, limit: Int) async throws -> [Message] {
-        try locked { c in
+        try await locked { [self] c in
             var out: [Message] = []
             try c.query("SELECT \(Self.columns) FROM messages WHERE queue = ?1 ORDER BY visible_at, seq LIMIT ?2",
                         [.text(queue), .int(Int64(max(0, limit)))]) { out.append(try stored($0).message); return true }
@@ -179,7 +165,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func recent(queue: String, limit: Int) async throws -> [Message] {
-        try locked { c in
+        try await locked { [self] c in
             var out: [Message] = []
             try c.query("SELECT \(Self.columns) FROM messages WHERE queue = ?1 ORDER BY visible_at DESC, seq DESC LIMIT ?2",
                         [.text(queue), .int(Int64(max(0, limit)))]) { out.append(try stored($0).message); return true }
@@ -191,7 +177,7 @@ public final class SQLiteMessageStore: MessageStore {
         guard !FileManager.default.fileExists(atPath: target) else {
             throw MessageStoreError(.invalidArgument, "backup target \(target) already exists")
         }
-        try locked { c in try c.query("VACUUM INTO ?1", [.text(target)]) }
+        try await locked { c in try c.query("VACUUM INTO ?1", [.text(target)]) }
     }
 
     /// Replaces the store with the SQLite file at `source` without writing
@@ -202,21 +188,25 @@ public final class SQLiteMessageStore: MessageStore {
     /// store, after it the restored one; never neither.
     public func restore(from source: String) async throws {
         guard FileManager.default.fileExists(atPath: source) else { throw MessageStoreError(.notFound, "no backup at \(source)") }
-        let staged = path + ".restore"
-        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
-        try Self.durableCopy(source, to: staged)
-        do {
-            let probe = try Self.openConnection(staged, synchronous)
-            _ = try loadCatalog(probe)
-            try probe.exec("PRAGMA wal_checkpoint(TRUNCATE)")
-            probe.close()
-            try Self.fsync(path: staged)
-        } catch {
-            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
-            throw error
-        }
-        try connection.withLock { c in
+        let path = path, synchronous = synchronous
+        // One job on the store's queue: the copy, the check and the swap
+        // block that thread, never the cooperative pool, and no statement
+        // runs between the checkpoint and the rename.
+        try await executor.replacing { [self] c in
             guard let old = c else { throw MessageStoreError(.closed, "store at \(path) is closed") }
+            let staged = path + ".restore"
+            for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
+            do {
+                try Self.durableCopy(source, to: staged)
+                let probe = try Self.openConnection(staged, synchronous)
+                defer { probe.close() }
+                _ = try loadCatalog(probe)
+                try probe.exec("PRAGMA wal_checkpoint(TRUNCATE)")
+                try Self.fsync(path: staged)
+            } catch {
+                for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: staged + suffix) }
+                throw error
+            }
             try old.exec("PRAGMA wal_checkpoint(TRUNCATE)")
             old.close()
             c = nil
@@ -269,20 +259,27 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func compact() async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in
+        try await locked { c in
             try c.query("DELETE FROM removed_ids WHERE window_end <= ?1", [.int(now)])
             try c.exec("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;")
         }
     }
 
+    /// How long a statement waits for another process's lock on the file
+    /// (default 5 s) before failing with `.unavailable`; a cancelled caller
+    /// stops waiting at once (`CancellationError`).
+    public func setBusyTimeout(_ timeout: Duration) async throws {
+        try await executor.setBusyTimeout(milliseconds: Int(timeout.milliseconds))
+    }
+
     /// Runs raw SQL on the store's connection (tests provoke SQLite errors
     /// with it, e.g. `PRAGMA max_page_count` for a full database).
-    package func executeForTesting(_ sql: String) throws {
-        try locked { c in try c.exec(sql) }
+    package func executeForTesting(_ sql: String) async throws {
+        try await locked { c in try c.exec(sql) }
     }
 
     public func close() async throws {
-        connection.withLock { c in
+        try await executor.replacing { c in
             c?.close()
             c = nil
         }
@@ -290,8 +287,8 @@ public final class SQLiteMessageStore: MessageStore {
 
     // MARK: Entities
 
-    private func changeCatalog<T>(_ body: (inout EntityCatalog, SQLiteConnection) throws -> T) throws -> T {
-        try locked { c in
+    private func changeCatalog<T: Sendable>(_ body: @escaping @Sendable (inout EntityCatalog, SQLiteConnection) throws -> T) async throws -> T {
+        try await locked { [self] c in
             try c.transaction {
                 var catalog = try loadCatalog(c)
                 let r = try body(&catalog, c)
@@ -313,11 +310,11 @@ public final class SQLiteMessageStore: MessageStore {
     public func createQueue(_ name: String, settings: QueueSettings) async throws {
         try EntityCatalog.validateName(name, "queue")
         try settings.validate()
-        try changeCatalog { cat, _ in cat.queues[name] = settings }
+        try await changeCatalog { cat, _ in cat.queues[name] = settings }
     }
 
     public func deleteQueue(_ name: String) async throws {
-        try changeCatalog { cat, c in
+        try await changeCatalog { [self] cat, c in
             let known = cat.queues.removeValue(forKey: name) != nil
             let n = try deleteMessages(of: [name, EntityPath.deadLetterQueue(of: name)], c)
             if !known && n == 0 { throw MessageStoreError(.notFound, "no queue \(name)") }
@@ -325,16 +322,16 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func queues() async throws -> [QueueDescription] {
-        try locked { c in try loadCatalog(c).queues.sorted { $0.key < $1.key }.map { QueueDescription(name: $0.key, settings: $0.value) } }
+        try await locked { [self] c in try loadCatalog(c).queues.sorted { $0.key < $1.key }.map { QueueDescription(name: $0.key, settings: $0.value) } }
     }
 
     public func createTopic(_ name: String) async throws {
         try EntityCatalog.validateName(name, "topic")
-        try changeCatalog { cat, _ in if cat.topics[name] == nil { cat.topics[name] = [:] } }
+        try await changeCatalog { cat, _ in if cat.topics[name] == nil { cat.topics[name] = [:] } }
     }
 
     public func deleteTopic(_ name: String) async throws {
-        try changeCatalog { cat, c in
+        try await changeCatalog { [self] cat, c in
             guard let subs = cat.topics.removeValue(forKey: name) else { throw MessageStoreError(.notFound, "no topic \(name)") }
             let qs = subs.keys.map { EntityPath.subscriptionQueue(topic: name, subscription: $0) }
             _ = try deleteMessages(of: qs + qs.map(EntityPath.deadLetterQueue(of:)), c)
@@ -342,20 +339,20 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func topics() async throws -> [String] {
-        try locked { c in try loadCatalog(c).topics.keys.sorted() }
+        try await locked { [self] c in try loadCatalog(c).topics.keys.sorted() }
     }
 
     public func createSubscription(_ name: String, topic: String, settings: QueueSettings, filter: SubscriptionFilter) async throws {
         try EntityCatalog.validateName(name, "subscription")
         try settings.validate()
-        try changeCatalog { cat, _ in
+        try await changeCatalog { cat, _ in
             guard cat.topics[topic] != nil else { throw MessageStoreError(.notFound, "no topic \(topic)") }
             cat.topics[topic]![name] = EntityCatalog.Subscription(settings: settings, filter: filter)
         }
     }
 
     public func deleteSubscription(_ name: String, topic: String) async throws {
-        try changeCatalog { cat, c in
+        try await changeCatalog { [self] cat, c in
             guard cat.topics[topic]?.removeValue(forKey: name) != nil else {
                 throw MessageStoreError(.notFound, "no subscription \(name) of topic \(topic)")
             }
@@ -365,7 +362,7 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func subscriptions(topic: String) async throws -> [SubscriptionDescription] {
-        try locked { c in
+        try await locked { [self] c in
             guard let subs = try loadCatalog(c).topics[topic] else { throw MessageStoreError(.notFound, "no topic \(topic)") }
             return subs.sorted { $0.key < $1.key }.map {
                 SubscriptionDescription(name: $0.key, topic: topic, settings: $0.value.settings, filter: $0.value.filter)
@@ -377,7 +374,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func publish(_ messages: [Message], topic: String) async throws -> Int {
         let now = clock.now().millisecondsSince1970
-        let copies = try locked { c in
+        let copies = try await locked { [self] c in
             try c.transaction {
                 let copies = try loadCatalog(c).fanOut(messages, topic: topic)
                 try insert(copies, now: now, c)
@@ -402,7 +399,7 @@ public final class SQLiteMessageStore: MessageStore {
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
         let nowDate = clock.now()
         let now = nowDate.millisecondsSince1970
-        return try locked { c in
+        return try await locked { [self] c in
             try c.transaction {
                 let catalog = try loadCatalog(c)
                 let settings = catalog.settings(of: queue)
@@ -468,7 +465,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func complete(_ tokens: [LockToken]) async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in
+        try await locked { [self] c in
             try c.transaction {
                 let catalog = try loadCatalog(c)
                 let rows = try tokens.map { try held($0, now: now, c) }
@@ -479,7 +476,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func abandon(_ token: LockToken) async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in
+        try await locked { [self] c in
             try c.transaction {
                 let s = try held(token, now: now, c)
                 let settings = try loadCatalog(c).settings(of: token.queue)
@@ -495,7 +492,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func deadLetter(_ token: LockToken, reason: String) async throws {
         let now = clock.now().millisecondsSince1970
-        try locked { c in
+        try await locked { [self] c in
             try c.transaction { try moveToDeadLetter(try held(token, now: now, c), reason: reason, now: now, c) }
         }
         arrivals.wake([EntityPath.deadLetterQueue(of: token.queue)])
@@ -503,7 +500,7 @@ public final class SQLiteMessageStore: MessageStore {
 
     public func renewLock(_ token: LockToken) async throws -> Date {
         let now = clock.now().millisecondsSince1970
-        return try locked { c in
+        return try await locked { [self] c in
             try c.transaction {
                 let s = try held(token, now: now, c)
                 let until = now + (try loadCatalog(c).settings(of: token.queue).lockDuration.milliseconds)
@@ -514,12 +511,12 @@ public final class SQLiteMessageStore: MessageStore {
     }
 
     public func purge(queue: String) async throws -> Int {
-        try locked { c in try c.transaction { try deleteMessages(of: [queue], c) } }
+        try await locked { [self] c in try c.transaction { try deleteMessages(of: [queue], c) } }
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
         let now = clock.now().millisecondsSince1970
-        return try locked { c in
+        return try await locked { c in
             var st = QueueStatistics()
             var oldest: Int64?
             try c.query("SELECT visible_at, lock_token IS NOT NULL AND locked_until > ?2, size, timestamp_ms FROM messages WHERE queue = ?1",
@@ -543,7 +540,7 @@ extension SQLiteMessageStore: DuplicateWindowExport {
     /// Every id still inside its duplicate window (`removed_ids`), ordered by id.
     public func duplicateWindowMarkers() async throws -> [DuplicateWindowMarker] {
         let now = clock.now().millisecondsSince1970
-        return try locked { c in
+        return try await locked { c in
             var out: [DuplicateWindowMarker] = []
             try c.query("SELECT id, window_end FROM removed_ids WHERE window_end > ?1 ORDER BY id", [.int(now)]) { row in
                 out.append(DuplicateWindowMarker(id: row.text(0), until: Date(timeIntervalSince1970: Double(row.int(1)) / 1000)))
@@ -555,7 +552,7 @@ extension SQLiteMessageStore: DuplicateWindowExport {
 
     /// Records `markers` in one transaction; an id stored as a message keeps its message.
     public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
-        try locked { c in
+        try await locked { c in
             try c.transaction {
                 for m in markers {
                     var stored = false
@@ -570,6 +567,6 @@ extension SQLiteMessageStore: DuplicateWindowExport {
 
     /// Forgets every marker.
     public func clearDuplicateWindowMarkers() async throws {
-        try locked { c in try c.query("DELETE FROM removed_ids") }
+        try await locked { c in try c.query("DELETE FROM removed_ids") }
     }
 }

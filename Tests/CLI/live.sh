@@ -27,13 +27,27 @@ kill -0 "$writer" 2>/dev/null || fail "the writer finished before the reads"
 "$S" stats --db "$T/live" | grep -q "L0" || fail "stats on a live database"
 "$S" verify --db "$T/live" -q | grep -q "^ok:" || fail "verify on a live database"
 "$S" dump-manifest --db "$T/live" | grep -q "^column family 0" || fail "dump-manifest on a live database"
+# stats --follow: one handle, caught up with the writer between rounds.
+[ "$("$S" stats --db "$T/live" --follow 0.3 --count 3 | grep -c '^--- ')" -eq 2 ] || fail "stats --follow on a live database"
 "$S" put --db "$T/live" --key x --value y 2>"$T/err" && fail "put on a database another process holds succeeded"
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "the refused put printed more than one line: $(cat "$T/err")"
 grep -qi "busy\|lock" "$T/err" || fail "the refused put does not say the database is held: $(cat "$T/err")"
 kill -0 "$writer" 2>/dev/null || fail "the writer died while read"
 kill "$writer"; wait "$writer" 2>/dev/null; writer=""
 
-# 2. A message store held by the broker demo.
+# 2. Catching up: a read-only handle opened before another process writes a
+#    key sees it (get --wait catches up with the writer between lookups).
+"$S" get --db "$T/live" --key later --wait 60 --interval 50 >"$T/later" 2>"$T/wait.err" &
+waiter=$!
+for _ in $(seq 600); do grep -q "waiting for later" "$T/wait.err" && break; sleep 0.1; done
+grep -q "waiting for later" "$T/wait.err" || fail "get --wait never started waiting: $(cat "$T/wait.err")"
+"$S" put --db "$T/live" --key later --value arrived || fail "put while a read-only handle waits"
+wait "$waiter" || fail "get --wait did not see the later write: $(cat "$T/wait.err")"
+[ "$(cat "$T/later")" = arrived ] || fail "get --wait printed '$(cat "$T/later")', expected 'arrived'"
+code=0; "$S" get --db "$T/live" --key never --wait 0.3 --interval 50 >/dev/null 2>&1 || code=$?
+[ $code -eq 1 ] || fail "get --wait of a key nobody writes: exit $code, expected 1"
+
+# 3. A message store held by the broker demo.
 "$S" demo --db "$T/broker" --messages 200000 >/dev/null 2>&1 &
 writer=$!
 wait_for "$T/broker/LOCK" || fail "the demo never opened its store"

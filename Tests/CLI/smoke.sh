@@ -48,10 +48,13 @@ cmp -s "$T/export.jsonl" "$T/export2.jsonl" || fail "export of the imported copy
 # CSV: LSM -> CSV -> every backend -> CSV, byte-identical; --replace twice changes nothing.
 "$S" storage export --db "$T/demo" --to "$T/a.csv" -q >/dev/null || fail "csv export"
 head -1 "$T/a.csv" | grep -qx "kind,id,queue,timestamp,scheduledAt,expiresAt,deliveryCount,headers,payload,definition" || fail "csv header"
-STORES=("lsm:$T/csv-lsm" "sqlite:$T/csv.sqlite")
+STORES=("lsm:$T/csv-lsm" "sqlite:$T/csv.sqlite" "json:$T/csv-json")
 if [ -n "${STRATA_POSTGRES_URL:-}" ]; then
   sep='?'; case "$STRATA_POSTGRES_URL" in *\?*) sep='&';; esac
   STORES+=("${STRATA_POSTGRES_URL}${sep}table_prefix=smoke$$_")
+  echo "cli smoke: the PostgreSQL backend is checked at $STRATA_POSTGRES_URL" >&2
+else
+  echo "cli smoke: SKIPPING the PostgreSQL backend: STRATA_POSTGRES_URL is not set (make test sets it)" >&2
 fi
 for st in "${STORES[@]}"; do
   "$S" storage import --store "$st" --from "$T/a.csv" --replace -q >/dev/null || fail "csv import into $st"
@@ -91,9 +94,19 @@ if echo no | "$S" storage purge --store "sqlite:$T/copy.sqlite" --queue=orders/\
 echo yes | "$S" storage purge --store "sqlite:$T/csv.sqlite" --all 2>/dev/null | grep -q "purged" || fail "purge --all"
 [ "$("$S" storage stats --store "sqlite:$T/csv.sqlite" --json | grep -c '"active" : 0')" -ge 1 ] || fail "purge --all left messages"
 STRATA_STORE="sqlite:$T/copy.sqlite" "$S" queues | grep -q "^orders:" || fail "STRATA_STORE"
+# --config FILE: the broker's YAML; STRATA_STORE overrides it, --store both.
+printf 'broker:\n  port: 5672\nstorage:\n  type: sqlite\n  sqlite:\n    path: %s\n' "$T/copy.sqlite" > "$T/strata.yaml"
+"$S" queues --config "$T/strata.yaml" | grep -q "^orders:" || fail "--config FILE"
+STRATA_STORE="lsm:$T/demo" "$S" storage stats --config "$T/strata.yaml" | grep -q "^backend: lsm" || fail "STRATA_STORE over --config"
+STRATA_STORE="lsm:$T/nope" "$S" storage stats --config "$T/strata.yaml" --store "sqlite:$T/copy.sqlite" | grep -q "^backend: sqlite" || fail "--store over STRATA_STORE"
+"$S" storage stats --store "memory:" | grep -q "^backend: memory" || fail "storage stats of memory:"
+"$S" storage stats --store "json:$T/csv-json" --json | grep -q '"backend" : "json"' || fail "storage stats --json of json:"
 if "$S" storage export --db="$T/nope" --to="$T/x.jsonl" 2>/dev/null; then fail "export of a missing store succeeded"; fi
 [ -e "$T/nope" ] && fail "export of a missing store created it"
 "$S" bench --benchmarks=msg_roundtrip --num=200 --clients=4 --backend=lsm,sqlite,memory --db="$T/msgbench" | grep -q "msg/s" || fail "message bench"
+# bench -q: the result lines on stdout, nothing on stderr.
+"$S" bench --db="$T/qbench" --benchmarks=fillseq,readrandom --num=3000 -q >"$T/bench.out" 2>"$T/err" || fail "bench -q"
+[ "$(grep -c "micros/op" "$T/bench.out")" -eq 2 ] && [ ! -s "$T/err" ] || fail "bench -q: $(cat "$T/bench.out" "$T/err")"
 # Bad input: one clear line on stderr, non-zero exit.
 if "$S" get --db="$T/nope" --key=x 2>"$T/err"; then fail "opening a missing database succeeded"; fi
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "error output is not one line: $(cat "$T/err")"

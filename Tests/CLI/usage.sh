@@ -15,7 +15,7 @@ COMMANDS=(
   backup "backup create" "backup list" "backup verify" "backup restore" "backup delete" "backup purge"
   storage "storage stats" "storage export" "storage import" "storage compact" "storage purge" queues
   snapshot "snapshot create" "snapshot list" "snapshot restore" "snapshot delete" health
-  bench stress stress-child stress-messages-child demo
+  bench stress stress-child stress-messages-child stress-brokers-child demo
 )
 for c in "${COMMANDS[@]}"; do
   # shellcheck disable=SC2086
@@ -27,7 +27,7 @@ for c in "${COMMANDS[@]}"; do
     "$S" help $c >/dev/null 2>&1 || fail "'strata help $c' failed"
   fi
 done
-"$S" --help > "$T/help"; grep -q "stress-child\|stress-messages-child" "$T/help" && fail "a hidden child command is listed in --help"
+"$S" --help > "$T/help"; grep -q "stress-child\|stress-messages-child\|stress-brokers-child" "$T/help" && fail "a hidden child command is listed in --help"
 "$S" --version | grep -Eq '^[0-9]+\.[0-9]+\.[0-9]+$' || fail "--version"
 for shell in bash zsh fish; do
   "$S" --generate-completion-script "$shell" > "$T/completion" || fail "$shell completion script"
@@ -71,6 +71,15 @@ usage_error "bench bad number" bench --num=lots
 usage_error "bench message flag on engine benchmarks" bench --benchmarks=fillseq --clients=4
 usage_error "bench mixed benchmarks" bench --benchmarks=fillseq,msg_enqueue
 usage_error "demo --messages 3" demo --messages 3
+usage_error "get --wait -1" get --db "$T/db" --key k --wait -1
+usage_error "get --interval 0" get --db "$T/db" --key k --wait 1 --interval 0
+usage_error "stats --count without --follow" stats --db "$T/db" --count 2
+usage_error "stats --follow 0" stats --db "$T/db" --follow 0
+usage_error "a missing --config file" storage stats --config "$T/none.yaml"
+STRATA_COMMIT_MODE=sometimes "$S" storage stats --db "$T/x" >/dev/null 2>"$T/err"; code=$?
+[ $code -eq 64 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "STRATA_COMMIT_MODE" "$T/err" \
+  || fail "a bad STRATA_COMMIT_MODE: exit $code, $(cat "$T/err")"
+usage_error "a bad table_prefix" storage stats --store "postgresql://u@127.0.0.1:1/db?table_prefix=no-dash"
 [ -e "$T/r" ] && fail "a refused restore created its target"
 
 # --flag value and --flag=value; --value= stores an empty value, not "true".

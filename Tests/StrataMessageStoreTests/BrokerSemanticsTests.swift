@@ -5,7 +5,9 @@ import Testing
 
 /// A clock tests move by hand.
 final class ManualClock: Sendable {
-    private let time = StoreLock(Date(timeIntervalSince1970: 1_800_000_000))
+    private let time: StoreLock<Date>
+    /// Standing at `start` until advanced.
+    init(start: Date = Date(timeIntervalSince1970: 1_800_000_000)) { time = StoreLock(start) }
     var clock: MessageClock { MessageClock { [self] in time.withLock { $0 } } }
     func advance(_ d: Duration) { time.withLock { $0 = $0.addingTimeInterval(Double(d.components.seconds) + Double(d.components.attoseconds) / 1e18) } }
     var now: Date { time.withLock { $0 } }

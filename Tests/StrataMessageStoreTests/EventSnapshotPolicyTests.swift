@@ -1,4 +1,5 @@
 import Foundation
+import StrataMessageCore
 import StrataMessageStore
 import Testing
 
@@ -18,18 +19,17 @@ import Testing
     }
 
     /// The state is the sum of payload bytes; snapshots carry it.
-    private final class Sums: @unchecked Sendable {
-        private let lock = NSLock()
-        private var sums: [String: Int] = [:]
-        private(set) var requests: [(String, Int64)] = []
-        func add(_ e: Event) { lock.withLock { sums[e.stream, default: 0] += e.payload.reduce(0) { $0 + Int($1) } } }
+    private final class Sums: Sendable {
+        private let state = StoreLock<(sums: [String: Int], requests: [(String, Int64)])>(([:], []))
+        func add(_ e: Event) { state.withLock { $0.sums[e.stream, default: 0] += e.payload.reduce(0) { $0 + Int($1) } } }
         func snapshot(_ stream: String, _ upto: Int64) -> EventSnapshot {
-            lock.withLock {
-                requests.append((stream, upto))
-                return EventSnapshot(stream: stream, uptoLSN: upto, state: Array(String(sums[stream, default: 0]).utf8))
+            state.withLock {
+                $0.requests.append((stream, upto))
+                return EventSnapshot(stream: stream, uptoLSN: upto, state: Array(String($0.sums[stream, default: 0]).utf8))
             }
         }
-        var count: Int { lock.withLock { requests.count } }
+        var count: Int { state.withLock { $0.requests.count } }
+        var requests: [(String, Int64)] { state.withLock { $0.requests } }
     }
 
     @Test func theSchedulerSnapshotsEachStreamWhenItsPolicyFires() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataMessageCore
 import Strata
 import StrataMessageStore
 import StrataPostgres
@@ -60,9 +61,8 @@ struct EventFixture: Sendable {
 }
 
 /// Collects values from concurrent tasks (a TSan-visible lock).
-final class Collected<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var values: [T] = []
-    func add(_ v: T) { lock.withLock { values.append(v) } }
-    var all: [T] { lock.withLock { values } }
+final class Collected<T: Sendable>: Sendable {
+    private let values = StoreLock<[T]>([])
+    func add(_ v: T) { values.withLock { $0.append(v) } }
+    var all: [T] { values.withLock { $0 } }
 }

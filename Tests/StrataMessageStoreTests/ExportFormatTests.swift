@@ -1,4 +1,5 @@
 import Foundation
+import StrataMessageCore
 import StrataMessageStore
 import Testing
 
@@ -143,9 +144,8 @@ import Testing
 }
 
 /// Values a progress callback saw.
-final class ProgressLog: @unchecked Sendable {
-    private let lock = NSLock()
-    private var seen: [Int] = []
-    func append(_ v: Int) { lock.lock(); seen.append(v); lock.unlock() }
-    var values: [Int] { lock.lock(); defer { lock.unlock() }; return seen }
+final class ProgressLog: Sendable {
+    private let seen = StoreLock<[Int]>([])
+    func append(_ v: Int) { seen.withLock { $0.append(v) } }
+    var values: [Int] { seen.withLock { $0 } }
 }

@@ -106,6 +106,51 @@ func temporaryDirectory() -> String {
         try await store.close()
     }
 
+    /// Issue 12 item 4: a derived name (`…/subscriptions/…`, `…/$deadletterqueue`)
+    /// takes messages only while the entity it derives from exists; anything
+    /// else is refused with one error on every backend and stores nothing.
+    @Test(arguments: Backend.allCases)
+    func derivedQueueNamesTakeMessagesOnlyForTheirEntity(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let store = try await backend.make(dir)
+        try await store.initialize()
+        try await store.createTopic("t")
+        let refused: [(String, MessageStoreError.Kind)] = [
+            ("t/subscriptions/nobody", .notFound),              // topic exists, subscription does not
+            ("x/subscriptions/s", .notFound),                   // no such topic
+            ("q/$deadletterqueue", .notFound),                  // base queue unknown
+            ("t/subscriptions/nobody/$deadletterqueue", .notFound),
+            ("q/$deadletterqueue/$deadletterqueue", .invalidArgument),
+        ]
+        for (i, (queue, kind)) in refused.enumerated() {
+            try await expectKind(kind) { try await store.add(Message(id: "r\(i)", queue: queue, payload: [1])) }
+            // In a batch with a valid message: the whole batch is refused.
+            try await expectKind(kind) {
+                try await store.add(contentsOf: [Message(id: "ok\(i)", queue: "plain", payload: []), Message(id: "r\(i)", queue: queue, payload: [])])
+            }
+            #expect(try await store.get(id: "r\(i)") == nil)
+            #expect(try await store.get(id: "ok\(i)") == nil)
+            #expect(try await store.pending(queue: queue, limit: 10).isEmpty)
+        }
+        #expect(try await store.queues().isEmpty)
+        // Topics with derived names cannot exist, so publishing to one finds nothing.
+        try await expectKind(.notFound) { _ = try await store.publish([Message(id: "p", queue: "x", payload: [])], topic: "q/$deadletterqueue") }
+
+        // Once the entities exist, their derived queues take messages (import relies on it).
+        try await store.createQueue("q", settings: QueueSettings())
+        try await store.createSubscription("s", topic: "t", settings: QueueSettings(), filter: SubscriptionFilter())
+        for (i, queue) in ["q/$deadletterqueue", "t/subscriptions/s", "t/subscriptions/s/$deadletterqueue"].enumerated() {
+            try await store.add(Message(id: "a\(i)", queue: queue, payload: [2]))
+            #expect(try await store.pending(queue: queue, limit: 10).map(\.id) == ["a\(i)"])
+        }
+        #expect(try await store.queues().map(\.name) == ["q"])
+        // Deleting the subscription closes its queue again.
+        try await store.deleteSubscription("s", topic: "t")
+        try await expectKind(.notFound) { try await store.add(Message(id: "late", queue: "t/subscriptions/s", payload: [])) }
+        try await store.close()
+    }
+
     @Test func lsmStoreSurvivesRestart() async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }

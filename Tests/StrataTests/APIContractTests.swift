@@ -5,7 +5,7 @@ import Testing
 /// The engine part of ../shared/API.md, written the way a user writes it,
 /// with a plain (not @testable) import: if a public name or signature
 /// drifts from the contract, this file stops compiling.
-@Suite struct APIContractTests {
+@Suite(.offCooperativePool) struct APIContractTests {
     static func writeSynchronously(_ db: Database, _ batch: WriteBatch) throws {
         try db.write(batch, options: WriteOptions(commitMode: .syncDurable))
     }

@@ -4,7 +4,7 @@ import Testing
 @testable import Strata
 
 /// Checkpoints and the backup engine.
-@Suite struct BackupTests {
+@Suite(.offCooperativePool) struct BackupTests {
     static func contents(_ db: Database) throws -> [[UInt8]: [UInt8]] {
         var out: [[UInt8]: [UInt8]] = [:]
         let it = try db.makeIterator()
@@ -154,7 +154,7 @@ import Testing
 }
 
 /// Backups while the database takes writes (crashes during one: CrashScenarioTests).
-@Suite struct BackupCrashTests {
+@Suite(.offCooperativePool) struct BackupCrashTests {
     func options(_ fs: any FileSystem) -> Options {
         var o = Options()
         o.fileSystem = fs

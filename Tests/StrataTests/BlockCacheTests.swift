@@ -1,7 +1,7 @@
 import Testing
 @testable import Strata
 
-@Suite struct BlockCacheTests {
+@Suite(.offCooperativePool) struct BlockCacheTests {
     /// A block of exactly `size` bytes (an empty entry area plus padding is
     /// not valid, so use opaque bytes).
     static func block(_ size: Int, fill: UInt8 = 0) throws -> Block {
@@ -81,7 +81,7 @@ import Testing
     }
 }
 
-@Suite struct BlockCacheSharingTests {
+@Suite(.offCooperativePool) struct BlockCacheSharingTests {
     @Test func eraseDuringConcurrentUseKeepsAccountingExact() async throws {
         let cache = BlockCache(capacity: 16 * 4000)
         let blocks = try (0..<32).map { try BlockCacheTests.block(64 + $0, fill: UInt8($0)) }

@@ -32,7 +32,7 @@ func tableTestErrorKind(_ body: () throws -> Void) -> StrataError.Kind? {
     }
 }
 
-@Suite struct BlockTests {
+@Suite(.offCooperativePool) struct BlockTests {
     /// Sorted internal keys: several versions of some user keys.
     static func entries(_ n: Int) -> [(key: [UInt8], value: [UInt8])] {
         var out: [(key: [UInt8], value: [UInt8])] = []

@@ -1,7 +1,7 @@
 import Testing
 @testable import Strata
 
-@Suite struct BloomTests {
+@Suite(.offCooperativePool) struct BloomTests {
     static func key(_ i: Int) -> [UInt8] { Array("user-\(i)".utf8) }
 
     static func filter(_ keys: [[UInt8]], bitsPerKey: Int) throws -> BloomFilter {

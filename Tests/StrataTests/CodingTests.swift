@@ -2,7 +2,7 @@ import Testing
 import CStrataSupport
 @testable import Strata
 
-@Suite struct CodingTests {
+@Suite(.offCooperativePool) struct CodingTests {
     @Test func varintRoundTrip() {
         var buf = [UInt8]()
         let values: [UInt64] = [0, 1, 127, 128, 300, 16383, 16384, UInt64(UInt32.max), UInt64.max]

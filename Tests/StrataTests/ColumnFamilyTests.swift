@@ -5,7 +5,7 @@ import Testing
 /// options, the shared log (atomic cross-family batches through crashes, no
 /// log pinned by a quiet family), drops under open iterators, properties,
 /// and a model test over three families.
-@Suite struct ColumnFamilyTests {
+@Suite(.offCooperativePool) struct ColumnFamilyTests {
     static func options(_ fs: FaultInjectionFileSystem, bufferSize: Int = 64 << 10) -> Options {
         var o = Options()
         o.fileSystem = fs

@@ -4,7 +4,7 @@ import Testing
 /// The compaction picker and the compaction job as components, without a
 /// database or threads: scores, conflicts, round robin; every drop rule of
 /// the job with and without snapshots and range tombstones.
-@Suite struct CompactionPickerComponentTests {
+@Suite(.offCooperativePool) struct CompactionPickerComponentTests {
     static func options() -> Options {
         var o = Options()
         o.level0FileNumCompactionTrigger = 4
@@ -110,7 +110,7 @@ import Testing
     }
 }
 
-@Suite struct CompactionJobComponentTests {
+@Suite(.offCooperativePool) struct CompactionJobComponentTests {
     typealias E = ComponentFixture.Entry
 
     static func options() -> Options {

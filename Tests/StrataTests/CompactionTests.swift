@@ -5,7 +5,7 @@ import Testing
 
 /// Leveled compaction: shape of the levels, what it keeps and drops, files
 /// kept while readers need them, crash safety, write stalls.
-@Suite struct CompactionTests {
+@Suite(.offCooperativePool) struct CompactionTests {
     typealias Model = [[UInt8]: [UInt8]]
 
     static func smallOptions() -> Options {
@@ -386,7 +386,7 @@ import Testing
 
 /// Range tombstones through compaction: covered entries are dropped, the
 /// disk space comes back, snapshots keep what they saw.
-@Suite struct CompactionRangeDeleteTests {
+@Suite(.offCooperativePool) struct CompactionRangeDeleteTests {
     @Test func deleteRangeThenCompactFreesSpaceAndKeepsSnapshots() throws {
         let dir = TempDir("cmp-rd")
         defer { dir.cleanup() }

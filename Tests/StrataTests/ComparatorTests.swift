@@ -6,7 +6,7 @@ import Testing
 /// compactions, bounded iteration both ways, seeks and reopens, next to an
 /// unaffected byte-wise family; the comparator name's persistence (a
 /// mismatched reopen fails, a table of another order is refused).
-@Suite struct ComparatorTests {
+@Suite(.offCooperativePool) struct ComparatorTests {
     /// Shorter keys first, then byte-wise: decimal numbers without padding
     /// sort numerically. Equal only when byte-identical, as required.
     static let lengthThenBytes = Comparator(name: "test.length-then-bytes") { a, b in

@@ -5,7 +5,7 @@ import Testing
 
 /// Several writer threads and readers at once: every acknowledged write is
 /// readable, group commit shares fsyncs, iterators see sorted consistent data.
-@Suite struct ConcurrencyTests {
+@Suite(.offCooperativePool) struct ConcurrencyTests {
     @Test func concurrentWritersAndReaders() throws {
         let dir = TempDir("conc")
         defer { dir.cleanup() }

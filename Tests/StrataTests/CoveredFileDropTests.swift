@@ -5,7 +5,7 @@ import Testing
 /// A compaction input wholly under a newer range tombstone is deleted by the
 /// version edit without its data being read — unless a snapshot may still
 /// see its entries.
-@Suite struct CoveredFileDropTests {
+@Suite(.offCooperativePool) struct CoveredFileDropTests {
     /// Reads of `path` (its table) since the last `resetCounts()`.
     static func readCount(_ fs: FaultInjectionFileSystem, _ path: String) -> Int {
         fs.operationCount([.read], pathContains: path)

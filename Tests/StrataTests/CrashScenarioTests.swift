@@ -6,7 +6,7 @@ import StrataStress
 /// Every crash and fault scenario of the reliability plan, one test each,
 /// named after the scenario (Docs/reliability.md maps them). Run them all
 /// with `swift test --filter CrashScenarioTests`.
-@Suite struct CrashScenarioTests {
+@Suite(.offCooperativePool) struct CrashScenarioTests {
     static func options(_ fs: any FileSystem, bufferSize: Int = 16 << 10) -> Options {
         var o = Options()
         o.fileSystem = fs
@@ -540,22 +540,3 @@ final class SyncedWrites: @unchecked Sendable {
         inFlight = nil
     }
 }
-
-/// Where the `strata` executable is: next to the test bundle in the build
-/// folder (`swift build` builds it with the tests), or `$STRATA_EXECUTABLE`.
-enum StrataExecutable {
-    static let path: String? = {
-        if let p = ProcessInfo.processInfo.environment["STRATA_EXECUTABLE"], FileManager.default.isExecutableFile(atPath: p) { return p }
-        var dir = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath().deletingLastPathComponent()
-        // The bundle may be a folder (…/debug/StrataPackageTests.xctest/…) or a file in …/debug.
-        for _ in 0..<4 {
-            let candidate = dir.appendingPathComponent("strata").path
-            if FileManager.default.isExecutableFile(atPath: candidate) && !FileManager.default.fileExists(atPath: candidate + "/.") {
-                return candidate
-            }
-            dir = dir.deletingLastPathComponent()
-        }
-        return nil
-    }()
-}
-

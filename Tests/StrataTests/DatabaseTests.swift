@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Strata
 
-@Suite struct DatabaseTests {
+@Suite(.offCooperativePool) struct DatabaseTests {
     @Test func putGetDeleteRoundTrip() throws {
         let dir = TempDir()
         defer { dir.cleanup() }

@@ -3,7 +3,7 @@ import Testing
 
 /// The fault-injecting file system itself: power loss, torn writes, fault
 /// rules. The engine's behaviour on it is in CrashScenarioTests.
-@Suite struct FaultInjectionTests {
+@Suite(.offCooperativePool) struct FaultInjectionTests {
     static func write(_ fs: any FileSystem, _ path: String, _ bytes: [UInt8], sync: Bool) throws {
         let f = try fs.createFile(at: path)
         try f.append(bytes)

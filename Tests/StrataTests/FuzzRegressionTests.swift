@@ -3,7 +3,7 @@ import Testing
 
 /// Inputs the libFuzzer targets under Fuzz/ found crashing the engine, kept
 /// as tests (the original files are in Fuzz/corpus/<target>/crash-*).
-@Suite struct FuzzRegressionTests {
+@Suite(.offCooperativePool) struct FuzzRegressionTests {
     /// FuzzWriteBatch: a batch whose header sequence (0xf6000000000003e8)
     /// does not fit the 56-bit sequence of an internal key. It decoded, and
     /// applying it to the memtable (as log replay does) trapped on the
@@ -73,7 +73,7 @@ import Testing
 /// File numbers at the top of the 64-bit range, which made recovery trap on
 /// `largest file number + 1` (reproduced through the FuzzManifest harness;
 /// the input is Fuzz/corpus/FuzzManifest/crash-file-number-overflow).
-@Suite struct FuzzFileNumberRegressionTests {
+@Suite(.offCooperativePool) struct FuzzFileNumberRegressionTests {
     /// The MANIFEST edit of that input: version 1, comparator, next file 10,
     /// last sequence 0, and a new file numbered 2^64 - 1; checksum appended.
     static let editFields: [UInt8] = [

@@ -5,7 +5,7 @@ import Testing
 /// internal keys: full scans both ways, seeks, zig-zags, and scans limited
 /// to random bounds (as `DBIterator` drives them), on random inputs whose
 /// seed is printed.
-@Suite struct IteratorComponentTests {
+@Suite(.offCooperativePool) struct IteratorComponentTests {
     typealias E = ComponentFixture.Entry
 
     /// Random entries with distinct (key, seq): several versions per key.

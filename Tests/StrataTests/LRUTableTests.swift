@@ -1,7 +1,7 @@
 import Testing
 @testable import Strata
 
-@Suite struct LRUTableTests {
+@Suite(.offCooperativePool) struct LRUTableTests {
     @Test func evictsLeastRecentlyUsedFirst() {
         let t = LRUTable<Int>(capacity: 3)
         var evicted: [Int] = []

@@ -5,7 +5,7 @@ import Testing
 /// `Options.maxManifestFileSize`, the next edit starts a new one from a
 /// snapshot, so it stays bounded; a crash or power loss at any step of the
 /// rotation reopens to every synced write.
-@Suite struct ManifestRotationTests {
+@Suite(.offCooperativePool) struct ManifestRotationTests {
     static func options(_ fs: any FileSystem, limit: UInt64) -> Options {
         var o = Options()
         o.fileSystem = fs

@@ -69,7 +69,7 @@ private struct SetState: Equatable {
     }
 }
 
-@Suite struct ManifestTests {
+@Suite(.offCooperativePool) struct ManifestTests {
     // MARK: VersionEdit encoding
 
     @Test func editRoundTrip() throws {

@@ -3,7 +3,7 @@ import Testing
 
 /// The memtable's key filter may only ever say "maybe" for an added key;
 /// its "no" must be rare enough to be worth a probe.
-@Suite struct MemtableKeyFilterTests {
+@Suite(.offCooperativePool) struct MemtableKeyFilterTests {
     static func key(_ i: Int) -> [UInt8] { Array("user-\(i)".utf8) }
 
     @Test func everyAddedKeyIsMaybeAndMostOthersAreNo() {

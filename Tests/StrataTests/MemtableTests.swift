@@ -28,7 +28,7 @@ private func forwardEntries(_ it: any InternalIterator) -> [([UInt8], [UInt8])] 
     return out
 }
 
-@Suite struct MemtableTests {
+@Suite(.offCooperativePool) struct MemtableTests {
     @Test func randomKeysIterateInOrderBothDirections() {
         let m = Memtable(comparator: .bytewise)
         var rng = SeededRandom(seed: 42)

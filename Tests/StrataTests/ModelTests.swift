@@ -6,7 +6,7 @@ import Testing
 /// checked after every read: gets, iterations both ways with bounds, seeks,
 /// snapshots, range deletes, flushes, compactions of random ranges and
 /// close/reopen cycles.
-@Suite struct ModelTests {
+@Suite(.offCooperativePool) struct ModelTests {
     typealias Model = SortedModel
 
     static func sortedEntries(_ m: Model, lower: [UInt8]?, upper: [UInt8]?) -> [([UInt8], [UInt8])] {

@@ -5,7 +5,7 @@ import Testing
 /// Obsolete files (tables after a compaction, logs after a flush) are
 /// chosen with the database mutex held and unlinked after it is released,
 /// so writers never queue behind file-system deletes.
-@Suite struct ObsoleteFileDeletionTests {
+@Suite(.offCooperativePool) struct ObsoleteFileDeletionTests {
     @Test func unlinksRunWithTheMutexReleased() throws {
         let fs = FaultInjectionFileSystem()
         var o = Options()

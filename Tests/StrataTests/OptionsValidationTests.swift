@@ -5,7 +5,7 @@ import Testing
 /// `.invalidArgument` at open (never a trap later), the documented clamps
 /// are applied in that one place, and the default family's options are
 /// checked like any family's.
-@Suite struct OptionsValidationTests {
+@Suite(.offCooperativePool) struct OptionsValidationTests {
     static func opening(_ change: (inout Options) -> Void) -> StrataError? {
         var o = Options()
         o.fileSystem = InMemoryFileSystem()

@@ -6,7 +6,7 @@ import Testing
 /// Several compaction threads: jobs really overlap, never share a file,
 /// keep levels disjoint, and lose nothing under concurrent writers,
 /// readers and `compactRange`.
-@Suite struct ParallelCompactionTests {
+@Suite(.offCooperativePool) struct ParallelCompactionTests {
     typealias Model = [[UInt8]: [UInt8]]
 
     static func options(threads: Int) -> Options {

@@ -8,7 +8,7 @@ import Testing
 /// dropped started the next output at the next *kept* key, so the range
 /// tombstone pieces between the two keys went into no file; an older entry
 /// in a deeper level then came back.
-@Suite struct RangeDeleteResurrectionTests {
+@Suite(.offCooperativePool) struct RangeDeleteResurrectionTests {
     @Test func tombstonesBetweenOutputsSurviveWhenTheCutKeyIsDropped() throws {
         let dir = TempDir()
         var options = Options()

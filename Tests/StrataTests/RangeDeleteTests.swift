@@ -6,7 +6,7 @@ import Testing
 /// Range deletes: the fragmenter against a brute-force model, the table
 /// range-deletion block, and `deleteRange` seen through gets and iterators
 /// in the memtable, in tables, across reopen and under snapshots.
-@Suite struct RangeDeleteTests {
+@Suite(.offCooperativePool) struct RangeDeleteTests {
     // MARK: Fragmenter
 
     /// Keys over a tiny alphabet so tombstones overlap and share boundaries.

@@ -4,7 +4,7 @@ import Testing
 /// The restart-key sample that narrows seeks in large index blocks must
 /// never change an answer: keys sharing long prefixes, keys that tie on
 /// the 8 packed bytes, targets outside the block's common prefix.
-@Suite struct RestartKeySampleTests {
+@Suite(.offCooperativePool) struct RestartKeySampleTests {
     /// User key: a shared namespace, then `i` as 8 big-endian bytes, then
     /// (for some keys) a tail, so runs of keys tie on the packed bytes.
     static func userKey(_ i: Int, tail: Int) -> [UInt8] {

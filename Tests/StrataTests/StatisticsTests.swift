@@ -4,7 +4,7 @@ import MetricsTestKit
 import Testing
 @testable import Strata
 
-@Suite struct StatisticsTests {
+@Suite(.offCooperativePool) struct StatisticsTests {
     static func options() -> Options {
         var o = Options()
         o.logger.logLevel = .warning

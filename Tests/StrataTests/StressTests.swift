@@ -3,7 +3,7 @@ import StrataStress
 @testable import Strata
 
 /// Short runs of the crash-test driver (the long ones are `make crash-test`).
-@Suite struct StressTests {
+@Suite(.offCooperativePool) struct StressTests {
     @Test(arguments: [1, 2])
     func powerLossLoopKeepsEverySyncedWrite(compactionThreads: Int) {
         var config = StressConfig()

@@ -2,7 +2,7 @@ import Foundation
 import Testing
 @testable import Strata
 
-@Suite struct TableCacheTests {
+@Suite(.offCooperativePool) struct TableCacheTests {
     static let tables = 5
     static let keysPerTable = 40
 

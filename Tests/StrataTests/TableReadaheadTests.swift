@@ -20,7 +20,7 @@ final class CountingTableSource: ReadableFile, Sendable {
 
 /// Iterators read sequential blocks through larger reads, and return
 /// exactly what they return without them.
-@Suite struct TableReadaheadTests {
+@Suite(.offCooperativePool) struct TableReadaheadTests {
     static func table(compression: Compression) throws -> (bytes: [UInt8], entries: [TableEntry], blocks: Int) {
         let es = TableTests.entries(20_000)
         let (bytes, props) = try TableTests.build(es, options: TableBuilderOptions(blockSize: 512, compression: compression, comparator: .bytewise))

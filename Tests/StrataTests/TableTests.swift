@@ -69,7 +69,7 @@ final class TableTestDirectory {
 
 typealias TableEntry = (key: [UInt8], value: [UInt8])
 
-@Suite struct TableTests {
+@Suite(.offCooperativePool) struct TableTests {
     /// Sorted entries: every other user key, some with a tombstone over an
     /// older value, values partly repetitive so LZ4 has something to do.
     static func entries(_ n: Int, valueLength: Int = 40) -> [TableEntry] {

@@ -102,7 +102,7 @@ private func isSubsequence(_ got: [[UInt8]], of written: [[UInt8]]) -> Bool {
     return true
 }
 
-@Suite struct WALTests {
+@Suite(.offCooperativePool) struct WALTests {
     static let block = LogFormat.blockSize
     static let header = LogFormat.headerSize
 

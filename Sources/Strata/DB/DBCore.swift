@@ -56,6 +56,8 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: threads
     let commitParker = ThreadParker()
+    /// The commit leader's buffer for a group's log record (leader only).
+    let commitScratch = CommitScratch()
     let commitExited = ThreadParker()
     let flushExited = ThreadParker()
     private(set) var syncer: LogSyncer!

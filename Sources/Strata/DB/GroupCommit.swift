@@ -8,7 +8,9 @@ import Glibc
 /// fsyncs once if any of them asked for `.syncDurable`, inserts them into
 /// the memtable, publishes the new last sequence and wakes the others.
 /// A synchronous caller leads in its own thread; async callers are led by
-/// the commit thread, so no disk wait ever blocks Swift's cooperative pool.
+/// the commit thread, so no disk wait ever blocks Swift's cooperative pool —
+/// except that an async write needing no disk wait leads in its own task
+/// when nothing is queued (see `writeAsync`).
 extension DBCore {
     /// Checks a batch before it is queued, so that nothing invalid reaches the log.
     /// A family dropped after this check is harmless: its records are logged
@@ -78,13 +80,37 @@ extension DBCore {
         if let error { throw error }
     }
 
-    /// Async write: queue and suspend; the commit thread leads async writers.
+    /// Async write. When the queue is empty and the write needs no disk
+    /// wait (`.memoryOnly`, `.asyncDurable`: the log append goes to the OS,
+    /// the fsync to the background syncer) and no stall or memtable switch
+    /// is due, the caller's own task leads its write at once — no thread
+    /// handoff, no continuation. Otherwise it queues and suspends, and the
+    /// commit thread leads async writers, so no fsync or stall ever blocks
+    /// a thread of Swift's cooperative pool.
     func writeAsync(_ batch: WriteBatch, options: WriteOptions) async throws {
         try checkOpen()
         if batch.isEmpty { return }
         try validate(batch)
         let (w, _) = makePendingWrite(batch, options)
         w.isAsync = true
+        if !w.sync {
+            mu.lock()
+            if closing {
+                mu.unlock()
+                throw StrataError(.closed, "database at \(path) is closed")
+            }
+            if !leaderActive && writers.isEmpty && canCommitWithoutWaitingLocked() {
+                leaderActive = true
+                w.isLeader = true
+                writers.append(w)
+                commitGroup(leader: w)
+                let error = w.error
+                mu.unlock()
+                if let error { throw error }
+                return
+            }
+            mu.unlock()
+        }
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
             mu.lock()
             if closing {
@@ -122,6 +148,11 @@ extension DBCore {
 
     /// Commits the group led by `leader` (the queue's front). Called and
     /// returns with `mu` held; releases it around log and memtable work.
+    ///
+    /// The group is the first `groupSize` entries of `writers` (the queue
+    /// only grows at its back while `mu` is released, and only the leader
+    /// removes entries), so a lone writer allocates no group array; the log
+    /// record is built in `commitScratch`, never by stamping a caller's batch.
     func commitGroup(leader: PendingWrite) {
         var error: StrataError?
         do {
@@ -130,44 +161,50 @@ extension DBCore {
             error = asStrataError(e)
         }
 
-        var group = [leader]
+        var groupSize = 1
         var bytes = leader.batch.byteSize
+        var count = UInt64(leader.batch.count)
+        var needSync = leader.sync
+        var window = leader.asyncWindow
         if error == nil && !leader.forceSwitch {
             // A small leader should not wait behind a huge group.
             let maxBytes = bytes <= (128 << 10) ? bytes + (128 << 10) : (1 << 20)
-            var i = 1
-            while i < writers.count {
-                let w = writers[i]
+            while groupSize < writers.count {
+                let w = writers[groupSize]
                 if w.forceSwitch || w.logged != leader.logged || bytes + w.batch.byteSize > maxBytes { break }
-                group.append(w)
                 bytes += w.batch.byteSize
-                i += 1
+                count += UInt64(w.batch.count)
+                needSync = needSync || w.sync
+                if let aw = w.asyncWindow { window = min(window ?? aw, aw) }
+                groupSize += 1
             }
         }
 
         if error == nil && !leader.forceSwitch {
             let first = lastSequence.load(ordering: .relaxed) + 1
-            var count: UInt64 = 0
-            var needSync = false
-            var window: Duration?
-            for w in group {
-                count += UInt64(w.batch.count)
-                needSync = needSync || w.sync
-                if let aw = w.asyncWindow { window = min(window ?? aw, aw) }
-            }
             let memtables = activeMemtables
             let log = wal
             let logged = leader.logged
+            // Copied while `mu` is held (a lone writer copies nothing);
+            // holding a slice of `writers` instead would make every append
+            // by a writer arriving meanwhile copy the whole queue.
+            let group: [PendingWrite] = groupSize > 1 ? Array(writers[0..<groupSize]) : []
             mu.unlock()
+            let sequenceCount = UInt32(truncatingIfNeeded: count)
+            func commit(_ record: UnsafeRawBufferPointer) throws {
+                if logged {
+                    guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
+                    try log.append(record, sync: needSync)
+                }
+                try insert(batchBytes: record, into: memtables)
+            }
             do {
-                if group.count == 1 {
-                    leader.batch.stamp(sequence: first)
-                    try apply(leader.batch.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
+                if groupSize == 1 {
+                    try commitScratch.withRecord(of: CollectionOfOne(leader.batch), bytes: bytes, sequence: first,
+                                                 count: sequenceCount, commit)
                 } else {
-                    var combined = WriteBatch(reservingCapacity: bytes)
-                    for w in group { combined.appendRecords(of: w.batch) }
-                    combined.stamp(sequence: first)
-                    try apply(combined.rep, logged: logged, log: log, sync: needSync, memtables: memtables)
+                    try commitScratch.withRecord(of: group.lazy.map(\.batch), bytes: bytes, sequence: first,
+                                                 count: sequenceCount, commit)
                 }
             } catch let e {
                 error = asStrataError(e)
@@ -181,27 +218,18 @@ extension DBCore {
             } else {
                 lastSequence.store(first + count - 1, ordering: .releasing)
                 if !logged { unloggedWrites = true }
-                statistics.recordWrite(batches: group.count, bytes: bytes, synced: needSync && logged)
+                statistics.recordWrite(batches: groupSize, bytes: bytes, synced: needSync && logged)
             }
         }
 
-        writers.removeFirst(group.count)
-        for w in group {
+        for i in 0..<groupSize {
+            let w = writers[i]
             w.done = true
             w.error = error
             if w !== leader || w.isAsync { wake(w) }
         }
+        writers.removeFirst(groupSize)
         handOffLeadership()
-    }
-
-    private func apply(_ rep: [UInt8], logged: Bool, log: WALHandle?, sync: Bool, memtables: ActiveMemtables) throws {
-        try rep.withUnsafeBytes { (p) throws in
-            if logged {
-                guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
-                try log.append(p, sync: sync)
-            }
-            try insert(batchBytes: p, into: memtables)
-        }
     }
 
     /// Inserts every record of an encoded, stamped batch into its family's
@@ -223,6 +251,14 @@ extension DBCore {
         } else {
             w.parker?.unpark()
         }
+    }
+
+    /// Whether `makeRoomForWrite` would return at once: no background
+    /// error to report, no slowdown sleep, no full memtable to switch (a
+    /// switch creates a log file and syncs the directory). Caller holds `mu`.
+    private func canCommitWithoutWaitingLocked() -> Bool {
+        bgError == nil && !shouldSlowDownWritesLocked()
+            && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize })
     }
 
     private func shouldSlowDownWritesLocked() -> Bool {

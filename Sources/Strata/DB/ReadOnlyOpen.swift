@@ -8,9 +8,9 @@ extension Database {
     /// would is refused by `ReadOnlyFileSystem`), runs no flush or
     /// compaction, and sees the database as of the open: the tables the
     /// MANIFEST lists then, plus every record the logs held then, replayed
-    /// into memory. Later writes of the other process are not seen; open
-    /// again to catch up. Writes, `flush`, `compactRange`, column family
-    /// changes and checkpoints throw `.readOnly`.
+    /// into memory. Later writes of the other process are not seen until
+    /// `catchUp()` (or a new open). Writes, `flush`, `compactRange`, column
+    /// family changes and checkpoints throw `.readOnly`.
     ///
     /// The writer may rotate its MANIFEST, retire a log or delete a compacted
     /// table while the open reads them; the open then starts over (a few
@@ -21,6 +21,30 @@ extension Database {
         var o = options
         o.readOnly = true
         return try open(at: path, options: o)
+    }
+
+    /// Brings a read-only handle up to date with the process writing the
+    /// database, the way RocksDB's secondary instance does with
+    /// `TryCatchUpWithPrimary`: reads CURRENT and the MANIFEST again (tables
+    /// the writer flushed or compacted since), replays the logs the MANIFEST
+    /// does not cover into fresh memtables, takes in column families the
+    /// writer created and lets go of those it dropped. Returns whether the
+    /// view moved (a newer sequence, other tables or other families).
+    ///
+    /// Each family switches to the new state at once, so a read of one family
+    /// sees its old state or its new one, never a mix; families switch one
+    /// after another. Iterators made before keep reading the state they were
+    /// made on. A `Snapshot` taken before is not a stable view after: the
+    /// writer's compactions do not know this process's snapshots, so take
+    /// snapshots after catching up. It costs what the open costs (the
+    /// MANIFEST and every live log read again); as the open does, it starts
+    /// over when the writer changes the files under it, and throws only when
+    /// that keeps happening or a file is damaged (then the handle keeps
+    /// serving its earlier view). Only on a read-only handle: on any other
+    /// it throws `.invalidArgument`.
+    @discardableResult
+    public func catchUp() throws -> Bool {
+        try core.catchUpWithWriter()
     }
 }
 
@@ -71,6 +95,34 @@ extension DBCore {
         try versions.recover()
         restoreFamilies()
         let families = familyStates
+        let (maxSequence, logs) = try replayLiveLogs(names, into: Dictionary(uniqueKeysWithValues: families.map { ($0.id, $0.mem) }))
+        try pinTables(of: families)
+        versions.lastSequence = maxSequence
+        lastSequence.store(maxSequence, ordering: .releasing)
+        mu.withLock {
+            // Stops writes, flushes and compactions for the life of the handle.
+            bgError = StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes")
+            rebuildActiveMemtablesLocked()
+            for f in families { publishSuperVersion(f) }
+        }
+        logger.info("strata: opened database read-only", metadata: [
+            "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(maxSequence)",
+        ])
+    }
+}
+
+// MARK: catching up
+
+extension DBCore {
+    /// One catch-up at a time in the process: each reads the MANIFEST into
+    /// the shared `versions`, so two at once could publish out of order.
+    private static let catchUpGate = Locked(())
+
+    /// Replays the logs `names` lists at or above the smallest log number
+    /// into `memtables` (by family id; each family takes the records of a log
+    /// at or above its own log number). Returns the newest sequence (at
+    /// least the MANIFEST's) and the logs read.
+    fileprivate func replayLiveLogs(_ names: [String], into memtables: [UInt32: Memtable]) throws -> (SequenceNumber, [UInt64]) {
         let minLog = versions.minLogNumber
         let logs = names.compactMap { n -> UInt64? in
             if case .log(let num) = DBPaths.parse(n), num >= minLog { return num }
@@ -78,10 +130,9 @@ extension DBCore {
         }.sorted()
         var maxSequence = versions.lastSequence
         for number in logs {
-            // Each family takes the records of a log at or above its log number.
             var others: [UInt32: Memtable] = [:]
-            for f in families where f.id != 0 && number >= versions.logNumber(f.id) { others[f.id] = f.mem }
-            let into = ActiveMemtables(defaultMemtable: number >= versions.logNumber(0) ? defaultFamily.state.mem : nil, others: others)
+            for (id, m) in memtables where id != 0 && number >= versions.logNumber(id) { others[id] = m }
+            let into = ActiveMemtables(defaultMemtable: number >= versions.logNumber(0) ? memtables[0] : nil, others: others)
             let logPath = DBPaths.log(path, number)
             let file = try fs.openForReading(at: logPath)
             defer { file.close() }
@@ -94,24 +145,111 @@ extension DBCore {
                 }
             }
         }
-        // Pin every table of the state: the writer may delete one after a
-        // compaction, and an open file stays readable after its unlink.
+        return (maxSequence, logs)
+    }
+
+    /// Opens every table of `families`' current versions: the writer may
+    /// delete one after a compaction, and an open file stays readable after
+    /// its unlink.
+    fileprivate func pinTables(of families: [ColumnFamilyState]) throws {
         for f in families {
             for level in versions.current(f.id).files {
                 for t in level { _ = try tableCache.reader(for: t, comparator: f.comparator) }
             }
         }
-        versions.lastSequence = maxSequence
-        lastSequence.store(maxSequence, ordering: .releasing)
-        mu.withLock {
-            // Stops writes, flushes and compactions for the life of the handle.
-            bgError = StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes")
-            rebuildActiveMemtablesLocked()
-            for f in families { publishSuperVersion(f) }
+    }
+
+    /// `Database.catchUp()`: starts over (as the open does) when the writer
+    /// changed the files under it.
+    func catchUpWithWriter() throws -> Bool {
+        try checkOpen()
+        guard options.readOnly else {
+            throw StrataError(.invalidArgument, "catchUp() is for a handle from Database.openReadOnly; \(path) is open for writing")
         }
-        logger.info("strata: opened database read-only", metadata: [
-            "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(maxSequence)",
+        return try Self.catchUpGate.withLock { _ in
+            var lastError: StrataError?
+            for attempt in 0..<Self.readOnlyOpenAttempts {
+                do {
+                    return try catchUpOnce()
+                } catch let e as StrataError {
+                    guard e.kind == .notFound || e.kind == .corruption || e.kind == .ioError else { throw e }
+                    lastError = e
+                    logger.debug("strata: catch-up starts over", metadata: ["attempt": "\(attempt + 1)", "error": "\(e)"])
+                    usleep(useconds_t(2_000 << min(attempt, 6)))
+                }
+            }
+            throw lastError ?? StrataError(.ioError, "\(path): catch-up failed")
+        }
+    }
+
+    /// Table numbers of each family's current version.
+    private func fileNumbers(_ families: [ColumnFamilyState]) -> [UInt32: Set<UInt64>] {
+        var out: [UInt32: Set<UInt64>] = [:]
+        for f in families { out[f.id] = Set(versions.current(f.id).files.joined().map(\.number)) }
+        return out
+    }
+
+    /// One attempt: the new state is built aside (fresh memtables, new
+    /// families' states) and published only once every file of it is read.
+    private func catchUpOnce() throws -> Bool {
+        let before = mu.withLock { familyStates }
+        let filesBefore = fileNumbers(before)
+        let sequenceBefore = lastSequence.load(ordering: .acquiring)
+        let cachedBefore = versions.liveFileNumbers()
+
+        let names = try fs.listDirectory(at: path)
+        guard names.contains("CURRENT") else { throw StrataError(.notFound, "\(path): CURRENT is gone") }
+        try versions.recover()
+        let listed = versions.columnFamilies
+        let existing = Dictionary(uniqueKeysWithValues: before.map { ($0.id, $0) })
+        var states: [ColumnFamilyState] = []
+        var added: [ColumnFamilyState] = []
+        var memtables: [UInt32: Memtable] = [:]
+        for (id, name) in listed {
+            if let s = existing[id] {
+                states.append(s)
+                memtables[id] = s.makeMemtable()
+            } else {
+                var o = versions.familyOptions(id) ?? ColumnFamilyOptions()
+                o.comparator = versions.comparator(id)
+                let s = ColumnFamilyState(name: name, id: id, options: o, databaseOptions: options, owner: identity)
+                states.append(s)
+                added.append(s)
+                memtables[id] = s.mem
+            }
+        }
+        let (replayed, logs) = try replayLiveLogs(names, into: memtables)
+        try pinTables(of: states)
+        let kept = Set(listed.map(\.id))
+        let dropped = before.filter { !kept.contains($0.id) }
+        let sequence = max(replayed, sequenceBefore)
+
+        mu.withLock {
+            // The sequence first: a reader on an old super version at the new
+            // sequence sees the old state; the reverse could miss entries.
+            versions.lastSequence = sequence
+            lastSequence.store(sequence, ordering: .releasing)
+            for s in states where existing[s.id] != nil {
+                s.mem = memtables[s.id]!
+                s.imm = nil
+            }
+            familyTable.withLock { t in
+                for s in added { t[s.id] = ColumnFamily(state: s) }
+                for s in dropped { t[s.id] = nil }
+            }
+            for s in dropped { s.releaseAfterDrop() }
+            rebuildActiveMemtablesLocked()
+            for s in familyStates { publishSuperVersion(s) }
+        }
+        // Tables the writer deleted that no reader holds any more.
+        let live = versions.liveFileNumbers()
+        for n in cachedBefore where !live.contains(n) { tableCache.evict(n) }
+
+        let changed = sequence != sequenceBefore || !added.isEmpty || !dropped.isEmpty || fileNumbers(states) != filesBefore
+        logger.debug("strata: caught up with the writer", metadata: [
+            "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(sequence)", "changed": "\(changed)",
         ])
+        return changed
     }
 }
 

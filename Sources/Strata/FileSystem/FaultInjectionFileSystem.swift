@@ -415,6 +415,15 @@ final class FaultInjectionWritableFile: WritableFile, @unchecked Sendable {
         try file.flush()
     }
 
+    /// Preallocation writes zeros, so it is subject to write faults; a power
+    /// loss keeps a prefix of what followed the last sync, zeros included.
+    func preallocate(upTo end: UInt64) throws {
+        if try fs.check(.write, path, generation: generation) {
+            throw StrataError(.ioError, "preallocate \(path): short write (injected)")
+        }
+        try file.preallocate(upTo: end)
+    }
+
     func sync() throws {
         _ = try fs.check(.sync, path, generation: generation)
         try file.sync()

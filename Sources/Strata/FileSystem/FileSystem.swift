@@ -56,9 +56,22 @@ public protocol WritableFile: AnyObject, Sendable {
     func close() throws
     /// Bytes appended so far.
     var size: UInt64 { get }
+    /// See the extension's default: writes zeros ahead of the data.
+    func preallocate(upTo end: UInt64) throws
 }
 
 extension WritableFile {
+    /// Writes zeros from the end of the data up to offset `end` (no-op when
+    /// already there), so that later appends up to `end` overwrite blocks
+    /// the file already has and change no file metadata: an fdatasync after
+    /// such an append is a single data flush, with no journal commit for a
+    /// new file size. `size` keeps reporting the data's size. The zeros
+    /// become durable with the next `sync`; `close` trims them off again.
+    /// Readers of the file must take zero-filled space as its end (the log
+    /// reader does; Docs/format-wal.md). The default does nothing, which is
+    /// always correct, only slower to sync.
+    public func preallocate(upTo end: UInt64) throws {}
+
     /// Appends the bytes of an array.
     public func append(_ bytes: [UInt8]) throws {
         try bytes.withUnsafeBytes { try append($0) }

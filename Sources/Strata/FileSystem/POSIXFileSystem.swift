@@ -14,7 +14,7 @@ public struct POSIXFileSystem: FileSystem {
     public func createFile(at path: String) throws -> any WritableFile {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
         if fd < 0 { throw Self.errnoError("create", path) }
-        return POSIXWritableFile(fd: fd, path: path, size: 0)
+        return POSIXWritableFile(fd: fd, path: path, size: 0, canPreallocate: true)
     }
 
     public func openForAppend(at path: String) throws -> any WritableFile {
@@ -141,12 +141,41 @@ final class POSIXWritableFile: WritableFile, @unchecked Sendable {
     private var buffered = 0
     private let capacity = 64 * 1024
     private(set) var size: UInt64
+    /// Whether `preallocate` may write past the data: not for files opened
+    /// with O_APPEND, where every write goes to the end of the file.
+    private let canPreallocate: Bool
+    /// End of the zeros written by `preallocate` (0 when none); the data
+    /// end (`size`) is at or below it until appends pass it.
+    private var preallocatedEnd: UInt64 = 0
 
-    init(fd: Int32, path: String, size: UInt64) {
+    init(fd: Int32, path: String, size: UInt64, canPreallocate: Bool = false) {
         self.fd = fd
         self.path = path
         self.size = size
+        self.canPreallocate = canPreallocate
         self.buffer = UnsafeMutableRawPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    /// Writes zeros with `pwrite` past the data, which leaves the file
+    /// offset (where buffered data goes next) alone.
+    func preallocate(upTo end: UInt64) throws {
+        guard canPreallocate, fd >= 0 else { return }
+        var at = max(size, preallocatedEnd)
+        guard end > at else { return }
+        let chunk = 64 * 1024
+        let zeros = UnsafeMutableRawPointer.allocate(byteCount: chunk, alignment: 16)
+        defer { zeros.deallocate() }
+        zeros.initializeMemory(as: UInt8.self, repeating: 0, count: chunk)
+        while at < end {
+            let n = Int(min(UInt64(chunk), end - at))
+            let r = pwrite(fd, zeros, n, off_t(at))
+            if r < 0 {
+                if errno == EINTR { continue }
+                throw POSIXFileSystem.errnoError("preallocate", path)
+            }
+            at += UInt64(r)
+        }
+        preallocatedEnd = end
     }
 
     deinit {
@@ -208,6 +237,10 @@ final class POSIXWritableFile: WritableFile, @unchecked Sendable {
             fd = -1
         }
         try flush()
+        // Trim the zeros `preallocate` left past the data.
+        if preallocatedEnd > size, ftruncate(fd, off_t(size)) != 0 {
+            throw POSIXFileSystem.errnoError("truncate", path)
+        }
     }
 }
 

@@ -40,6 +40,9 @@ final class SkipList: @unchecked Sendable {
     private let splice: UnsafeMutablePointer<UnsafeMutableRawPointer?>
     /// Writer-only xorshift64 state for choosing node heights.
     private var randomState: UInt64
+    /// Whether `splice` holds the insert position of the last insert (the
+    /// new node at each of its levels, its predecessors above). Writer only.
+    private var spliceValid = false
 
     init(arena: Arena, comparator: Comparator, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) {
         self.arena = arena
@@ -84,7 +87,12 @@ final class SkipList: @unchecked Sendable {
             p.copyMemory(from: src, byteCount: valueLength)
         }
 
-        _ = findGreaterOrEqual(userKey: userKey, trailer: trailer, recordSplice: true)
+        // Keys arriving in order (sequential fills, a log's replay of them)
+        // land right after the previous insert: then the recorded splice is
+        // already the insert position and the descent is skipped.
+        if !spliceFits(userKey: userKey, trailer: trailer) {
+            _ = findGreaterOrEqual(userKey: userKey, trailer: trailer, recordSplice: true)
+        }
         let listHeight = height.load(ordering: .relaxed)
         if nodeHeight > listHeight {
             for level in listHeight..<nodeHeight { splice[level] = head.entry }
@@ -97,7 +105,33 @@ final class SkipList: @unchecked Sendable {
             // so its own link can be written relaxed too.
             strata_store_relaxed_ptr(node.link(level), strata_load_relaxed_ptr(UnsafePointer(predecessor.link(level))))
             strata_store_release_ptr(predecessor.link(level), node.entry)
+            splice[level] = node.entry
         }
+        spliceValid = true
+    }
+
+    /// Whether the splice left by the last insert is the insert position of
+    /// (`userKey`, `trailer`): its level-0 predecessor sorts before the key
+    /// and that predecessor's successor does not. Enough for every level:
+    /// each level's splice interval contains the level below's (a level's
+    /// predecessor is at or before the one below it, its successor at or
+    /// after), so a key inside the level-0 interval is inside all of them.
+    /// Two comparisons on nodes the last insert just touched, so a random
+    /// key that fails the test costs little next to its descent.
+    @inline(__always)
+    private func spliceFits(userKey: UnsafeRawBufferPointer, trailer: UInt64) -> Bool {
+        guard spliceValid, let before = splice[0] else { return false }
+        if before != head.entry && !nodeIsLess(SkipListNode(before), userKey: userKey, trailer: trailer) { return false }
+        if let after = SkipListNode(before).next(0), nodeIsLess(SkipListNode(after), userKey: userKey, trailer: trailer) {
+            return false
+        }
+        return true
+    }
+
+    @inline(__always)
+    private func nodeIsLess(_ node: SkipListNode, userKey: UnsafeRawBufferPointer, trailer: UInt64) -> Bool {
+        if comparator.isBytewise { return node.compare(userKey: userKey, trailer: trailer, BytewiseKeyOrder()) < 0 }
+        return node.compare(userKey: userKey, trailer: trailer, comparator) < 0
     }
 
     /// Height 1 with probability 3/4, each further level with 1/4, capped.

@@ -252,6 +252,13 @@ final class LogReader {
             let count = try file.read(at: start, into: UnsafeMutableRawBufferPointer(start: buffer, count: want))
             var p = first
             while p + headerSize <= count {
+                // Zero-filled space (a preallocated tail can be a mebibyte
+                // or more): eight positions whose type bytes are all zero
+                // are skipped with one load.
+                if p + 6 + 8 <= count, (buffer + p + 6).loadUnaligned(as: UInt64.self) == 0 {
+                    p += 8
+                    continue
+                }
                 let typeByte = buffer.load(fromByteOffset: p + 6, as: UInt8.self)
                 if typeByte >= 1 && typeByte <= LogFormat.maxFragmentType {
                     let length = Int(buffer.load(fromByteOffset: p + 4, as: UInt8.self))

@@ -1,13 +1,23 @@
 import Foundation
+import Synchronization
 
 /// The background thread behind `.asyncDurable(groupWindow:)`: each such
 /// write asks for an fsync no later than its window after the write; the
 /// syncer sleeps until the earliest deadline and then fsyncs the live log
 /// once for every write that arrived in the meantime.
+///
+/// `schedule` runs once per async-durable commit, so its common case — an
+/// fsync is already due no later than this write needs — takes no lock:
+/// `pendingDeadline` mirrors `deadline` for that check.
 final class LogSyncer: @unchecked Sendable {
     // `deadline` and `stopping` are guarded by `monitor`.
     private let monitor = Monitor()
-    private var deadline: ContinuousClock.Instant?
+    /// Earliest requested fsync (CLOCK_MONOTONIC nanoseconds), nil when none.
+    private var deadline: UInt64?
+    /// `deadline ?? 0`, readable without the lock. Written under the lock;
+    /// cleared (sequentially consistent) before the fsync it stands for, so
+    /// a writer that still sees it set appended before that fsync began.
+    private let pendingDeadline = Atomic<UInt64>(0)
     private var stopping = false
     private let exited = ThreadParker()
     private let currentLog: @Sendable () -> WALHandle?
@@ -24,12 +34,16 @@ final class LogSyncer: @unchecked Sendable {
         t.start()
     }
 
-    /// Requests an fsync within `window` from now.
+    /// Requests an fsync within `window` from now (of everything appended
+    /// to the live log before this call).
     func schedule(within window: Duration) {
-        let when = ContinuousClock.now.advanced(by: window)
+        let when = monotonicNanoseconds() &+ window.clampedNanoseconds
+        let pending = pendingDeadline.load(ordering: .sequentiallyConsistent)
+        if pending != 0 && pending <= when { return }
         monitor.lock()
         if deadline == nil || when < deadline! {
             deadline = when
+            pendingDeadline.store(when, ordering: .sequentiallyConsistent)
             monitor.broadcast()
         }
         monitor.unlock()
@@ -51,14 +65,13 @@ final class LogSyncer: @unchecked Sendable {
                 monitor.wait()
                 continue
             }
-            let now = ContinuousClock.now
+            let now = monotonicNanoseconds()
             if now < d {
-                let c = (d - now).components
-                let ns = UInt64(c.seconds) * 1_000_000_000 + UInt64(c.attoseconds / 1_000_000_000)
-                monitor.wait(nanoseconds: max(ns, 1000))
+                monitor.wait(nanoseconds: max(d - now, 1000))
                 continue
             }
             deadline = nil
+            pendingDeadline.store(0, ordering: .sequentiallyConsistent)
             monitor.unlock()
             do {
                 try currentLog()?.syncIfDirty()

@@ -84,6 +84,9 @@ final class LogWriter {
         blockOffset += LogFormat.headerSize + fragment.count
     }
 
+    /// Writes zeros ahead of the data up to `end` (see `WritableFile.preallocate`).
+    func preallocate(upTo end: UInt64) throws { try file.preallocate(upTo: end) }
+
     /// Hands buffered bytes to the operating system.
     func flush() throws { try file.flush() }
 

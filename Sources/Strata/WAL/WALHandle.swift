@@ -20,8 +20,21 @@ final class WALHandle: @unchecked Sendable {
         self.statistics = statistics
     }
 
+    /// Zeros kept ahead of the data once synced appends begin (see `append`).
+    static let preallocationChunk: UInt64 = 1 << 20
+    /// End of the space preallocated so far (guarded by `lock`).
+    private var preallocatedEnd: UInt64 = 0
+
     /// Appends one record and hands it to the OS; with `sync`, also fsyncs
     /// (covering any earlier unsynced records too).
+    ///
+    /// Before a synced append's fsync the file is kept zero-filled at least
+    /// one `preallocationChunk` past the data: an append into a growing
+    /// file makes every fdatasync commit the new size as well (a journal
+    /// commit on ext4), an append over blocks the file already has is a
+    /// single data flush. The zeros are written once per chunk and synced
+    /// with the append that needed them; readers take zero-filled space as
+    /// the end of the log (Docs/format-wal.md).
     func append(_ record: UnsafeRawBufferPointer, sync: Bool) throws {
         lock.lock()
         defer { lock.unlock() }
@@ -30,6 +43,11 @@ final class WALHandle: @unchecked Sendable {
         try writer.flush()
         statistics?.recordWALBytes(writer.fileSize &- before)  // statistics hook
         if sync {
+            let size = writer.fileSize
+            if size + Self.preallocationChunk / 2 > preallocatedEnd {
+                preallocatedEnd = (size / Self.preallocationChunk + 2) * Self.preallocationChunk
+                try writer.preallocate(upTo: preallocatedEnd)
+            }
             try writer.sync()
             dirty = false
         } else {

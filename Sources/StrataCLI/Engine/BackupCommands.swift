@@ -10,7 +10,7 @@ struct BackupCommand: ParsableCommand {
 
     /// `--dir` of every backup command.
     struct Directory: ParsableArguments {
-        @Option(help: ArgumentHelp("The backup directory.", valueName: "path")) var dir: String
+        @Option(help: ArgumentHelp("The backup directory.", valueName: "path"), completion: .directory) var dir: String
 
         /// The engine over an existing directory (only `create` makes one).
         func engine(creating: Bool = false) throws -> BackupEngine {
@@ -67,7 +67,7 @@ struct BackupCommand: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restore a backup into a directory (verified while copied).")
         @OptionGroup var backups: Directory
         @Option(help: "The backup to restore.") var id: Int
-        @Option(help: ArgumentHelp("The target directory.", valueName: "path")) var to: String
+        @Option(help: ArgumentHelp("The target directory.", valueName: "path"), completion: .directory) var to: String
         @Flag(help: "Replace what is at the target.") var overwrite = false
         @OptionGroup var progress: ProgressOptions
 

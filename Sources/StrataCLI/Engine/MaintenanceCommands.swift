@@ -31,7 +31,7 @@ struct CheckpointCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint", abstract: "Write an openable copy of the database (hard links where possible).")
     @OptionGroup var location: DatabaseLocation
-    @Option(help: ArgumentHelp("Where the copy goes (must not exist).", valueName: "path")) var to: String
+    @Option(help: ArgumentHelp("Where the copy goes (must not exist).", valueName: "path"), completion: .directory) var to: String
 
     func run() throws {
         let db = try location.openForWriting()

@@ -21,9 +21,9 @@ struct StorageStatsCommand: AsyncParsableCommand {
     @Flag(help: "Print one JSON object instead of text.") var json = false
 
     func run() async throws {
-        let url = try location.url()
+        let configuration = try location.configuration()
         let store = try await location.open(readOnly: true)
-        let report = try await failing("storage stats") { try await StoreReport.gather(store, url: url) }
+        let report = try await failing("storage stats") { try await StoreReport.gather(store, configuration: configuration) }
         try? await store.close()
         print(json ? try report.json() : report.text())
     }
@@ -36,7 +36,7 @@ struct StorageExportCommand: AsyncParsableCommand {
         abstract: "Write the store's entities, messages and duplicate-window markers to a file (read-only open).",
         discussion: "JSON Lines or CSV, one record per line/row (Docs/message-store.md, \"Export format\"); streamed.")
     @OptionGroup var location: StoreLocation
-    @Option(help: ArgumentHelp("The file to write (must not exist; - for stdout).", valueName: "file")) var to: String
+    @Option(help: ArgumentHelp("The file to write (must not exist; - for stdout).", valueName: "file"), completion: .file()) var to: String
     @Option(help: "jsonl or csv (default: from the file name, .csv is CSV).") var format: MessageExport.Format?
     @OptionGroup var progress: ProgressOptions
 
@@ -61,7 +61,7 @@ struct StorageImportCommand: AsyncParsableCommand {
         commandName: "import",
         abstract: "Read an export into the store: merge (skip known ids) or --replace (the store becomes equal to the file).")
     @OptionGroup var location: StoreLocation
-    @Option(help: ArgumentHelp("The export to read.", valueName: "file")) var from: String
+    @Option(help: ArgumentHelp("The export to read.", valueName: "file"), completion: .file(extensions: ["jsonl", "csv", "json"])) var from: String
     @Option(help: "jsonl or csv (default: from the file name, .csv is CSV).") var format: MessageExport.Format?
     @Flag(help: "Remove every entity, message and duplicate-window marker first.") var replace = false
     @OptionGroup var progress: ProgressOptions
@@ -101,7 +101,7 @@ struct StorageCompactCommand: AsyncParsableCommand {
         ticker.cancel()
         bar.finish()
         try await failing("closing the store") { try await store.close() }
-        print("compacted \(try location.url()) in \(ContinuousClock.now - start)")
+        print("compacted \(try location.configuration().url) in \(ContinuousClock.now - start)")
     }
 }
 

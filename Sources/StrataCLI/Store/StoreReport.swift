@@ -34,9 +34,9 @@ struct StoreReport: Encodable {
         return names
     }
 
-    static func gather(_ store: any MessageStore, url: StoreURL) async throws -> StoreReport {
-        var r = StoreReport(backend: url.backend, location: url.location)
-        if let usage = url.diskUsage() {
+    static func gather(_ store: any MessageStore, configuration c: MessageStoreConfiguration) async throws -> StoreReport {
+        var r = StoreReport(backend: c.backendName, location: c.location)
+        if let usage = c.diskUsage() {
             r.sizeOnDiskBytes = usage.total
             r.logBytes = usage.log
         }

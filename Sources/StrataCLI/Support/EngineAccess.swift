@@ -4,7 +4,7 @@ import Strata
 
 /// `--db PATH` of the engine commands: an LSM database directory.
 struct DatabaseLocation: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The database directory.", valueName: "path"))
+    @Option(name: .long, help: ArgumentHelp("The database directory.", valueName: "path"), completion: .directory)
     var db: String
 
     /// Opens the database for reading only (`Database.openReadOnly`): no

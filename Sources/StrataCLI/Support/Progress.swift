@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import StrataBench
 import StrataMessageCore
+import Synchronization
 
 /// Progress of a long operation on stderr: on a terminal a bar redrawn in
 /// place with the rate and the time left; otherwise (a log, a pipe) a plain
@@ -9,19 +11,22 @@ import StrataMessageCore
 /// console-kit's `ProgressBar` was considered and not used: it writes to
 /// stdout (results and `--to -` go there), has no rate or ETA, and brings
 /// swift-nio into the CLI's build (see Docs/architecture.md, "CLI").
-final class ProgressReporter: @unchecked Sendable {
+final class ProgressReporter: Sendable {
     /// How output is shaped.
     enum Style { case bar, lines, silent }
+
+    private struct State {
+        var lastDraw: ContinuousClock.Instant?
+        var drawn = false
+        var done: UInt64 = 0
+        var total: UInt64?
+    }
 
     private let title: String
     private let unit: String
     private let style: Style
     private let started = ContinuousClock.now
-    private let lock = NSLock()
-    private var lastDraw: ContinuousClock.Instant?
-    private var drawn = false
-    private var done: UInt64 = 0
-    private var total: UInt64?
+    private let state = StoreLock(State())
 
     /// A reporter for `title` counting `unit`s (`bytes` are shown as sizes).
     init(_ title: String, unit: String, quiet: Bool) {
@@ -33,23 +38,33 @@ final class ProgressReporter: @unchecked Sendable {
     /// Records that `done` of `total` (nil = unknown) units are done;
     /// redraws at most ten times a second (a line every 5 s off a terminal).
     func update(_ done: UInt64, of total: UInt64?) {
-        lock.lock()
-        defer { lock.unlock() }
-        self.done = done
-        self.total = total
-        let now = ContinuousClock.now
-        let interval: Duration = style == .bar ? .milliseconds(100) : .seconds(5)
-        if let last = lastDraw, now - last < interval { return }
-        if lastDraw == nil && style == .lines && now - started < .seconds(1) { return }
-        lastDraw = now
-        draw(final: false)
+        state.withLock { s in
+            s.done = done
+            s.total = total
+            let now = ContinuousClock.now
+            let interval: Duration = style == .bar ? .milliseconds(100) : .seconds(5)
+            if let last = s.lastDraw, now - last < interval { return }
+            if s.lastDraw == nil && style == .lines && now - started < .seconds(1) { return }
+            s.lastDraw = now
+            draw(&s, final: false)
+        }
     }
 
     /// Draws the final state and ends the bar's line.
     func finish() {
-        lock.lock()
-        defer { lock.unlock() }
-        if style == .bar && drawn { draw(final: true) }
+        state.withLock { s in
+            if style == .bar && s.drawn { draw(&s, final: true) }
+        }
+    }
+
+    /// Erases the bar (a result line takes its place); nothing off a terminal.
+    func clear() {
+        state.withLock { s in
+            if style == .bar && s.drawn {
+                FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8))
+                s.drawn = false
+            }
+        }
     }
 
     private func seconds(_ d: Duration) -> Double {
@@ -65,9 +80,10 @@ final class ProgressReporter: @unchecked Sendable {
         return t >= 3600 ? String(format: "%d:%02d:%02d", t / 3600, t / 60 % 60, t % 60) : String(format: "%d:%02d", t / 60, t % 60)
     }
 
-    /// Caller holds `lock`.
-    private func draw(final: Bool) {
+    /// Called inside `state`'s lock.
+    private func draw(_ s: inout State, final: Bool) {
         guard style != .silent else { return }
+        let (done, total) = (s.done, s.total)
         let elapsed = seconds(ContinuousClock.now - started)
         let rate = elapsed > 0 ? Double(done) / elapsed : 0
         let rateText = unit == "bytes" ? "\(humanBytes(UInt64(rate)))/s" : String(format: "%.0f %@/s", rate, unit)
@@ -90,7 +106,7 @@ final class ProgressReporter: @unchecked Sendable {
         if style == .bar {
             // \r and erase-line redraw in place; the final draw ends the line.
             FileHandle.standardError.write(Data("\r\u{1B}[2K\(text)\(final ? "\n" : "")".utf8))
-            drawn = true
+            s.drawn = !final
         } else {
             FileHandle.standardError.write(Data("\(text)\n".utf8))
         }
@@ -119,4 +135,38 @@ struct ProgressOptions: ParsableArguments {
     @Flag(name: .shortAndLong, help: "Show no progress on stderr.") var quiet = false
 
     func reporter(_ title: String, unit: String) -> ProgressReporter { ProgressReporter(title, unit: unit, quiet: quiet) }
+}
+
+/// `strata bench`'s progress: one reporter per benchmark, fed by the
+/// workers' batched counts; the bar is erased before the result line.
+final class BenchProgressDisplay: BenchProgress {
+    private let unit: String
+    private let quiet: Bool
+    private let done = Atomic<Int>(0)
+    private let current = StoreLock<(reporter: ProgressReporter, total: UInt64?)?>(nil)
+
+    init(unit: String, quiet: Bool) {
+        self.unit = unit
+        self.quiet = quiet
+    }
+
+    func begin(_ benchmark: String, total: Int?) {
+        done.store(0, ordering: .relaxed)
+        let reporter = ProgressReporter(benchmark, unit: unit, quiet: quiet)
+        current.withLock { $0 = (reporter, total.map { UInt64(max(0, $0)) }) }
+    }
+
+    func advance(by n: Int) {
+        let d = done.add(n, ordering: .relaxed).newValue
+        current.withLock { c in
+            if let c { c.reporter.update(UInt64(max(0, d)), of: c.total) }
+        }
+    }
+
+    func end() {
+        current.withLock { c in
+            c?.reporter.clear()
+            c = nil
+        }
+    }
 }

@@ -48,7 +48,8 @@ struct BenchCommand: AsyncParsableCommand {
             Engine benchmarks: fillseq fillrandom overwrite readrandom readseq fillsync readwhilewriting \
             seekrandom deleteseq deleterandom deleterange flush compact stats crc32c. Message benchmarks: \
             msg_enqueue msg_roundtrip msg_pending (with --clients, --backend, --commit, --sqlite_sync, --batch, \
-            --pg_url; list flags run every value). Booleans take true/false/1/0; a bare --flag is true.
+            --pg_url; list flags run every value). Booleans take true/false/1/0; a bare --flag is true. \
+            Progress of each benchmark goes to stderr (a bar on a terminal, a line every 5 s otherwise; -q silences it).
             """)
 
     /// The names of the boolean flags, for the bare-flag rewrite.
@@ -93,6 +94,8 @@ struct BenchCommand: AsyncParsableCommand {
     @Option(name: .customLong("commit"), help: "msg_*: LSM commit modes sync, async, memory.") var commit: NameList?
     @Option(name: .customLong("sqlite_sync"), help: "msg_*: full, normal.") var sqliteSync: NameList?
     @Option(name: .customLong("pg_url"), help: "msg_*: PostgreSQL connection URL.") var pgURL: String?
+    /// Progress per benchmark on stderr (a bar on a terminal, a line every few seconds otherwise).
+    @OptionGroup var progress: ProgressOptions
 
     private var isMessageRun: Bool { benchmarks?.values.contains { $0.hasPrefix("msg_") } ?? false }
 
@@ -147,7 +150,9 @@ struct BenchCommand: AsyncParsableCommand {
             if let v = sqliteSync?.values { f.sqliteSync = v }
             if let v = db { f.db = v }
             if let v = pgURL { f.pgURL = v }
-            if await !MessageBenchRunner(flags: f).run() { throw ExitCode.failure }
+            var runner = MessageBenchRunner(flags: f)
+            if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "messages", quiet: false) }
+            if await !runner.run() { throw ExitCode.failure }
             return
         }
         var f = BenchFlags()
@@ -175,6 +180,8 @@ struct BenchCommand: AsyncParsableCommand {
         if let v = histogram { f.histogram = v.value }
         if let v = seekNexts { f.seekNexts = v }
         if let v = statistics { f.statistics = v.value }
-        if !BenchRunner(flags: f).run() { throw ExitCode.failure }
+        let runner = BenchRunner(flags: f)
+        if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "ops", quiet: false) }  // -q: nothing counted
+        if !runner.run() { throw ExitCode.failure }
     }
 }

@@ -45,6 +45,34 @@ package struct EntityCatalog: Sendable, Codable, Equatable {
         queues[queue] == nil && Self.reservedForm(of: queue) == nil
     }
 
+    /// Checks that messages may be added to `queue`: a plain name (registered
+    /// on first add), the queue of an existing subscription, or the
+    /// dead-letter queue of an existing queue or subscription — never a
+    /// derived name whose entity does not exist (`.notFound`), nor the
+    /// dead-letter queue of a dead-letter queue (`.invalidArgument`), which
+    /// would otherwise be stored under a name no entity owns. Every backend
+    /// calls it before writing a batch, so a refused batch stores nothing.
+    package func validateAddTarget(_ queue: String) throws {
+        if EntityPath.isDeadLetterQueue(queue) {
+            let base = String(queue.dropLast(Self.deadLetterSuffix.count))
+            if EntityPath.isDeadLetterQueue(base) {
+                throw MessageStoreError(.invalidArgument, "queue name \(queue) is reserved: a dead-letter queue has no dead-letter queue")
+            }
+            if base.contains(Self.subscriptionInfix) {
+                guard subscriptionOf(base) != nil else {
+                    throw MessageStoreError(.notFound, "no subscription for \(base), whose dead-letter queue is \(queue)")
+                }
+            } else if queues[base] == nil {
+                throw MessageStoreError(.notFound, "no queue \(base), whose dead-letter queue is \(queue)")
+            }
+        } else if queue.contains(Self.subscriptionInfix), subscriptionOf(queue) == nil {
+            throw MessageStoreError(.notFound, "no subscription for \(queue): names containing \(Self.subscriptionInfix) are subscription queues")
+        }
+    }
+
+    private static let deadLetterSuffix = "/$deadletterqueue"
+    private static let subscriptionInfix = "/subscriptions/"
+
     /// Checks the name of a queue, topic or subscription a user creates:
     /// not empty, at most 60,000 bytes, and not of a derived form — ending
     /// in `/$deadletterqueue` (a dead-letter queue) or containing

@@ -27,10 +27,14 @@ extension MessageStoreConfiguration {
     /// `environment`. Every bad key or value is one
     /// `MessageStoreConfigurationError` naming it; keys outside `storage:`
     /// belong to the broker and are ignored, unknown keys inside are refused.
-    public static func load(file: String? = nil, environment: [String: String] = [:]) throws -> MessageStoreConfiguration {
+    /// `url`, a store URL given on a command line (`--store`), wins over
+    /// both; a `table_prefix` in the chosen URL wins over the
+    /// `table_prefix` settings.
+    public static func load(file: String? = nil, environment: [String: String] = [:], url: String? = nil) throws -> MessageStoreConfiguration {
         var layers: [Layer] = []
         if let file { layers.append(try Layer(file: file)) }
         layers.append(try Layer(environment: environment))
+        if let url { layers.append(Layer(argument: url)) }
         var chosen: (url: String, setting: String, source: String)?
         var type: (Backend, setting: String, source: String)?
         var paths: [Backend: (String, String, String)] = [:]
@@ -60,6 +64,9 @@ extension MessageStoreConfiguration {
             config = try MessageStoreConfiguration(url: defaultURL)
         }
         for layer in layers { try layer.apply(to: &config) }
+        if let chosen, config.backend == .postgres, let prefix = splittingTablePrefix(chosen.url).tablePrefix {
+            config.postgresTablePrefix = prefix
+        }
         try config.validate()
         return config
     }
@@ -75,6 +82,11 @@ extension MessageStoreConfiguration {
         /// Path (or PostgreSQL URL) per backend section.
         var paths: [MessageStoreConfiguration.Backend: (String, String, String)] = [:]
         var values: [String: Value] = [:]  // by file key without "storage."
+
+        /// A store URL given as an argument (`--store`).
+        init(argument url: String) {
+            self.url = (url, "--store", "argument")
+        }
 
         init(environment: [String: String]) throws {
             for (variable, key) in MessageStoreConfiguration.environmentVariables {

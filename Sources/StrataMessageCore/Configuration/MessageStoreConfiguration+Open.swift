@@ -12,6 +12,15 @@ extension MessageStoreConfiguration {
                                              reason: "this backend is opened by \(module); import it, or construct the store directly")
     }
 
+    /// Opens the memory or JSON backend (as `open(clock:)`) wrapped in an
+    /// `InstrumentedMessageStore` reporting to `observability`; the
+    /// StrataMessageStore overload does it for every backend.
+    @_disfavoredOverload
+    public func open(clock: MessageClock = .system, observability: StoreObservability) async throws -> InstrumentedMessageStore {
+        let store: any MessageStore = try await open(clock: clock)
+        return try await observability.wrap(store)
+    }
+
     /// The memory or JSON store of this configuration; nil for other backends.
     package func openCoreBackend(clock: MessageClock) throws -> (any MessageStore)? {
         switch backend {

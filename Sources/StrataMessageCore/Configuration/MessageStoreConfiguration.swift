@@ -73,7 +73,9 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
 
     /// A configuration from a store URL: `memory:`, `lsm:PATH`,
     /// `sqlite:PATH`, `json:DIR`, `postgresql://user@host:port/db` (or
-    /// `postgres://…`). `lsm://PATH` and the like are accepted too. Every
+    /// `postgres://…`; a `table_prefix=P` query parameter sets
+    /// `postgresTablePrefix` and is not passed to the server). `lsm://PATH`
+    /// and the like are accepted too. Every
     /// other setting takes its default. An unknown scheme or a missing path
     /// is a `MessageStoreConfigurationError` naming the URL.
     public init(url: String) throws {
@@ -93,7 +95,10 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
         switch scheme {
         case "postgresql", "postgres":
             guard rest.hasPrefix("//"), rest.count > 2 else { throw bad("a PostgreSQL URL is postgresql://user@host:port/db") }
-            self.init(backend: .postgres, connectionString: url)
+            // `table_prefix` is Strata's, not libpq's: it leaves the connection string.
+            let (connection, prefix) = Self.splittingTablePrefix(url)
+            self.init(backend: .postgres, connectionString: connection)
+            if let prefix { postgresTablePrefix = prefix }
             return
         case "memory", "in-memory", "inmemory":
             let trimmed = rest.hasPrefix("//") ? String(rest.dropFirst(2)) : rest
@@ -112,13 +117,25 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
     }
 
     /// The configuration as a URL (`init(url:)` reads it back; settings
-    /// other than the backend and its location are not part of it).
+    /// other than the backend and its location — for PostgreSQL the table
+    /// prefix when it is not the default — are not part of it).
     public var url: String {
         switch backend {
         case .memory: return "memory:"
-        case .postgres: return connectionString
+        case .postgres:
+            guard postgresTablePrefix != "strata_" else { return connectionString }
+            return connectionString + (connectionString.contains("?") ? "&" : "?") + "table_prefix=" + postgresTablePrefix
         case .lsm, .sqlite, .json: return "\(backend.rawValue):\(path)"
         }
+    }
+
+    /// `url` without its `table_prefix` query parameter, and that parameter's value.
+    static func splittingTablePrefix(_ url: String) -> (connection: String, tablePrefix: String?) {
+        guard var parts = URLComponents(string: url), let items = parts.queryItems,
+              let item = items.last(where: { $0.name == "table_prefix" }) else { return (url, nil) }
+        let rest = items.filter { $0.name != "table_prefix" }
+        parts.queryItems = rest.isEmpty ? nil : rest
+        return (parts.string ?? url, item.value ?? "")
     }
 
     /// Checks every setting, throwing the first bad one.

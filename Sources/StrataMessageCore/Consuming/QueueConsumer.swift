@@ -229,11 +229,12 @@ private final class ConsumerRun: Sendable {
     private func take() async -> Buffered? {
         await withCheckedContinuation { k in
             let now = state.withLock { s -> Buffered?? in
+                // Once stopping, prefetched messages are the shutdown's to abandon.
+                if s.stopping || Task.isCancelled { return .some(nil) }
                 if !s.buffered.isEmpty {
                     s.busy += 1
                     return .some(s.buffered.removeFirst())
                 }
-                if s.stopping || Task.isCancelled { return .some(nil) }
                 s.idleWorkers.append(k)
                 return .none
             }
@@ -314,6 +315,8 @@ private final class ConsumerRun: Sendable {
                 c.logger.warning("consumer lost a lock", metadata: ["message": "\(r.message.id)", "error": "\(error)"])
                 return
             }
+            c.logger.trace("consumer renewed a lock", metadata: ["message": "\(r.message.id)",
+                                                                "lockedUntil": "\(until.timeIntervalSince1970)"])
         }
     }
 }

@@ -178,16 +178,18 @@ public enum MessageExport {
     }
 
     /// Calls `body` with the stored messages of `queue`, oldest first, a
-    /// page at a time.
-    static func forEachPage(of queue: String, in store: any MessageStore, _ body: ([Message]) async throws -> Void) async throws {
-        // The protocol has no paging by position yet (issue 13 adds
-        // pending(queue:after:limit:)): read the queue, then hand it on in pages.
-        let all = try await store.pending(queue: queue, limit: .max)
-        var i = 0
-        while i < all.count {
+    /// page of `pageSize` at a time (`pending(queue:after:limit:)`, each page
+    /// after the last id of the one before): memory stays at one page
+    /// whatever the queue's length.
+    static func forEachPage(of queue: String, in store: any MessageStore, pageSize: Int = pageSize,
+                            _ body: ([Message]) async throws -> Void) async throws {
+        var after: String?
+        while true {
             try Task.checkCancellation()
-            try await body(Array(all[i..<min(i + pageSize, all.count)]))
-            i += pageSize
+            let page = try await store.pending(queue: queue, after: after, limit: pageSize)
+            if page.isEmpty { return }
+            try await body(page)
+            after = page.last!.id
         }
     }
 

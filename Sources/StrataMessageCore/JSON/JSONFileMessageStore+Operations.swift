@@ -42,7 +42,8 @@ extension JSONFileMessageStore {
         let source = directory
         try await onSaveQueue { _ in
             do { try FileManager.default.copyItem(atPath: source, toPath: path) } catch {
-                throw MessageStoreError(.invalidArgument, "cannot copy \(source) to \(path): \(error)")
+                let full = (error as? CocoaError)?.code == .fileWriteOutOfSpace
+                throw MessageStoreError(full ? .storageFull : .ioError, "cannot copy \(source) to \(path): \(error)", underlying: error)
             }
         }.wait()
     }
@@ -222,6 +223,14 @@ extension JSONFileMessageStore {
         }
     }
 
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        // Woken by arrivals (adds, publishes, abandons, dead letters) in
+        // `queue`; at most 50 ms between tries for lock ends and schedules.
+        try await longPoll(maxWait: maxWait, signal: { arrivals.signal(for: queue) }) {
+            try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+        }
+    }
+
     public func complete(_ tokens: [LockToken]) async throws {
         let now = clock.now()
         try await change { s in
@@ -236,6 +245,7 @@ extension JSONFileMessageStore {
             let (q, i) = try Self.held(token, in: s, now: now)
             s.queues[q]![i].lock = nil
             s.dirtyQueues.insert(q)
+            s.arrived.insert(q)
             let m = s.queues[q]![i].message
             if let reason = BrokerPolicy.onAbandon(m, queue: q, s.catalog.settings(of: q)) {
                 Self.moveToDeadLetter(m.id, reason: reason, in: &s, now: now)

@@ -39,6 +39,15 @@ extension JSONFileMessageStore {
         var reasons: [HealthReason] = []
         if state.withLock({ $0.closed }) { return StoreHealth(reasons: [HealthReason(.closed, .critical, "store at \(directory) is closed")]) }
         if let disk = thresholds.diskReason(at: directory) { reasons.append(disk) }
+        let (broken, unsaved) = state.withLock { s in
+            (s.broken, s.lastFailure.flatMap { f in s.dirtyQueues.isEmpty && !s.dirtyEntities && !s.dirtyState ? nil : f })
+        }
+        if let broken {
+            reasons.append(HealthReason(.readOnly, .critical, "store at \(directory) stopped writing after a failed save (\(broken.message)): reopen it"))
+        } else if let unsaved {
+            reasons.append(HealthReason(unsaved.kind == .storageFull ? .lowDiskSpace : .ioError, .critical,
+                                        "store at \(directory) holds unsaved changes; the last save failed (\(unsaved.message)), retrying"))
+        }
         if !FileManager.default.fileExists(atPath: directory) {
             reasons.append(HealthReason(.ioError, .critical, "directory \(directory) is gone"))
         } else if access(directory, W_OK) != 0 {
@@ -48,7 +57,7 @@ extension JSONFileMessageStore {
             let dir = directory
             let found = StoreLock<[String]>([])
             try await onSaveQueue { files in
-                let all = ["entities/queues.json", "entities/topics.json", "entities/subscriptions.json", "state.json"] + files.messageFiles()
+                let all = ["entities/queues.json", "entities/topics.json", "entities/subscriptions.json", "state.json"] + (try files.messageFiles())
                 for rel in all {
                     guard let data = FileManager.default.contents(atPath: dir + "/" + rel) else { continue }
                     if JSONFileSet.content(of: Array(data)) == nil { found.withLock { $0.append(rel) } }

@@ -26,6 +26,8 @@ public final class JSONFileMessageStore: MessageStore {
         public var clock: MessageClock = .system
         /// Logs recoveries and failed saves.
         public var logger: Logger = Logger(label: "strata.json-store")
+        /// The system calls the files go through (tests inject faults here).
+        package var fileCalls: JSONFileCalls = .system
         /// Saves on every change, five rotations, indented.
         public init() {}
     }
@@ -52,9 +54,22 @@ public final class JSONFileMessageStore: MessageStore {
         var dirtyEntities = false
         var dirtyState = false
         var saveScheduled = false
+        /// Bumped when a failed save put the files' contents back into
+        /// memory: saves queued before that hold changes that are gone.
+        var generation: UInt64 = 0
+        /// The last save failure, for the saves that were queued behind it.
+        var lastFailure: MessageStoreError?
+        /// Set when a failed save could not even be undone (the files could
+        /// not be read back): every write is then `.readOnly` until reopen.
+        var broken: MessageStoreError?
+        /// Queues that got a deliverable message under the current lock
+        /// (their long polls are woken after it is released).
+        var arrived: Set<String> = []
     }
 
     let state = StoreLock(State())
+    /// Wakes long polls on arrivals (JSONFileMessageStore+Operations.swift).
+    let arrivals = QueueSignals()
     let options: Options
     let files: JSONFileSet
     let directory: String
@@ -74,7 +89,8 @@ public final class JSONFileMessageStore: MessageStore {
         var d = directory
         while d.hasSuffix("/") && d.count > 1 { d.removeLast() }
         snapshotSettings = SnapshotSettings(defaultDirectory: d + ".snapshots")
-        files = JSONFileSet(directory: directory, backupCount: max(0, options.backupCount), logger: options.logger)
+        files = JSONFileSet(directory: directory, backupCount: max(0, options.backupCount), logger: options.logger,
+                            calls: options.fileCalls)
         try files.prepare()
         let loaded = try Self.load(files)
         state.withLock { $0 = loaded }
@@ -98,7 +114,7 @@ public final class JSONFileMessageStore: MessageStore {
             s.next = st.nextSequence
             s.removedIds = st.removedIds
         }
-        for rel in files.messageFiles() {
+        for rel in try files.messageFiles() {
             guard let f = try decode(JSONRecords.QueueFile.self, rel, files) else { continue }
             guard rel == JSONFileSet.fileName(ofQueue: f.queue), s.queues[f.queue] == nil else {
                 throw MessageStoreError(.corruption, "\(files.directory)/\(rel) holds queue \(f.queue), which belongs in another file")
@@ -120,16 +136,28 @@ public final class JSONFileMessageStore: MessageStore {
     /// Runs `body` on the state, then saves what it marked dirty: before
     /// returning (no `saveInterval`) or debounced.
     func change<T>(_ body: (inout State) throws -> T) async throws -> T {
+        var arrived: Set<String> = []
         let (result, ticket) = try state.withLock { s -> (T, SaveTicket?) in
             if s.closed { throw MessageStoreError(.closed, "store at \(directory) is closed") }
-            let r = try body(&s)
-            if options.saveInterval == nil { return (r, enqueue(takeChange(&s))) }
+            if let b = s.broken {
+                throw MessageStoreError(.readOnly, "store at \(directory) stopped writing after a save failed and could not be undone (\(b.message)): reopen it",
+                                        underlying: b)
+            }
+            let r: T
+            do { r = try body(&s) } catch {
+                s.arrived = []
+                throw error
+            }
+            arrived = s.arrived
+            s.arrived = []
+            if options.saveInterval == nil { return (r, enqueue(takeChange(&s), generation: s.generation)) }
             if !s.saveScheduled && (s.dirtyEntities || s.dirtyState || !s.dirtyQueues.isEmpty) {
                 s.saveScheduled = true
                 scheduleSave()
             }
             return (r, nil)
         }
+        if !arrived.isEmpty { arrivals.wake(arrived) }
         try await ticket?.wait()
         return result
     }
@@ -142,8 +170,8 @@ public final class JSONFileMessageStore: MessageStore {
         }
     }
 
-    private func scheduleSave() {
-        let interval = options.saveInterval ?? .zero
+    private func scheduleSave(after delay: Duration? = nil) {
+        let interval = delay ?? options.saveInterval ?? .zero
         Task { [weak self] in
             try? await Task.sleep(for: interval)
             guard let self else { return }
@@ -157,7 +185,7 @@ public final class JSONFileMessageStore: MessageStore {
     public func flush() async throws {
         let ticket = state.withLock { s -> SaveTicket in
             s.saveScheduled = false
-            return enqueue(takeChange(&s))
+            return enqueue(takeChange(&s), generation: s.generation)
         }
         try await ticket.wait()
     }
@@ -165,7 +193,7 @@ public final class JSONFileMessageStore: MessageStore {
     /// The files of everything marked dirty (clearing the marks); called
     /// under the state lock, so changes are queued in the order they happened.
     private func takeChange(_ s: inout State) -> JSONFileSet.Change {
-        var change = JSONFileSet.Change()
+        var change = JSONFileSet.Change(queues: s.dirtyQueues, entities: s.dirtyEntities, state: s.dirtyState)
         let encoder = JSONEncoder()
         encoder.outputFormatting = options.prettyPrint ? [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .withoutEscapingSlashes]
         func put<T: Encodable>(_ rel: String, _ value: T) {
@@ -201,8 +229,62 @@ public final class JSONFileMessageStore: MessageStore {
     /// Queues `change` on the save queue. Called under the state lock, so
     /// saves reach the disk in the order their changes were made (a later
     /// save of a file never lands before an earlier one).
-    private func enqueue(_ change: JSONFileSet.Change) -> SaveTicket {
-        onSaveQueue { files in try files.commit(change) }
+    private func enqueue(_ change: JSONFileSet.Change, generation: UInt64) -> SaveTicket {
+        onSaveQueue { files in try self.save(change, generation: generation, files) }
+    }
+
+    /// Writes one change (on the save queue). A failure never leaves the
+    /// memory ahead of the files unnoticed: saving on every change, the
+    /// files are read back into memory (their last committed contents: the
+    /// failed call's change is gone, unless it had committed, and so is
+    /// every change queued behind it, whose calls fail too); debounced, the
+    /// change stays in memory, marked unsaved, and the save is retried.
+    private func save(_ change: JSONFileSet.Change, generation: UInt64, _ files: JSONFileSet) throws {
+        if change.isEmpty { return }
+        let stale = state.withLock { s -> MessageStoreError?? in s.generation != generation ? .some(s.lastFailure) : .none }
+        if let stale {
+            let earlier = stale ?? MessageStoreError(.ioError, "an earlier save failed")
+            throw MessageStoreError(earlier.kind, "not saved: an earlier save failed (\(earlier.message))", underlying: earlier)
+        }
+        do {
+            try files.commit(change)
+            state.withLock { $0.lastFailure = nil }
+        } catch let f as JSONFileSet.CommitFailure {
+            options.logger.error("json store: save failed", metadata: ["directory": "\(directory)", "error": "\(f.error)"])
+            if let interval = options.saveInterval {
+                let retry = state.withLock { s -> Bool in
+                    s.dirtyQueues.formUnion(change.queues)
+                    s.dirtyEntities = s.dirtyEntities || change.entities
+                    s.dirtyState = s.dirtyState || change.state
+                    s.lastFailure = f.error
+                    defer { s.saveScheduled = true }
+                    return !s.saveScheduled && !s.closed
+                }
+                if retry { scheduleSave(after: max(interval, .seconds(1))) }
+                throw f.error
+            }
+            do {
+                try files.prepare()  // finishes the change if it had committed, else discards its files
+                let onDisk = try Self.load(files)
+                state.withLock { s in
+                    var r = onDisk
+                    r.closed = s.closed
+                    r.generation = s.generation + 1
+                    r.lastFailure = f.error
+                    s = r
+                }
+            } catch {
+                state.withLock { s in
+                    s.generation += 1
+                    s.lastFailure = f.error
+                    s.broken = f.error
+                }
+                options.logger.critical("json store: a failed save could not be undone; writes stop until reopen",
+                                        metadata: ["directory": "\(directory)", "error": "\(error)"])
+                throw f.error
+            }
+            if !f.committed { throw f.error }
+        }
     }
 
     /// Runs `body` on the save queue, after every save queued before it.
@@ -225,6 +307,7 @@ public final class JSONFileMessageStore: MessageStore {
         s.queues[q, default: []].insert(e, at: lo)  // in place: no copy of the queue
         s.index[e.message.id] = e.message.queue
         s.dirtyQueues.insert(e.message.queue)
+        s.arrived.insert(e.message.queue)
     }
 
     /// Where message `id` is: its queue and index there.
@@ -265,6 +348,7 @@ public final class JSONFileMessageStore: MessageStore {
         let nowMs = now.millisecondsSince1970
         for m in messages {
             try InMemoryMessageStore.validate(m)
+            try s.catalog.validateAddTarget(m.queue)
             if s.index[m.id] != nil || !seen.insert(m.id).inserted || (s.removedIds[m.id].map { $0 > nowMs } ?? false) {
                 throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window")
             }

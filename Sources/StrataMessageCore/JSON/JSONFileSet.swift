@@ -19,9 +19,15 @@ struct JSONFileSet {
     let directory: String
     let backupCount: Int
     let logger: Logger
+    /// The system calls (a test's faults replace some).
+    var calls: JSONFileCalls = .system
 
-    /// What one save does: file contents by relative path, and removals.
+    /// What one save does: file contents by relative path, and removals;
+    /// the store's dirty marks it came from (restored if it fails).
     struct Change {
+        var queues: Set<String> = []
+        var entities = false
+        var state = false
         var writes: [String: [UInt8]] = [:]
         var removals: Set<String> = []
         var isEmpty: Bool { writes.isEmpty && removals.isEmpty }
@@ -54,42 +60,77 @@ struct JSONFileSet {
 
     private func full(_ rel: String) -> String { directory + "/" + rel }
 
-    private func ioError(_ what: String, _ path: String) -> MessageStoreError {
-        MessageStoreError(.invalidArgument, "\(what) \(path): \(String(cString: strerror(errno)))")
+    /// The error of the call that just failed (`errno` read at once).
+    private func failed(_ what: String, _ path: String) -> MessageStoreError {
+        JSONFileCalls.failure(what, path, errno: errno)
     }
 
     private func writeSynced(_ bytes: [UInt8], to path: String) throws {
-        let fd = Glibc.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw ioError("cannot create", path) }
+        let fd = calls.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failed("cannot create", path) }
         defer { Glibc.close(fd) }
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + done, bytes.count - done) }
+            let n = bytes.withUnsafeBytes { calls.write(fd, $0.baseAddress! + done, bytes.count - done) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { throw ioError("cannot write", path) }
+            guard n > 0 else { throw n == 0 ? JSONFileCalls.failure("cannot write", path, errno: EIO) : failed("cannot write", path) }
             done += n
         }
-        guard fsync(fd) == 0 else { throw ioError("cannot fsync", path) }
+        guard calls.fsync(fd) == 0 else { throw failed("cannot fsync", path) }
     }
 
     private func syncDirectory(_ path: String) throws {
-        let fd = Glibc.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard fd >= 0 else { throw ioError("cannot open directory", path) }
+        let fd = calls.open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0)
+        guard fd >= 0 else { throw failed("cannot open directory", path) }
         defer { Glibc.close(fd) }
-        guard fsync(fd) == 0 else { throw ioError("cannot fsync directory", path) }
+        guard calls.fsync(fd) == 0 else { throw failed("cannot fsync directory", path) }
+    }
+
+    /// The bytes of `path`; nil when it does not exist. Any other failure
+    /// is an error, never an empty or missing file.
+    private func readFile(_ path: String) throws -> [UInt8]? {
+        let fd = calls.open(path, O_RDONLY | O_CLOEXEC, 0)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw failed("cannot open", path)
+        }
+        defer { Glibc.close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 64 * 1024)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { calls.read(fd, $0.baseAddress!, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw failed("cannot read", path) }
+            if n == 0 { return out }
+            out.append(contentsOf: chunk[..<n])
+        }
+    }
+
+    /// Creates `path` and its missing parents. A parent that is not a
+    /// directory is a bad path (`.invalidArgument`).
+    private static func makeDirectories(_ path: String) throws {
+        var built = path.hasPrefix("/") ? "" : "."
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            built += "/" + part
+            if mkdir(built, 0o755) == 0 { continue }
+            let code = errno
+            var st = stat()
+            if code == EEXIST, stat(built, &st) == 0 {
+                if (st.st_mode & S_IFMT) == S_IFDIR { continue }
+                throw MessageStoreError(.invalidArgument, "cannot create \(path): \(built) is not a directory")
+            }
+            if code == ENOTDIR { throw MessageStoreError(.invalidArgument, "cannot create \(path): a parent is not a directory") }
+            throw JSONFileCalls.failure("cannot create directory", built, errno: code)
+        }
     }
 
     private var subdirectories: [String] { ["", "/entities", "/messages"].map { directory + $0 } }
 
     /// Creates the directories and finishes or discards an interrupted change.
     func prepare() throws {
-        for d in subdirectories {
-            do { try FileManager.default.createDirectory(atPath: d, withIntermediateDirectories: true) } catch {
-                throw MessageStoreError(.invalidArgument, "cannot create \(d): \(error)")
-            }
-        }
-        if let bytes = FileManager.default.contents(atPath: full("commit.json")) {
-            if let m = try? JSONDecoder().decode(Manifest.self, from: bytes) {
+        for d in subdirectories { try Self.makeDirectories(d) }
+        if let bytes = try readFile(full("commit.json")) {
+            if let m = try? JSONDecoder().decode(Manifest.self, from: Data(bytes)) {
                 logger.notice("json store: finishing an interrupted save", metadata: ["directory": "\(directory)", "files": "\(m.writes.count + m.removals.count)"])
                 try install(m)
             } else {
@@ -104,16 +145,32 @@ struct JSONFileSet {
         }
     }
 
-    /// Writes `change` atomically (see the type's comment).
+    /// A save that failed: `committed` when it failed after its
+    /// `commit.json` was in place (then `prepare()` finishes it).
+    struct CommitFailure: Error {
+        var error: MessageStoreError
+        var committed: Bool
+    }
+
+    /// Writes `change` atomically (see the type's comment); throws
+    /// `CommitFailure`.
     func commit(_ change: Change) throws {
         guard !change.isEmpty else { return }
-        for (rel, content) in change.writes { try writeSynced(Self.envelope(content), to: full(rel) + ".new") }
         let manifest = Manifest(writes: change.writes.keys.sorted(), removals: change.removals.sorted())
-        let tmp = full("commit.json.tmp")
-        try writeSynced(Array(try JSONEncoder().encode(manifest)), to: tmp)
-        guard rename(tmp, full("commit.json")) == 0 else { throw ioError("cannot rename", tmp) }
-        try syncDirectory(directory)
-        try install(manifest)
+        do {
+            for (rel, content) in change.writes { try writeSynced(Self.envelope(content), to: full(rel) + ".new") }
+            let tmp = full("commit.json.tmp")
+            try writeSynced(Array(try JSONEncoder().encode(manifest)), to: tmp)
+            guard calls.rename(tmp, full("commit.json")) == 0 else { throw failed("cannot rename", tmp) }
+        } catch let e as MessageStoreError {
+            throw CommitFailure(error: e, committed: false)
+        }
+        do {
+            try syncDirectory(directory)
+            try install(manifest)
+        } catch let e as MessageStoreError {
+            throw CommitFailure(error: e, committed: true)
+        }
     }
 
     /// Rotates and renames each written file, removes the removed ones
@@ -125,10 +182,10 @@ struct JSONFileSet {
             guard access(path + ".new", F_OK) == 0 else { continue }  // installed before the crash
             if backupCount > 0, access(path, F_OK) == 0 {
                 unlink(path + ".\(backupCount)")
-                for k in stride(from: backupCount - 1, through: 1, by: -1) { rename(path + ".\(k)", path + ".\(k + 1)") }
-                guard link(path, path + ".1") == 0 else { throw ioError("cannot keep a copy of", path) }
+                for k in stride(from: backupCount - 1, through: 1, by: -1) { _ = calls.rename(path + ".\(k)", path + ".\(k + 1)") }
+                guard calls.link(path, path + ".1") == 0 else { throw failed("cannot keep a copy of", path) }
             }
-            guard rename(path + ".new", path) == 0 else { throw ioError("cannot install", path) }
+            guard calls.rename(path + ".new", path) == 0 else { throw failed("cannot install", path) }
         }
         for rel in m.removals {
             let path = full(rel)
@@ -147,9 +204,9 @@ struct JSONFileSet {
         var seen = false
         for k in 0...max(backupCount, 0) {
             let p = k == 0 ? path : path + ".\(k)"
-            guard let data = FileManager.default.contents(atPath: p) else { continue }
+            guard let data = try readFile(p) else { continue }
             seen = true
-            if let content = Self.content(of: Array(data)) {
+            if let content = Self.content(of: data) {
                 if k > 0 {
                     logger.warning("json store: \(rel) failed its checksum or was missing; recovered from rotation \(k)",
                                    metadata: ["file": "\(p)"])
@@ -163,8 +220,11 @@ struct JSONFileSet {
     }
 
     /// The relative paths of the message files present (main or rotations).
-    func messageFiles() -> [String] {
-        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory + "/messages")) ?? []
+    func messageFiles() throws -> [String] {
+        let names: [String]
+        do { names = try FileManager.default.contentsOfDirectory(atPath: directory + "/messages") } catch {
+            throw MessageStoreError(.ioError, "cannot list \(directory)/messages: \(error)", underlying: error)
+        }
         var bases = Set<String>()
         for n in names {
             if n.hasSuffix(".json") { bases.insert(n) } else if let r = n.range(of: ".json.", options: .backwards),

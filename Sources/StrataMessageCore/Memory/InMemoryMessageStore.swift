@@ -62,6 +62,7 @@ public final class InMemoryMessageStore: MessageStore {
         var seen = Set<String>()
         for m in messages {
             try validate(m)
+            try s.catalog.validateAddTarget(m.queue)
             if s.messages[m.id] != nil || !seen.insert(m.id).inserted || (s.recentlyRemoved[m.id].map { $0 > now } ?? false) {
                 throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored")
             }

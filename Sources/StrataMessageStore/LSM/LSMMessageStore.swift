@@ -236,7 +236,9 @@ public final class LSMMessageStore: MessageStore {
         let o = try opened()
         let now = clock.now()
         for m in messages { try InMemoryMessageStore.validate(m) }
-        for q in Set(messages.map(\.queue)) where catalog.withLock({ $0.needsImplicitRegistration(q) }) {
+        let targets = Set(messages.map(\.queue))
+        try catalog.withLock { c in for q in targets { try c.validateAddTarget(q) } }
+        for q in targets where catalog.withLock({ $0.needsImplicitRegistration(q) }) {
             try saveQueue(q, QueueSettings(), o, onlyIfAbsent: true)
         }
         let ids = messages.map(\.id)

@@ -18,6 +18,38 @@ import Testing
         for c in [lsm, sqlite, json, pg] { #expect(try MessageStoreConfiguration(url: c.url) == c) }
     }
 
+    /// `table_prefix` in a PostgreSQL URL picks the tables and is not sent
+    /// to the server; `url` gives it back.
+    @Test func aPostgresURLCarriesItsTablePrefix() throws {
+        let pg = try MessageStoreConfiguration(url: "postgresql://u@h:5432/db?sslmode=disable&table_prefix=broker2_")
+        #expect(pg.connectionString == "postgresql://u@h:5432/db?sslmode=disable")
+        #expect(pg.postgresTablePrefix == "broker2_")
+        #expect(pg.url == "postgresql://u@h:5432/db?sslmode=disable&table_prefix=broker2_")
+        #expect(try MessageStoreConfiguration(url: pg.url) == pg)
+        let only = try MessageStoreConfiguration(url: "postgres://u@h/db?table_prefix=x_")
+        #expect(only.connectionString == "postgres://u@h/db" && only.postgresTablePrefix == "x_")
+        #expect(try MessageStoreConfiguration(url: "postgres://u@h/db").url == "postgres://u@h/db")
+        #expect(throws: MessageStoreConfigurationError.self) {
+            _ = try MessageStoreConfiguration.load(url: "postgres://u@h/db?table_prefix=bad-prefix")
+        }
+    }
+
+    /// A command line's `--store` wins over STRATA_STORE and the file; the
+    /// other settings still come from them; a URL's table prefix wins over
+    /// STRATA_POSTGRES_TABLE_PREFIX.
+    @Test func anArgumentURLWinsOverEnvironmentAndFile() throws {
+        let env = ["STRATA_STORE": "sqlite:/env.db", "STRATA_COMMIT_MODE": "memory_only", "STRATA_POSTGRES_TABLE_PREFIX": "env_"]
+        let c = try MessageStoreConfiguration.load(environment: env, url: "lsm:/arg")
+        #expect(c.backend == .lsm && c.path == "/arg" && c.commitMode == .memoryOnly)
+        #expect(try MessageStoreConfiguration.load(environment: env).path == "/env.db")
+        let pg = try MessageStoreConfiguration.load(environment: env, url: "postgresql://u@h/db?table_prefix=arg_")
+        #expect(pg.postgresTablePrefix == "arg_")
+        #expect(try MessageStoreConfiguration.load(environment: env, url: "postgresql://u@h/db").postgresTablePrefix == "env_")
+        #expect {
+            _ = try MessageStoreConfiguration.load(environment: env, url: "ftp://x")
+        } throws: { e in (e as? MessageStoreConfigurationError)?.setting == "--store" }
+    }
+
     @Test(arguments: ["", "lsm", "lsm:", "redis://x", "memory:/x", "postgresql:db", "sqlite://"])
     func badURLsNameTheURL(url: String) throws {
         #expect {

@@ -1,4 +1,5 @@
 import Foundation
+import StrataMessageCore
 import StrataMessageStore
 import StrataTestSupport
 import Testing
@@ -20,14 +21,11 @@ final class Touched: Sendable {
 }
 
 /// A tiny lock for test bookkeeping.
-final class Locked2<T>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value: T
-    init(_ v: T) { value = v }
+final class Locked2<T>: @unchecked Sendable {  // the value is only touched under `lock`
+    private let lock: StoreLock<T>
+    init(_ v: T) { lock = StoreLock(v) }
     func with<R>(_ body: (inout T) throws -> R) rethrows -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(&value)
+        try lock.withLock { try body(&$0) }
     }
 }
 
