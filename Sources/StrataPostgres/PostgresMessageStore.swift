@@ -203,14 +203,15 @@ public final class PostgresMessageStore: MessageStore {
 
     public func add(contentsOf messages: [Message]) async throws {
         try checkOpen()
+        guard !messages.isEmpty else { return }
+        let cat = try await catalog()
         var seen = Set<String>()
         for m in messages {
             try InMemoryMessageStore.validate(m)
+            try cat.validateAddTarget(m.queue)
             if !seen.insert(m.id).inserted { throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored") }
         }
-        guard !messages.isEmpty else { return }
         let now = clock.now().millisecondsSince1970
-        let cat = try await catalog()
         if messages.contains(where: { cat.needsImplicitRegistration($0.queue) }) {
             // Rare: the queue's first message registers it, in the add's own transaction.
             try await changeCatalog("add") { [self] cat, c in
