@@ -5,7 +5,7 @@
 SWIFT ?= swift
 SUDO := $(shell [ "$$(id -u)" = "0" ] || echo sudo)
 DATA ?= ./data
-APT_PACKAGES := liblz4-dev libsqlite3-dev libpq-dev pkg-config
+APT_PACKAGES := liblz4-dev libsqlite3-dev pkg-config
 # What only the tests need: a PostgreSQL server for the PostgreSQL backend.
 TEST_APT_PACKAGES := postgresql
 

@@ -40,11 +40,6 @@ let package = Package(
             pkgConfig: "sqlite3",
             providers: [.apt(["libsqlite3-dev"])]
         ),
-        .systemLibrary(
-            name: "CLibPQ",
-            pkgConfig: "libpq",
-            providers: [.apt(["libpq-dev"])]
-        ),
         // Small C helpers the engine needs and Swift cannot express directly:
         // hardware CRC32C and acquire/release atomics on raw arena memory.
         .target(name: "CStrataSupport"),
@@ -94,8 +89,9 @@ let package = Package(
         .target(
             name: "StrataPostgres",
             dependencies: [
-                "StrataMessageCore", "CLibPQ",
+                "StrataMessageCore",
                 .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         .target(
@@ -140,6 +136,7 @@ let package = Package(
             name: "StrataMessageStoreTests",
             dependencies: [
                 "StrataMessageStore", "StrataMessageCore", "StrataSQLite", "StrataPostgres", "Strata", "StrataTestSupport",
+                .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),

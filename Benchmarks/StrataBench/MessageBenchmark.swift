@@ -32,7 +32,7 @@ public struct MessageBenchFlags: Sendable {
     public var batch = 1
     /// Scratch directory (emptied before each run).
     public var db = "/tmp/strata-msgbench"
-    /// libpq connection string of the PostgreSQL backend.
+    /// Connection URL of the PostgreSQL backend.
     public var pgURL = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "postgresql://strata@127.0.0.1:54329/postgres"
 
     public init() {}
@@ -82,7 +82,10 @@ public struct MessageBenchRunner: Sendable {
             // A fresh set of tables per run (keepData reopens the same ones).
             if !keepData { postgresRun.next() }
             let prefix = "bench\(ProcessInfo.processInfo.processIdentifier)_\(postgresRun.value)_"
-            return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: flags.pgURL, poolSize: 16, tablePrefix: prefix))
+            // As many connections as the most clients (pgbench gets as many), within the
+            // server's default max_connections of 100.
+            let pool = min(64, max(16, flags.clients.max() ?? 16))
+            return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: flags.pgURL, poolSize: pool, tablePrefix: prefix))
         default:
             return InMemoryMessageStore()
         }

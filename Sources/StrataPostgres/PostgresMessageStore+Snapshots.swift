@@ -1,4 +1,6 @@
 import Foundation
+import Logging
+import PostgresNIO
 import StrataMessageCore
 
 /// Named snapshots of the PostgreSQL store, kept in the same database:
@@ -22,15 +24,21 @@ extension PostgresMessageStore {
         set { snapshotSettings.hook = newValue }
     }
 
-    private func ensureSnapshotTable(_ c: PostgresConnection) throws {
-        try c.query("""
-            CREATE TABLE IF NOT EXISTS \(t)snapshots(
+    private static func ensureSnapshotTable(_ t: String, _ c: PostgresConnection, _ logger: Logger) async throws {
+        try await c.run("""
+            CREATE TABLE IF NOT EXISTS \(unescaped: t)snapshots(
                 name TEXT PRIMARY KEY, tag TEXT NOT NULL, created_ms BIGINT NOT NULL, bytes BIGINT NOT NULL, rows BIGINT NOT NULL)
-            """)
+            """, logger: logger)
     }
 
-    private func tables(_ tag: String) -> [(live: String, copy: String)] {
+    private static func tables(_ t: String, _ tag: String) -> [(live: String, copy: String)] {
         ["messages", "removed_ids", "catalog"].map { ("\(t)\($0)", "\(t)snap_\(tag)_\($0)") }
+    }
+
+    private static func int(_ q: PostgresQuery, _ c: PostgresConnection, _ logger: Logger) async throws -> Int {
+        var n = 0
+        for try await v in try await c.query(q, logger: logger).decode(Int.self) { n = v }
+        return n
     }
 
     @discardableResult
@@ -38,29 +46,38 @@ extension PostgresMessageStore {
         try SnapshotInfo.validate(name: name)
         let hook = snapshotHook
         let tag = String(UInt64.random(in: .min ... .max), radix: 16)
-        let now = Date()
-        let info: SnapshotInfo = try await offload { [self] in
-            try pool.with { c in
-                try c.query("SELECT pg_advisory_lock(hashtext($1))", [.text(t + "schema")])
-                defer { _ = try? c.query("SELECT pg_advisory_unlock(hashtext($1))", [.text(t + "schema")]) }
-                try ensureSnapshotTable(c)
-                return try c.transaction {
-                    try c.query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-                    if try c.query("SELECT 1 FROM \(t)snapshots WHERE name = $1", [.text(name)]).count > 0 {
+        let now = Date().millisecondsSince1970
+        let t = t, logger = logger
+        let lockKey = t + "schema"
+        let info: SnapshotInfo = try await run("createSnapshot") { c in
+            // Serialises snapshot creation with other openers and snapshotters.
+            try await c.run("SELECT pg_advisory_lock(hashtext(\(lockKey)))", logger: logger)
+            do {
+                try await Self.ensureSnapshotTable(t, c, logger)
+                let info = try await c.withTransaction(logger: logger) { c in
+                    try await c.run("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ", logger: logger)
+                    if try await Self.int("SELECT count(*)::bigint FROM \(unescaped: t)snapshots WHERE name = \(name)", c, logger) > 0 {
                         throw MessageStoreError(.alreadyExists, "snapshot \"\(name)\" already exists")
                     }
                     try hook?(.staged)
-                    var bytes: Int64 = 0
-                    for (live, copy) in tables(tag) {
-                        try c.query("CREATE TABLE \(copy) AS SELECT * FROM \(live)")
-                        bytes += try c.query("SELECT pg_total_relation_size('\(copy)')").int(0, 0)
+                    var bytes = 0
+                    for (live, copy) in Self.tables(t, tag) {
+                        try await c.run("CREATE TABLE \(unescaped: copy) AS SELECT * FROM \(unescaped: live)", logger: logger)
+                        bytes += try await Self.int("SELECT pg_total_relation_size(\(copy)::regclass)", c, logger)
                     }
-                    let rows = try c.query("SELECT count(*) FROM \(t)snap_\(tag)_messages").int(0, 0)
+                    let rows = try await Self.int("SELECT count(*)::bigint FROM \(unescaped: t)snap_\(unescaped: tag)_messages", c, logger)
                     try hook?(.copied)
-                    try c.query("INSERT INTO \(t)snapshots(name, tag, created_ms, bytes, rows) VALUES ($1, $2, $3, $4, $5)",
-                                [.text(name), .text(tag), .int(now.millisecondsSince1970), .int(bytes), .int(rows)])
-                    return SnapshotInfo(name: name, date: Date(timeIntervalSince1970: Double(now.millisecondsSince1970) / 1000), bytes: bytes)
+                    try await c.run("""
+                        INSERT INTO \(unescaped: t)snapshots(name, tag, created_ms, bytes, rows)
+                        VALUES (\(name), \(tag), \(Int(now)), \(bytes), \(rows))
+                        """, logger: logger)
+                    return SnapshotInfo(name: name, date: Self.date(now), bytes: Int64(bytes))
                 }
+                try await c.run("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: logger)
+                return info
+            } catch {
+                _ = try? await c.run("SELECT pg_advisory_unlock(hashtext(\(lockKey)))", logger: logger)
+                throw error
             }
         }
         try snapshotHook?(.published)
@@ -72,20 +89,25 @@ extension PostgresMessageStore {
     }
 
     public func snapshots() async throws -> [SnapshotInfo] {
-        try await offload { [self] in
-            try pool.with { c in
-                try ensureSnapshotTable(c)
-                let r = try c.query("SELECT name, created_ms, bytes FROM \(t)snapshots ORDER BY created_ms, name")
-                return (0..<r.count).map { SnapshotInfo(name: r.text($0, 0), date: Date(timeIntervalSince1970: Double(r.int($0, 1)) / 1000), bytes: r.int($0, 2)) }
+        let t = t, logger = logger
+        return try await transaction("snapshots") { c in
+            try await Self.ensureSnapshotTable(t, c, logger)
+            var out: [SnapshotInfo] = []
+            for try await (name, created, bytes) in try await c.query("SELECT name, created_ms, bytes FROM \(unescaped: t)snapshots ORDER BY created_ms, name",
+                                                                      logger: logger).decode((String, Int, Int).self) {
+                out.append(SnapshotInfo(name: name, date: Self.date(Int64(created)), bytes: Int64(bytes)))
             }
+            return out
         }
     }
 
-    private func tag(of name: String, _ c: PostgresConnection) throws -> (tag: String, rows: Int64) {
-        try ensureSnapshotTable(c)
-        let r = try c.query("SELECT tag, rows FROM \(t)snapshots WHERE name = $1", [.text(name)])
-        guard r.count == 1 else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\"") }
-        return (r.text(0, 0), r.int(0, 1))
+    private static func tag(of name: String, _ t: String, _ c: PostgresConnection, _ logger: Logger) async throws -> (tag: String, rows: Int) {
+        try await ensureSnapshotTable(t, c, logger)
+        var found: (String, Int)?
+        for try await r in try await c.query("SELECT tag, rows FROM \(unescaped: t)snapshots WHERE name = \(name)", logger: logger)
+            .decode((String, Int).self) { found = r }
+        guard let found else { throw MessageStoreError(.notFound, "no snapshot \"\(name)\"") }
+        return found
     }
 
     /// Replaces messages, removed ids and catalog with the snapshot's, in one
@@ -93,34 +115,30 @@ extension PostgresMessageStore {
     /// number of messages recorded when it was taken.
     public func restoreSnapshot(name: String) async throws {
         try SnapshotInfo.validate(name: name)
-        try await offload { [self] in
-            try pool.with { c in
-                try c.transaction {
-                    let (tag, rows) = try tag(of: name, c)
-                    for (live, copy) in tables(tag) {
-                        try c.query("LOCK TABLE \(live) IN ACCESS EXCLUSIVE MODE")
-                        try c.query("DELETE FROM \(live)")
-                        try c.query("INSERT INTO \(live) SELECT * FROM \(copy)")
-                    }
-                    let restored = try c.query("SELECT count(*) FROM \(t)messages").int(0, 0)
-                    guard restored == rows else {
-                        throw MessageStoreError(.corruption, "snapshot \"\(name)\" holds \(restored) messages, \(rows) were recorded; restore refused")
-                    }
-                }
+        let t = t, logger = logger
+        defer { catalogCache.invalidate() }
+        try await transaction("restoreSnapshot") { c in
+            let (tag, rows) = try await Self.tag(of: name, t, c, logger)
+            for (live, copy) in Self.tables(t, tag) {
+                try await c.run("LOCK TABLE \(unescaped: live) IN ACCESS EXCLUSIVE MODE", logger: logger)
+                try await c.run("DELETE FROM \(unescaped: live)", logger: logger)
+                try await c.run("INSERT INTO \(unescaped: live) SELECT * FROM \(unescaped: copy)", logger: logger)
             }
+            let restored = try await Self.int("SELECT count(*)::bigint FROM \(unescaped: t)messages", c, logger)
+            guard restored == rows else {
+                throw MessageStoreError(.corruption, "snapshot \"\(name)\" holds \(restored) messages, \(rows) were recorded; restore refused")
+            }
+            try await c.run("SELECT pg_notify(\(PostgresSchema.channel(t)), 'c')", logger: logger)
         }
     }
 
     public func deleteSnapshot(name: String) async throws {
         try SnapshotInfo.validate(name: name)
-        try await offload { [self] in
-            try pool.with { c in
-                try c.transaction {
-                    let (tag, _) = try tag(of: name, c)
-                    for (_, copy) in tables(tag) { try c.query("DROP TABLE IF EXISTS \(copy)") }
-                    try c.query("DELETE FROM \(t)snapshots WHERE name = $1", [.text(name)])
-                }
-            }
+        let t = t, logger = logger
+        try await transaction("deleteSnapshot") { c in
+            let (tag, _) = try await Self.tag(of: name, t, c, logger)
+            for (_, copy) in Self.tables(t, tag) { try await c.run("DROP TABLE IF EXISTS \(unescaped: copy)", logger: logger) }
+            try await c.run("DELETE FROM \(unescaped: t)snapshots WHERE name = \(name)", logger: logger)
         }
     }
 
@@ -128,29 +146,26 @@ extension PostgresMessageStore {
     /// (Free disk is the server's: not visible from here.)
     public func health(thresholds: HealthThresholds) async throws -> StoreHealth {
         do {
-            return try await offload { [self] in
-                try pool.with { c in
-                    let r = try c.query("SELECT pg_is_in_recovery()::text, current_setting('default_transaction_read_only')")
-                    var reasons: [HealthReason] = []
-                    if r.text(0, 0) == "true" { reasons.append(HealthReason(.readOnly, .critical, "the server is in recovery (a read-only standby)")) }
-                    if r.text(0, 1) == "on" { reasons.append(HealthReason(.readOnly, .critical, "default_transaction_read_only is on")) }
-                    if thresholds.verifyData { try c.query("SELECT json FROM \(t)catalog") }
-                    return StoreHealth(reasons: reasons)
-                }
+            try checkOpen()
+            var reasons: [HealthReason] = []
+            try await rows("health", "SELECT pg_is_in_recovery(), current_setting('default_transaction_read_only')") { row in
+                let (recovery, readOnly) = try row.decode((Bool, String).self)
+                if recovery { reasons.append(HealthReason(.readOnly, .critical, "the server is in recovery (a read-only standby)")) }
+                if readOnly == "on" { reasons.append(HealthReason(.readOnly, .critical, "default_transaction_read_only is on")) }
             }
+            if thresholds.verifyData { _ = try await catalog() }
+            return StoreHealth(reasons: reasons)
         } catch {
-            return StoreHealth(reasons: [HealthReason(.connectionLost, .critical, "\(error)")])
+            return StoreHealth(reasons: [HealthReason.from(error)])
         }
     }
 
     /// Total relation size (with indexes and TOAST) of the store's tables.
     public func storageBytes() async throws -> Int64 {
-        try await offload { [self] in
-            try pool.with { c in
-                try c.query("""
-                    SELECT pg_total_relation_size('\(t)messages') + pg_total_relation_size('\(t)removed_ids') + pg_total_relation_size('\(t)catalog')
-                    """).int(0, 0)
-            }
-        }
+        var n = 0
+        try await rows("storageBytes", """
+            SELECT pg_total_relation_size(\(t + "messages")::regclass) + pg_total_relation_size(\(t + "removed_ids")::regclass) + pg_total_relation_size(\(t + "catalog")::regclass)
+            """) { n = try $0.decode(Int.self) }
+        return Int64(n)
     }
 }

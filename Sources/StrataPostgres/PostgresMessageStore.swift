@@ -1,467 +1,683 @@
 import Foundation
+import Logging
+import PostgresNIO
 import StrataMessageCore
-
-/// Where and how `PostgresMessageStore` connects.
-public struct PostgresConfiguration: Sendable {
-    /// A libpq connection string: `postgresql://user@host:port/database` or
-    /// `host=… port=… user=… dbname=…`.
-    public var connectionString: String
-    /// Connections kept open; calls beyond this many wait for one.
-    public var poolSize: Int = 8
-    /// Prefix of the store's table names (letters, digits, `_`), so several
-    /// stores can share one database.
-    public var tablePrefix: String = "strata_"
-
-    /// A configuration for `connectionString`.
-    public init(connectionString: String, poolSize: Int = 8, tablePrefix: String = "strata_") {
-        self.connectionString = connectionString
-        self.poolSize = poolSize
-        self.tablePrefix = tablePrefix
-    }
-}
 
 /// The message store on PostgreSQL, for brokers that outgrow one machine:
 /// several broker processes can share one store. Same semantics as every
 /// backend (the contract tests run against it when `make test` starts a
-/// server). Competing consumers lock rows with `FOR UPDATE SKIP LOCKED`;
-/// every call is one transaction on a pooled connection (calls block their
-/// thread for the statement's duration). Schema: Docs/message-store.md.
-/// `backup(to:)` writes a `MessageExport` file (use `pg_dump` for the whole
-/// database); `restore(from:)` replaces the contents with one.
+/// server). Runs on postgres-nio's `PostgresClient` — the application's
+/// (`init(client:…)`, shared with the rest of a Vapor or Hummingbird app)
+/// or one it runs itself (`init(configuration:…)`) — so no call blocks a
+/// thread. Every hot operation is one statement, most of them calls of the
+/// server-side functions `PostgresSchema` installs: an add (or a batch) is
+/// one round trip, a receive one (`FOR UPDATE SKIP LOCKED` and the lock in
+/// one statement), a complete (or a batch) one. Competing consumers on
+/// several hosts never hold one message at once. Long polling waits for
+/// `LISTEN/NOTIFY` (an add, an abandon or a dead-letter in any process wakes
+/// the queue's waiters) and for the next scheduled message or lock expiry;
+/// the entity catalog is cached and invalidated by notification.
+/// Schema: Docs/message-store.md; `backup(to:)` writes a `MessageExport`
+/// file (use `pg_dump` for the whole database); `restore(from:)` replaces
+/// the contents with one.
 public final class PostgresMessageStore: MessageStore {
-    let pool: PostgresPool
-    private let clock: MessageClock
+    let link: PostgresLink
+    let clock: MessageClock
     let t: String  // table prefix
+    let logger: Logger
+    let catalogCache: CatalogCache
+    /// How long a call waits for a connection before it is `.unavailable`.
+    let connectionWait: Duration
+    let gate: ArrivalGate
+    let notifier: ArrivalNotifier
+    private let closed = StoreLock(false)
+    private let listener: Task<Void, Never>
     /// Boundaries of served pages (PostgresMessageStore+Paging.swift).
     let cursors = PageCursors<OrderPosition>()
     /// Named snapshots' retention and test hook (PostgresMessageStore+Snapshots.swift).
     let snapshotSettings = SnapshotSettings(defaultDirectory: "")
 
-    /// Connects, creating the tables if they do not exist.
-    public init(configuration: PostgresConfiguration, clock: MessageClock = .system) throws {
-        guard !configuration.tablePrefix.isEmpty,
-              configuration.tablePrefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
-            throw MessageStoreError(.invalidArgument, "tablePrefix must be letters, digits and _")
-        }
-        pool = try PostgresPool(conninfo: configuration.connectionString, size: configuration.poolSize)
-        self.clock = clock
-        t = configuration.tablePrefix.lowercased()
-        let empty = Array(try JSONEncoder().encode(EntityCatalog()))
-        try pool.with { c in
-            try c.transaction {
-                try c.query("SELECT pg_advisory_xact_lock(hashtext($1))", [.text(t + "schema")])
-                try c.query("""
-                    CREATE TABLE IF NOT EXISTS \(t)messages(
-                        seq BIGSERIAL PRIMARY KEY,
-                        id TEXT NOT NULL UNIQUE,
-                        queue TEXT NOT NULL,
-                        visible_at BIGINT NOT NULL,
-                        record BYTEA NOT NULL,
-                        size INTEGER NOT NULL,
-                        timestamp_ms BIGINT NOT NULL,
-                        expires_at BIGINT,
-                        delivery_count INTEGER NOT NULL,
-                        lock_token BYTEA,
-                        locked_until BIGINT NOT NULL DEFAULT 0)
-                    """)
-                try c.query("CREATE INDEX IF NOT EXISTS \(t)messages_by_queue ON \(t)messages(queue, visible_at, seq)")
-                try c.query("CREATE TABLE IF NOT EXISTS \(t)removed_ids(id TEXT PRIMARY KEY, window_end BIGINT NOT NULL)")
-                try c.query("CREATE TABLE IF NOT EXISTS \(t)catalog(k INTEGER PRIMARY KEY CHECK (k = 0), json BYTEA NOT NULL)")
-                try c.query("INSERT INTO \(t)catalog(k, json) VALUES (0, $1) ON CONFLICT DO NOTHING", [.bytes(empty)])
-            }
+    /// Uses `client`, which the application runs (`client.run()`) for at
+    /// least as long as the store is open; `close()` leaves it running.
+    /// Creates or migrates the tables.
+    /// A call that gets no connection within `connectionWait` (the server
+    /// is down or unreachable) is `.unavailable`.
+    public convenience init(client: PostgresClient, tablePrefix: String = "strata_", clock: MessageClock = .system,
+                            connectionWait: Duration = .seconds(30), logger: Logger = Logger(label: "strata.postgres")) async throws {
+        try Self.check(tablePrefix)
+        try await self.init(link: PostgresLink(client: client, logger: logger), tablePrefix: tablePrefix, clock: clock,
+                            connectionWait: connectionWait, logger: logger)
+    }
+
+    /// Connects to `configuration.connectionString` (the primary among its
+    /// hosts) with a client the store runs until `close()`. Creates or
+    /// migrates the tables.
+    public convenience init(configuration: PostgresConfiguration, clock: MessageClock = .system,
+                            logger: Logger = Logger(label: "strata.postgres")) async throws {
+        try Self.check(configuration.tablePrefix)
+        let endpoints = try PostgresEndpoints(configuration.connectionString)
+        let link = try await PostgresLink(endpoints: endpoints, poolSize: configuration.poolSize, logger: logger)
+        do {
+            try await self.init(link: link, tablePrefix: configuration.tablePrefix, clock: clock,
+                                connectionWait: configuration.connectionWait, logger: logger)
+        } catch {
+            link.close()
+            throw error
         }
     }
 
-    func catalog(_ c: PostgresConnection, forUpdate: Bool = false) throws -> EntityCatalog {
-        let rows = try c.query("SELECT json FROM \(t)catalog WHERE k = 0" + (forUpdate ? " FOR UPDATE" : ""))
-        guard rows.count == 1 else { throw MessageStoreError(.corruption, "\(t)catalog has no row") }
-        do { return try JSONDecoder().decode(EntityCatalog.self, from: Data(try rows.bytes(0, 0))) } catch {
+    /// Connects to `url` (see `PostgresConfiguration.connectionString`).
+    public convenience init(url: String, tablePrefix: String = "strata_", clock: MessageClock = .system) async throws {
+        try await self.init(configuration: PostgresConfiguration(connectionString: url, tablePrefix: tablePrefix), clock: clock)
+    }
+
+    private static func check(_ prefix: String) throws {
+        // 30: the longest table name (a snapshot's removed_ids copy) stays within PostgreSQL's 63.
+        guard !prefix.isEmpty, prefix.count <= 30,
+              prefix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            throw MessageStoreError(.invalidArgument, "tablePrefix must be 1 to 30 letters, digits and _")
+        }
+    }
+
+    private init(link: PostgresLink, tablePrefix: String, clock: MessageClock, connectionWait: Duration, logger: Logger) async throws {
+        self.link = link
+        self.connectionWait = connectionWait
+        self.clock = clock
+        self.logger = logger
+        let t = tablePrefix.lowercased()
+        self.t = t
+        let cache = CatalogCache(), gate = ArrivalGate()
+        let notifier = ArrivalNotifier(link: link, channel: PostgresSchema.channel(t), logger: logger)
+        catalogCache = cache
+        self.gate = gate
+        self.notifier = notifier
+        listener = NotificationListener.start(link: link, channel: PostgresSchema.channel(t), origin: notifier.origin, cache: cache,
+                                              gate: gate, logger: logger)
+        do {
+            try await transaction("open") { c in try await PostgresSchema.migrate(c, prefix: t, logger: logger) }
+        } catch {
+            listener.cancel()
+            throw error
+        }
+    }
+
+    deinit {
+        listener.cancel()
+        link.close()
+    }
+
+    // MARK: Running statements
+
+    func checkOpen() throws {
+        if closed.withLock({ $0 }) { throw MessageStoreError(.closed, "the PostgreSQL message store is closed") }
+    }
+
+    private func failed(_ error: any Error, _ what: String, generation: Int) -> any Error {
+        let e = PostgresErrorMapping.map(error, what, secret: link.secret)
+        if let m = e as? MessageStoreError, m.kind == .unavailable { link.connectionLost(generation) }
+        return e
+    }
+
+    /// Runs `body` on a connection of the client; errors mapped (`what`
+    /// names the operation). A call that gets no connection within
+    /// `connectionWait` (the server is down: the pool retries connecting
+    /// and would hold the call) is `.unavailable` without having run.
+    func run<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        try checkOpen()
+        let (client, generation) = link.client
+        do {
+            return try await ConnectionLease.with(client, waiting: connectionWait, body)
+        } catch {
+            throw failed(error, what, generation: generation)
+        }
+    }
+
+    /// Runs `body` in one transaction on one pooled connection.
+    func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await run(what) { c in try await c.withTransaction(logger: logger) { c in try await body(c) } }
+    }
+
+    /// The rows of `q`.
+    func fetch(_ what: String, _ q: PostgresQuery) async throws -> [PostgresRow] {
+        let logger = logger
+        return try await run(what) { c in
+            var out: [PostgresRow] = []
+            for try await r in try await c.query(q, logger: logger) { out.append(r) }
+            return out
+        }
+    }
+
+    /// Runs `q` and hands every row to `row`.
+    func rows(_ what: String, _ q: PostgresQuery, _ row: (PostgresRow) throws -> Void) async throws {
+        for r in try await fetch(what, q) { try row(r) }
+    }
+
+    /// Runs `q`, discarding its rows.
+    func execute(_ what: String, _ q: PostgresQuery) async throws {
+        try await rows(what, q) { _ in }
+    }
+
+    // MARK: Catalog
+
+    func loadCatalog(_ c: PostgresConnection, forUpdate: Bool) async throws -> EntityCatalog {
+        var json: ByteBuffer?
+        for try await b in try await c.query("SELECT json FROM \(unescaped: t)catalog WHERE k = 0\(unescaped: forUpdate ? " FOR UPDATE" : "")",
+                                             logger: logger).decode(ByteBuffer.self) { json = b }
+        guard let json else { throw MessageStoreError(.corruption, "\(t)catalog has no row") }
+        do { return try JSONDecoder().decode(EntityCatalog.self, from: Data(json.readableBytesView)) } catch {
             throw MessageStoreError(.corruption, "\(t)catalog row is undecodable: \(error)")
         }
     }
 
-    private func save(_ catalog: EntityCatalog, _ c: PostgresConnection) throws {
-        try c.query("UPDATE \(t)catalog SET json = $1 WHERE k = 0", [.bytes(Array(try JSONEncoder().encode(catalog)))])
+    /// The entity catalog: from the cache while the listener hears about
+    /// changes, else from the database.
+    func catalog() async throws -> EntityCatalog {
+        if let cached = catalogCache.cached { return cached }
+        let ticket = catalogCache.ticket
+        let cat = try await run("read the catalog") { [self] c in try await loadCatalog(c, forUpdate: false) }
+        catalogCache.store(cat, ticket)
+        return cat
     }
 
-    public func initialize() async throws { _ = try pool.with { try $0.query("SELECT 1") } }
+    /// Changes the catalog in one transaction (other stores hear of it by
+    /// notification); `body` may run statements in the same transaction.
+    func changeCatalog<T: Sendable>(_ what: String, _ body: @escaping @Sendable (inout EntityCatalog, PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger, t = t
+        defer { catalogCache.invalidate() }
+        return try await transaction(what) { [self] c in
+            var cat = try await loadCatalog(c, forUpdate: true)
+            let r = try await body(&cat, c)
+            let json = ByteBuffer(bytes: try JSONEncoder().encode(cat))
+            try await c.run("UPDATE \(unescaped: t)catalog SET json = \(json) WHERE k = 0", logger: logger)
+            try await c.run("SELECT pg_notify(\(PostgresSchema.channel(t)), 'c')", logger: logger)
+            return r
+        }
+    }
+
+    public func initialize() async throws { try await execute("initialize", "SELECT 1") }
 
     // MARK: Core
 
     public func add(_ message: Message) async throws { try await add(contentsOf: [message]) }
 
     public func add(contentsOf messages: [Message]) async throws {
-        let now = clock.now().millisecondsSince1970
-        try pool.with { c in try c.transaction { try insert(messages, now: now, c) } }
-    }
-
-    private func insert(_ messages: [Message], now: Int64, _ c: PostgresConnection) throws {
-        var cat = try catalog(c)
-        if messages.contains(where: { cat.needsImplicitRegistration($0.queue) }) {
-            cat = try catalog(c, forUpdate: true)
-            for m in messages where cat.needsImplicitRegistration(m.queue) { cat.queues[m.queue] = QueueSettings() }
-            try save(cat, c)
-        }
+        try checkOpen()
+        guard !messages.isEmpty else { return }
+        let cat = try await catalog()
         var seen = Set<String>()
         for m in messages {
             try InMemoryMessageStore.validate(m)
-            let stored = try c.query("SELECT 1 FROM \(t)messages WHERE id = $1", [.text(m.id)]).count > 0
-            let inWindow = try c.query("SELECT 1 FROM \(t)removed_ids WHERE id = $1 AND window_end > $2", [.text(m.id), .int(now)]).count > 0
-            if !seen.insert(m.id).inserted || stored || inWindow { throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored or inside its duplicate window") }
+            try cat.validateAddTarget(m.queue)
+            if !seen.insert(m.id).inserted { throw MessageStoreError(.duplicateId, "a message with id \(m.id) is already stored") }
         }
-        for var m in messages {
-            m = try BrokerPolicy.admit(m, cat.settings(of: m.queue))
-            try c.query("DELETE FROM \(t)removed_ids WHERE id = $1", [.text(m.id)])
-            try insertRow(m, visibleAt: (m.scheduledAt ?? m.timestamp).millisecondsSince1970, c)
+        let now = clock.now().millisecondsSince1970
+        if messages.contains(where: { cat.needsImplicitRegistration($0.queue) }) {
+            // Rare: the queue's first message registers it, in the add's own transaction.
+            try await changeCatalog("add") { [self] cat, c in
+                for m in messages where cat.needsImplicitRegistration(m.queue) { cat.queues[m.queue] = QueueSettings() }
+                try await insert(try admitted(messages, cat), now: now, on: c)
+            }
+        } else {
+            let rows = try admitted(messages, cat)
+            try await run("add") { [self] c in try await insert(rows, now: now, on: c) }
         }
+        arrived(messages.map(\.queue))
     }
 
-    private func insertRow(_ m: Message, visibleAt: Int64, _ c: PostgresConnection) throws {
-        try c.query("""
-            INSERT INTO \(t)messages(id, queue, visible_at, record, size, timestamp_ms, expires_at, delivery_count)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-            """, [.text(m.id), .text(m.queue), .int(visibleAt), .bytes(MessageCodec.encode(m)), .int(Int64(m.payload.count)),
-                  .int(m.timestamp.millisecondsSince1970), m.expiresAt.map { .int($0.millisecondsSince1970) } ?? .null,
-                  .int(Int64(m.deliveryCount))])
+    /// Wakes this store's waiters (one per message) and tells the others.
+    private func arrived(_ queues: [String]) {
+        var counts: [String: Int] = [:]
+        for q in queues { counts[q, default: 0] += 1 }
+        for (q, n) in counts { gate.open(q, limit: n) }
+        notifier.arrived(counts.keys)
     }
 
+    private func admitted(_ messages: [Message], _ cat: EntityCatalog) throws -> [Message] {
+        try messages.map { try BrokerPolicy.admit($0, cat.settings(of: $0.queue)) }
+    }
+
+    /// The one statement that stores `messages` (after the duplicate check
+    /// against ids and open duplicate windows).
+    private func addQuery(_ messages: [Message], now: Int64) -> PostgresQuery {
+        var ids: [String] = [], queues: [String] = [], visible: [Int] = [], records: [ByteBuffer] = []
+        var sizes: [Int] = [], stamps: [Int] = [], expires: [Int] = [], counts: [Int] = []
+        for m in messages {
+            ids.append(m.id)
+            queues.append(m.queue)
+            visible.append(Int(BrokerPolicy.visibleAt(m)))
+            records.append(ByteBuffer(bytes: MessageCodec.encode(m)))
+            sizes.append(m.payload.count)
+            stamps.append(Int(m.timestamp.millisecondsSince1970))
+            expires.append(m.expiresAt.map { Int($0.millisecondsSince1970) } ?? PostgresSchema.noExpiry)
+            counts.append(m.deliveryCount)
+        }
+        return "SELECT \(unescaped: t)add(\(ids), \(queues), \(visible), \(records), \(sizes), \(stamps), \(expires), \(counts), \(Int(now)))"
+    }
+
+    private func insert(_ messages: [Message], now: Int64, on c: PostgresConnection) async throws {
+        try await c.run(addQuery(messages, now: now), logger: logger)
+    }
+
+    /// A stored row.
     struct Stored {
         var seq: Int64
         var message: Message
         var visibleAt: Int64
-        var lock: [UInt8]?
-        var lockedUntil: Int64
     }
 
-    var columns: String { "seq, record, delivery_count, visible_at, lock_token, locked_until" }
+    var columns: String { "seq, record, delivery_count, visible_at" }
 
-    func stored(_ rows: PostgresConnection.Rows) throws -> [Stored] {
-        try (0..<rows.count).map { r in
-            var m = try MessageCodec.decode(try rows.bytes(r, 1))
-            m.deliveryCount = Int(rows.int(r, 2))
-            return Stored(seq: rows.int(r, 0), message: m, visibleAt: rows.int(r, 3),
-                          lock: rows.isNull(r, 4) ? nil : try rows.bytes(r, 4), lockedUntil: rows.int(r, 5))
-        }
-    }
-
-    private func row(id: String, forUpdate: Bool, _ c: PostgresConnection) throws -> Stored? {
-        try stored(try c.query("SELECT \(columns) FROM \(t)messages WHERE id = $1" + (forUpdate ? " FOR UPDATE" : ""), [.text(id)])).first
+    func stored(_ row: PostgresRow) throws -> Stored {
+        let (seq, record, count, visible) = try row.decode((Int, ByteBuffer, Int, Int).self)
+        var m = try MessageCodec.decode(Array(record.readableBytesView))
+        m.deliveryCount = count
+        return Stored(seq: Int64(seq), message: m, visibleAt: Int64(visible))
     }
 
     public func get(id: String) async throws -> Message? {
-        try pool.with { c in try row(id: id, forUpdate: false, c)?.message }
-    }
-
-    private func drop(_ s: Stored, now: Int64, _ cat: EntityCatalog, _ c: PostgresConnection) throws {
-        try c.query("DELETE FROM \(t)messages WHERE seq = $1", [.int(s.seq)])
-        if let end = BrokerPolicy.duplicateWindowEnd(s.message, cat.settings(of: s.message.queue), now: Date(timeIntervalSince1970: Double(now) / 1000)) {
-            try c.query("INSERT INTO \(t)removed_ids(id, window_end) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET window_end = $2",
-                        [.text(s.message.id), .int(end.millisecondsSince1970)])
-        }
+        var found: Message?
+        try await rows("get", "SELECT \(unescaped: columns) FROM \(unescaped: t)messages WHERE id = \(id)") { found = try stored($0).message }
+        return found
     }
 
     public func remove(id: String) async throws {
+        try checkOpen()
         let now = clock.now().millisecondsSince1970
-        try pool.with { c in
-            try c.transaction {
-                if let s = try row(id: id, forUpdate: true, c) { try drop(s, now: now, try catalog(c), c) }
+        let cat = try await catalog()
+        let logger = logger, t = t
+        try await transaction("remove") { c in
+            var removed: Message?
+            for try await (record, count) in try await c.query("DELETE FROM \(unescaped: t)messages WHERE id = \(id) RETURNING record, delivery_count",
+                                                               logger: logger).decode((ByteBuffer, Int).self) {
+                var m = try MessageCodec.decode(Array(record.readableBytesView))
+                m.deliveryCount = count
+                removed = m
+            }
+            if let m = removed, let end = BrokerPolicy.duplicateWindowEnd(m, cat.settings(of: m.queue), now: Self.date(now)) {
+                try await c.run("""
+                    INSERT INTO \(unescaped: t)removed_ids(id, window_end) VALUES (\(id), \(Int(end.millisecondsSince1970)))
+                    ON CONFLICT (id) DO UPDATE SET window_end = EXCLUDED.window_end
+                    """, logger: logger)
             }
         }
     }
 
-    public func pending(queue: String, limit: Int) async throws -> [Message] {
-        try pool.with { c in
-            try stored(try c.query("SELECT \(columns) FROM \(t)messages WHERE queue = $1 ORDER BY visible_at, seq LIMIT $2",
-                                   [.text(queue), .int(Int64(min(max(0, limit), Int(Int64.max))))])).map(\.message)
-        }
+    static func date(_ ms: Int64) -> Date { Date(timeIntervalSince1970: Double(ms) / 1000) }
+
+    private func list(_ queue: String, limit: Int, newestFirst: Bool) async throws -> [Message] {
+        let order = newestFirst ? "DESC" : ""
+        var out: [Message] = []
+        try await rows("list", """
+            SELECT \(unescaped: columns) FROM \(unescaped: t)messages WHERE queue = \(queue)
+            ORDER BY visible_at \(unescaped: order), seq \(unescaped: order) LIMIT \(min(max(0, limit), Int(Int64.max)))
+            """) { out.append(try stored($0).message) }
+        return out
     }
 
-    public func recent(queue: String, limit: Int) async throws -> [Message] {
-        try pool.with { c in
-            try stored(try c.query("SELECT \(columns) FROM \(t)messages WHERE queue = $1 ORDER BY visible_at DESC, seq DESC LIMIT $2",
-                                   [.text(queue), .int(Int64(min(max(0, limit), Int(Int64.max))))])).map(\.message)
-        }
-    }
+    public func pending(queue: String, limit: Int) async throws -> [Message] { try await list(queue, limit: limit, newestFirst: false) }
+
+    public func recent(queue: String, limit: Int) async throws -> [Message] { try await list(queue, limit: limit, newestFirst: true) }
 
     public func backup(to path: String) async throws {
+        try checkOpen()
         try await MessageExport.export(self, to: path)
     }
 
     public func restore(from path: String) async throws {
         guard FileManager.default.fileExists(atPath: path) else { throw MessageStoreError(.invalidArgument, "no backup at \(path)") }
-        try pool.with { c in
-            try c.transaction {
-                try c.query("DELETE FROM \(t)messages")
-                try c.query("DELETE FROM \(t)removed_ids")
-                try save(EntityCatalog(), c)
-            }
+        let t = t, logger = logger
+        try await changeCatalog("restore") { cat, c in
+            try await c.run("DELETE FROM \(unescaped: t)messages", logger: logger)
+            try await c.run("DELETE FROM \(unescaped: t)removed_ids", logger: logger)
+            cat = EntityCatalog()
         }
         _ = try await MessageExport.importFile(path, into: self, replace: false)
     }
 
     public func compact() async throws {
         let now = clock.now().millisecondsSince1970
-        try pool.with { c in
-            try c.query("DELETE FROM \(t)removed_ids WHERE window_end <= $1", [.int(now)])
-            try c.query("VACUUM \(t)messages")
-        }
+        try await execute("compact", "DELETE FROM \(unescaped: t)removed_ids WHERE window_end <= \(Int(now))")
+        try await execute("compact", "VACUUM \(unescaped: t)messages")
     }
 
-    public func close() async throws { pool.close() }
+    /// Refuses later calls with `.closed`, wakes waiting receivers, stops
+    /// listening, and stops the client if the store runs it.
+    public func close() async throws {
+        closed.withLock { $0 = true }
+        listener.cancel()
+        gate.openAll()
+        link.close()
+    }
 
     // MARK: Entities
 
-    private func changeCatalog<T>(_ body: (inout EntityCatalog, PostgresConnection) throws -> T) throws -> T {
-        try pool.with { c in
-            try c.transaction {
-                var cat = try catalog(c, forUpdate: true)
-                let r = try body(&cat, c)
-                try save(cat, c)
-                return r
-            }
-        }
-    }
-
-    private func deleteMessages(of queues: [String], _ c: PostgresConnection) throws -> Int {
+    private static func deleteMessages(of queues: [String], _ t: String, _ c: PostgresConnection, _ logger: Logger) async throws -> Int {
         var n = 0
-        for q in queues { n += try c.query("DELETE FROM \(t)messages WHERE queue = $1 RETURNING 1", [.text(q)]).count }
+        for try await count in try await c.query("""
+            WITH d AS (DELETE FROM \(unescaped: t)messages WHERE queue = ANY(\(queues)) RETURNING 1) SELECT count(*)::bigint FROM d
+            """, logger: logger).decode(Int.self) { n = count }
         return n
     }
 
     public func createQueue(_ name: String, settings: QueueSettings) async throws {
         try EntityCatalog.validateName(name, "queue")
         try settings.validate()
-        try changeCatalog { cat, _ in cat.queues[name] = settings }
+        try await changeCatalog("createQueue") { cat, _ in cat.queues[name] = settings }
     }
 
     public func deleteQueue(_ name: String) async throws {
-        try changeCatalog { cat, c in
+        let t = t, logger = logger
+        try await changeCatalog("deleteQueue") { cat, c in
             let known = cat.queues.removeValue(forKey: name) != nil
-            let n = try deleteMessages(of: [name, EntityPath.deadLetterQueue(of: name)], c)
+            let n = try await Self.deleteMessages(of: [name, EntityPath.deadLetterQueue(of: name)], t, c, logger)
             if !known && n == 0 { throw MessageStoreError(.notFound, "no queue \(name)") }
         }
     }
 
     public func queues() async throws -> [QueueDescription] {
-        try pool.with { c in try catalog(c).queues.sorted { $0.key < $1.key }.map { QueueDescription(name: $0.key, settings: $0.value) } }
+        try checkOpen()
+        return try await catalog().queues.sorted { $0.key < $1.key }.map { QueueDescription(name: $0.key, settings: $0.value) }
     }
 
     public func createTopic(_ name: String) async throws {
         try EntityCatalog.validateName(name, "topic")
-        try changeCatalog { cat, _ in if cat.topics[name] == nil { cat.topics[name] = [:] } }
+        try await changeCatalog("createTopic") { cat, _ in if cat.topics[name] == nil { cat.topics[name] = [:] } }
     }
 
     public func deleteTopic(_ name: String) async throws {
-        try changeCatalog { cat, c in
+        let t = t, logger = logger
+        try await changeCatalog("deleteTopic") { cat, c in
             guard let subs = cat.topics.removeValue(forKey: name) else { throw MessageStoreError(.notFound, "no topic \(name)") }
             let qs = subs.keys.map { EntityPath.subscriptionQueue(topic: name, subscription: $0) }
-            _ = try deleteMessages(of: qs + qs.map(EntityPath.deadLetterQueue(of:)), c)
+            _ = try await Self.deleteMessages(of: qs + qs.map(EntityPath.deadLetterQueue(of:)), t, c, logger)
         }
     }
 
     public func topics() async throws -> [String] {
-        try pool.with { c in try catalog(c).topics.keys.sorted() }
+        try checkOpen()
+        return try await catalog().topics.keys.sorted()
     }
 
     public func createSubscription(_ name: String, topic: String, settings: QueueSettings, filter: SubscriptionFilter) async throws {
         try EntityCatalog.validateName(name, "subscription")
         try settings.validate()
-        try changeCatalog { cat, _ in
+        try await changeCatalog("createSubscription") { cat, _ in
             guard cat.topics[topic] != nil else { throw MessageStoreError(.notFound, "no topic \(topic)") }
             cat.topics[topic]![name] = EntityCatalog.Subscription(settings: settings, filter: filter)
         }
     }
 
     public func deleteSubscription(_ name: String, topic: String) async throws {
-        try changeCatalog { cat, c in
+        let t = t, logger = logger
+        try await changeCatalog("deleteSubscription") { cat, c in
             guard cat.topics[topic]?.removeValue(forKey: name) != nil else {
                 throw MessageStoreError(.notFound, "no subscription \(name) of topic \(topic)")
             }
             let q = EntityPath.subscriptionQueue(topic: topic, subscription: name)
-            _ = try deleteMessages(of: [q, EntityPath.deadLetterQueue(of: q)], c)
+            _ = try await Self.deleteMessages(of: [q, EntityPath.deadLetterQueue(of: q)], t, c, logger)
         }
     }
 
     public func subscriptions(topic: String) async throws -> [SubscriptionDescription] {
-        try pool.with { c in
-            guard let subs = try catalog(c).topics[topic] else { throw MessageStoreError(.notFound, "no topic \(topic)") }
-            return subs.sorted { $0.key < $1.key }.map {
-                SubscriptionDescription(name: $0.key, topic: topic, settings: $0.value.settings, filter: $0.value.filter)
-            }
+        try checkOpen()
+        guard let subs = try await catalog().topics[topic] else { throw MessageStoreError(.notFound, "no topic \(topic)") }
+        return subs.sorted { $0.key < $1.key }.map {
+            SubscriptionDescription(name: $0.key, topic: topic, settings: $0.value.settings, filter: $0.value.filter)
         }
     }
 
     // MARK: Broker semantics
 
     public func publish(_ messages: [Message], topic: String) async throws -> Int {
-        let now = clock.now().millisecondsSince1970
-        return try pool.with { c in
-            try c.transaction {
-                let copies = try catalog(c).fanOut(messages, topic: topic)
-                try insert(copies, now: now, c)
-                return copies.count
-            }
-        }
+        try checkOpen()
+        let copies = try await catalog().fanOut(messages, topic: topic)
+        try await add(contentsOf: copies)
+        return copies.count
     }
 
-    private func moveToDeadLetter(_ s: Stored, reason: String, now: Int64, _ c: PostgresConnection) throws {
-        let m = BrokerPolicy.deadLettered(s.message, reason: reason)
-        try c.query("DELETE FROM \(t)messages WHERE seq = $1", [.int(s.seq)])
-        try insertRow(m, visibleAt: now, c)
+    static func uuid(_ b: ByteBuffer) throws -> UUID {
+        guard b.readableBytes == 16 else { throw MessageStoreError(.corruption, "a lock token is \(b.readableBytes) bytes, not 16") }
+        let v = Array(b.readableBytesView)
+        return UUID(uuid: (v[0], v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13], v[14], v[15]))
+    }
+
+    static func buffer(_ u: UUID) -> ByteBuffer { withUnsafeBytes(of: u.uuid) { ByteBuffer(bytes: $0) } }
+
+    /// The `maxDeliveryCount` the receive and abandon functions compare
+    /// with: none for a dead-letter queue (`BrokerPolicy` delivers from it
+    /// whatever the count).
+    private static func deliveryLimit(_ queue: String, _ settings: QueueSettings) -> Int {
+        EntityPath.isDeadLetterQueue(queue) ? Int(Int32.max) : settings.maxDeliveryCount
     }
 
     public func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
+        try checkOpen()
         let nowDate = clock.now()
         let now = nowDate.millisecondsSince1970
-        return try pool.with { c in
-            try c.transaction {
-                let cat = try catalog(c)
-                let settings = cat.settings(of: queue)
-                let until = now + (try BrokerPolicy.lockDuration(lockDuration, settings)).milliseconds
-                var out: [ReceivedMessage] = []
-                var after: (Int64, Int64) = (.min, .min)
-                while out.count < limit {
-                    let rows = try stored(try c.query("""
-                        SELECT \(columns) FROM \(t)messages
-                        WHERE queue = $1 AND visible_at <= $2 AND (lock_token IS NULL OR locked_until <= $2)
-                          AND (visible_at, seq) > ($3, $4)
-                        ORDER BY visible_at, seq LIMIT $5 FOR UPDATE SKIP LOCKED
-                        """, [.text(queue), .int(now), .int(after.0), .int(after.1), .int(Int64(min(limit - out.count, 1 << 20) + 8))]))
-                    if rows.isEmpty { break }
-                    for s in rows where out.count < limit {
-                        after = (s.visibleAt, s.seq)
-                        switch BrokerPolicy.onReceive(s.message, queue: queue, settings, now: nowDate) {
-                        case .drop:
-                            try drop(s, now: now, cat, c)
-                            continue
-                        case .deadLetter(let reason):
-                            try moveToDeadLetter(s, reason: reason, now: now, c)
-                            continue
-                        case .deliver: break
-                        }
-                        let token = UUID()
-                        var m = s.message
-                        m.deliveryCount += 1
-                        try c.query("UPDATE \(t)messages SET delivery_count = $1, lock_token = $2, locked_until = $3 WHERE seq = $4",
-                                    [.int(Int64(m.deliveryCount)), .bytes(Self.bytes(token)), .int(until), .int(s.seq)])
-                        out.append(ReceivedMessage(message: m, lockToken: LockToken(id: token, messageID: m.id, queue: queue),
-                                                   lockedUntil: Date(timeIntervalSince1970: Double(until) / 1000)))
-                    }
+        let settings = try await catalog().settings(of: queue)
+        let until = now + (try BrokerPolicy.lockDuration(lockDuration, settings)).milliseconds
+        let maxCount = Self.deliveryLimit(queue, settings)
+        let expiry = !EntityPath.isDeadLetterQueue(queue)
+        var out: [ReceivedMessage] = []
+        while out.count < limit {
+            let want = min(limit - out.count, 1 << 20)
+            var flagged: [Stored] = []
+            var got = 0
+            try await rows("receive", """
+                SELECT * FROM \(unescaped: t)receive(\(queue), \(Int(now)), \(want), \(Int(until)), \(maxCount), \(expiry))
+                """) { row in
+                let (seq, visible, record, count, token, isFlagged) = try row.decode((Int, Int, ByteBuffer, Int, ByteBuffer?, Bool).self)
+                var m = try MessageCodec.decode(Array(record.readableBytesView))
+                m.deliveryCount = count
+                got += 1
+                if isFlagged || token == nil {
+                    flagged.append(Stored(seq: Int64(seq), message: m, visibleAt: Int64(visible)))
+                } else {
+                    out.append(ReceivedMessage(message: m, lockToken: LockToken(id: try Self.uuid(token!), messageID: m.id, queue: queue),
+                                               lockedUntil: Self.date(until)))
                 }
-                return out
             }
+            var settled = 0
+            for s in flagged {
+                switch BrokerPolicy.onReceive(s.message, queue: queue, settings, now: nowDate) {
+                case .drop:
+                    let window = BrokerPolicy.duplicateWindowEnd(s.message, settings, now: nowDate).map { _ in
+                        Int(settings.duplicateDetectionWindow?.milliseconds ?? 0)
+                    } ?? -1
+                    try await execute("receive (drop expired)", "SELECT \(unescaped: t)drop(\(Int(s.seq)), \(Int(now)), \(window))")
+                    settled += 1
+                case .deadLetter(let reason):
+                    _ = try await move(s, token: nil, reason: reason, now: now)
+                    settled += 1
+                case .deliver:
+                    break  // the statement's predicates and the policy disagree: leave it (never loop on it)
+                }
+            }
+            if got < want || settled == 0 { break }
         }
+        return out
     }
 
-    private static func bytes(_ u: UUID) -> [UInt8] { withUnsafeBytes(of: u.uuid) { Array($0) } }
+    /// Moves `s` to its dead-letter queue (held by `token`, or unlocked when
+    /// nil); false when it is no longer in that state.
+    private func move(_ s: Stored, token: ByteBuffer?, reason: String, now: Int64) async throws -> Bool {
+        let m = BrokerPolicy.deadLettered(s.message, reason: reason)
+        let record = ByteBuffer(bytes: MessageCodec.encode(m))
+        let expires = m.expiresAt.map { Int($0.millisecondsSince1970) }
+        var moved = false
+        try await rows("dead-letter", """
+            SELECT \(unescaped: t)move(\(Int(s.seq)), \(token), \(Int(now)), \(m.id), \(m.queue), \(record), \(m.payload.count),
+                \(Int(m.timestamp.millisecondsSince1970)), \(expires), \(m.deliveryCount))
+            """) { moved = try $0.decode(Bool.self) }
+        if moved { arrived([m.queue]) }
+        return moved
+    }
 
-    private func held(_ token: LockToken, now: Int64, _ c: PostgresConnection) throws -> Stored {
-        guard let s = try row(id: token.messageID, forUpdate: true, c), s.message.queue == token.queue,
-              s.lock == Self.bytes(token.id), s.lockedUntil > now else {
-            throw MessageStoreError(.lockLost, "\(token) is not held (expired, released, settled or never issued)")
-        }
-        return s
+    /// The row `token` holds now, or `.lockLost`.
+    private func held(_ token: LockToken, now: Int64) async throws -> Stored {
+        var found: Stored?
+        try await rows("lock check", """
+            SELECT \(unescaped: columns) FROM \(unescaped: t)messages WHERE id = \(token.messageID) AND queue = \(token.queue)
+              AND lock_token = \(Self.buffer(token.id)) AND locked_until > \(Int(now))
+            """) { found = try stored($0) }
+        guard let found else { throw Self.lockLost(token) }
+        return found
+    }
+
+    private static func lockLost(_ token: LockToken) -> MessageStoreError {
+        MessageStoreError(.lockLost, "\(token) is not held (expired, released, settled or never issued)")
     }
 
     public func complete(_ tokens: [LockToken]) async throws {
-        let now = clock.now().millisecondsSince1970
-        try pool.with { c in
-            try c.transaction {
-                let cat = try catalog(c)
-                let rows = try tokens.map { try held($0, now: now, c) }
-                for s in rows { try drop(s, now: now, cat, c) }
-            }
-        }
+        try checkOpen()
+        guard !tokens.isEmpty else { return }
+        let nowDate = clock.now()
+        let now = nowDate.millisecondsSince1970
+        let cat = try await catalog()
+        let windows = tokens.map { Int(cat.settings(of: $0.queue).duplicateDetectionWindow?.milliseconds ?? -1) }
+        let ids = tokens.map(\.messageID), queues = tokens.map(\.queue), locks = tokens.map { Self.buffer($0.id) }
+        try await execute("complete", "SELECT \(unescaped: t)complete(\(ids), \(queues), \(locks), \(windows), \(Int(now)))")
     }
 
     public func abandon(_ token: LockToken) async throws {
+        try checkOpen()
         let now = clock.now().millisecondsSince1970
-        try pool.with { c in
-            try c.transaction {
-                let s = try held(token, now: now, c)
-                let settings = try catalog(c).settings(of: token.queue)
-                if let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) {
-                    try moveToDeadLetter(s, reason: reason, now: now, c)
-                } else {
-                    try c.query("UPDATE \(t)messages SET lock_token = NULL, locked_until = 0 WHERE seq = $1", [.int(s.seq)])
-                }
+        let settings = try await catalog().settings(of: token.queue)
+        var outcome = 0
+        try await rows("abandon", """
+            SELECT \(unescaped: t)abandon(\(token.messageID), \(token.queue), \(Self.buffer(token.id)), \(Int(now)), \(Self.deliveryLimit(token.queue, settings)))
+            """) { outcome = try $0.decode(Int.self) }
+        switch outcome {
+        case 1: arrived([token.queue])
+        case 2:
+            let s = try await held(token, now: now)
+            guard let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) else {
+                // Counted out by the statement but not by the policy: release it.
+                try await execute("abandon", "UPDATE \(unescaped: t)messages SET lock_token = NULL, locked_until = 0 WHERE seq = \(Int(s.seq))")
+                arrived([token.queue])
+                return
             }
+            guard try await move(s, token: Self.buffer(token.id), reason: reason, now: now) else { throw Self.lockLost(token) }
+        default: throw Self.lockLost(token)
         }
     }
 
     public func deadLetter(_ token: LockToken, reason: String) async throws {
+        try checkOpen()
         let now = clock.now().millisecondsSince1970
-        try pool.with { c in
-            try c.transaction { try moveToDeadLetter(try held(token, now: now, c), reason: reason, now: now, c) }
-        }
+        let s = try await held(token, now: now)
+        guard try await move(s, token: Self.buffer(token.id), reason: reason, now: now) else { throw Self.lockLost(token) }
     }
 
     public func renewLock(_ token: LockToken) async throws -> Date {
+        try checkOpen()
         let now = clock.now().millisecondsSince1970
-        return try pool.with { c in
-            try c.transaction {
-                let s = try held(token, now: now, c)
-                let until = now + (try catalog(c).settings(of: token.queue).lockDuration.milliseconds)
-                try c.query("UPDATE \(t)messages SET locked_until = $1 WHERE seq = $2", [.int(until), .int(s.seq)])
-                return Date(timeIntervalSince1970: Double(until) / 1000)
-            }
-        }
+        let until = now + (try await catalog().settings(of: token.queue).lockDuration.milliseconds)
+        var renewed = false
+        try await rows("renewLock", """
+            UPDATE \(unescaped: t)messages SET locked_until = \(Int(until))
+            WHERE id = \(token.messageID) AND queue = \(token.queue) AND lock_token = \(Self.buffer(token.id)) AND locked_until > \(Int(now))
+            RETURNING 1
+            """) { _ in renewed = true }
+        guard renewed else { throw Self.lockLost(token) }
+        return Self.date(until)
     }
 
     public func purge(queue: String) async throws -> Int {
-        try pool.with { c in try deleteMessages(of: [queue], c) }
+        var n = 0
+        try await rows("purge", """
+            WITH d AS (DELETE FROM \(unescaped: t)messages WHERE queue = \(queue) RETURNING 1) SELECT count(*)::bigint FROM d
+            """) { n = try $0.decode(Int.self) }
+        return n
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {
-        let now = clock.now().millisecondsSince1970
-        return try pool.with { c in
-            let r = try c.query("""
-                SELECT count(*) FILTER (WHERE visible_at > $2),
-                       count(*) FILTER (WHERE visible_at <= $2 AND lock_token IS NOT NULL AND locked_until > $2),
-                       count(*) FILTER (WHERE visible_at <= $2 AND NOT (lock_token IS NOT NULL AND locked_until > $2)),
-                       coalesce(sum(size), 0), min(timestamp_ms),
-                       (SELECT count(*) FROM \(t)messages WHERE queue = $3)
-                FROM \(t)messages WHERE queue = $1
-                """, [.text(queue), .int(now), .text(EntityPath.deadLetterQueue(of: queue))])
-            var st = QueueStatistics()
-            st.scheduled = Int(r.int(0, 0))
-            st.locked = Int(r.int(0, 1))
-            st.active = Int(r.int(0, 2))
-            st.bytes = Int(r.int(0, 3))
-            st.deadLettered = Int(r.int(0, 5))
-            st.oldestAge = r.isNull(0, 4) ? nil : .milliseconds(max(0, now - r.int(0, 4)))
-            return st
+        let now = Int(clock.now().millisecondsSince1970)
+        var st = QueueStatistics()
+        try await rows("statistics", """
+            SELECT count(*) FILTER (WHERE visible_at > \(now)),
+                   count(*) FILTER (WHERE visible_at <= \(now) AND lock_token IS NOT NULL AND locked_until > \(now)),
+                   count(*) FILTER (WHERE visible_at <= \(now) AND NOT (lock_token IS NOT NULL AND locked_until > \(now))),
+                   coalesce(sum(size), 0)::bigint, min(timestamp_ms),
+                   (SELECT count(*) FROM \(unescaped: t)messages WHERE queue = \(EntityPath.deadLetterQueue(of: queue)))
+            FROM \(unescaped: t)messages WHERE queue = \(queue)
+            """) { row in
+            let (scheduled, locked, active, bytes, oldest, dead) = try row.decode((Int, Int, Int, Int, Int?, Int).self)
+            st.scheduled = scheduled
+            st.locked = locked
+            st.active = active
+            st.bytes = bytes
+            st.deadLettered = dead
+            st.oldestAge = oldest.map { .milliseconds(max(0, now - $0)) }
         }
+        return st
+    }
+
+    // MARK: Long polling
+
+    /// Waits on notifications of `queue` (from this and every other
+    /// process), and on the next moment a message becomes visible or a lock
+    /// expires there; without a live listener it looks every 100 ms.
+    public func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
+        let deadline = ContinuousClock.now + maxWait
+        while true {
+            try Task.checkCancellation()
+            let ticket = gate.ticket(queue)
+            let got = try await receive(queue: queue, limit: limit, lockDuration: lockDuration)
+            let left = deadline - ContinuousClock.now
+            if !got.isEmpty || left <= .zero { return got }
+            var wait = left
+            if let due = try await nextDue(queue) {
+                wait = min(wait, .milliseconds(max(5, due - clock.now().millisecondsSince1970)))
+            }
+            if !catalogCache.isListening { wait = min(wait, .milliseconds(100)) }
+            try await gate.wait(ticket, timeout: wait)
+        }
+    }
+
+    /// The millisecond the next message of `queue` becomes visible or
+    /// unlocked, nil when the queue is empty.
+    private func nextDue(_ queue: String) async throws -> Int64? {
+        let now = Int(clock.now().millisecondsSince1970)
+        var due: Int?
+        try await rows("receive (wait)", """
+            SELECT min(CASE WHEN lock_token IS NOT NULL AND locked_until > \(now) THEN locked_until ELSE visible_at END)
+            FROM \(unescaped: t)messages WHERE queue = \(queue)
+            """) { due = try $0.decode(Int?.self) }
+        return due.map(Int64.init)
     }
 }
 
 extension PostgresMessageStore: DuplicateWindowExport {
     /// Every id still inside its duplicate window (`removed_ids`), ordered by id.
     public func duplicateWindowMarkers() async throws -> [DuplicateWindowMarker] {
-        let now = clock.now().millisecondsSince1970
-        return try pool.with { c in
-            let rows = try c.query("SELECT id, window_end FROM \(t)removed_ids WHERE window_end > $1 ORDER BY id COLLATE \"C\"", [.int(now)])
-            return (0..<rows.count).map { DuplicateWindowMarker(id: rows.text($0, 0), until: Date(timeIntervalSince1970: Double(rows.int($0, 1)) / 1000)) }
+        let now = Int(clock.now().millisecondsSince1970)
+        var out: [DuplicateWindowMarker] = []
+        try await rows("duplicate windows", """
+            SELECT id, window_end FROM \(unescaped: t)removed_ids WHERE window_end > \(now) ORDER BY id COLLATE "C"
+            """) { row in
+            let (id, end) = try row.decode((String, Int).self)
+            out.append(DuplicateWindowMarker(id: id, until: Self.date(Int64(end))))
         }
+        return out
     }
 
-    /// Records `markers` in one transaction; an id stored as a message keeps its message.
+    /// Records `markers` in one statement; an id stored as a message keeps its message.
     public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
-        try pool.with { c in
-            try c.transaction {
-                for m in markers {
-                    try c.query("""
-                        INSERT INTO \(t)removed_ids(id, window_end) SELECT $1, $2
-                        WHERE NOT EXISTS (SELECT 1 FROM \(t)messages WHERE id = $1)
-                        ON CONFLICT (id) DO UPDATE SET window_end = $2
-                        """, [.text(m.id), .int(Int64((m.until.timeIntervalSince1970 * 1000).rounded()))])
-                }
-            }
-        }
+        guard !markers.isEmpty else { return }
+        let ids = markers.map(\.id), ends = markers.map { Int(($0.until.timeIntervalSince1970 * 1000).rounded()) }
+        try await execute("record duplicate windows", """
+            INSERT INTO \(unescaped: t)removed_ids(id, window_end)
+            SELECT DISTINCT ON (k.id) k.id, k.e FROM unnest(\(ids)::text[], \(ends)::bigint[]) WITH ORDINALITY AS k(id, e, n)
+            WHERE NOT EXISTS (SELECT 1 FROM \(unescaped: t)messages m WHERE m.id = k.id)
+            ORDER BY k.id, k.n DESC
+            ON CONFLICT (id) DO UPDATE SET window_end = EXCLUDED.window_end
+            """)
     }
 
     /// Forgets every marker.
     public func clearDuplicateWindowMarkers() async throws {
-        _ = try pool.with { c in try c.query("DELETE FROM \(t)removed_ids") }
+        try await execute("clear duplicate windows", "DELETE FROM \(unescaped: t)removed_ids")
     }
 }

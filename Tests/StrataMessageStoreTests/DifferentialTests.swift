@@ -65,7 +65,7 @@ import Testing
         let url = try #require(ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"])
         let prefix = "diff\(seed)_\(UInt32.random(in: 0 ... .max))_"
         try await run(seed: seed) { clock in
-            try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: prefix), clock: clock)
+            try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: prefix), clock: clock)
         }
     }
 

@@ -35,7 +35,7 @@ enum Backend: String, CaseIterable, Sendable {
             return try SQLiteMessageStore(path: dir + "/store.sqlite", clock: clock)
         case .postgres:
             let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? ""
-            return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir)),
+            return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir)),
                                             clock: clock)
         case .json:
             var options = JSONFileMessageStore.Options()

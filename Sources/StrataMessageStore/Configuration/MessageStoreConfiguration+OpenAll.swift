@@ -62,7 +62,7 @@ extension MessageStoreConfiguration {
             #endif
         case .postgres:
             #if PostgreSQL
-            return try PostgresMessageStore(configuration: PostgresConfiguration(connectionString: connectionString, poolSize: postgresPoolSize,
+            return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: connectionString, poolSize: postgresPoolSize,
                                                                                  tablePrefix: postgresTablePrefix), clock: clock)
             #else
             throw missing("PostgreSQL")

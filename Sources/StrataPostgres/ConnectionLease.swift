@@ -1,0 +1,66 @@
+import Logging
+import PostgresNIO
+import StrataMessageCore
+
+/// A pooled connection for one call, or `.unavailable` after a bounded
+/// wait. postgres-nio's pool keeps a lease request waiting while it retries
+/// connecting to a server that is down (its circuit breaker opens after a
+/// minute), so the call races a timer — but only until it holds a
+/// connection: a statement that runs long is never abandoned half-way (its
+/// outcome would be unknown to the caller).
+enum ConnectionLease {
+    private enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        case timer
+    }
+
+    /// 0: waiting for a connection, 1: holds one, 2: gave up waiting.
+    private final class Phase: Sendable {
+        private let state = StoreLock(0)
+        /// Holds the connection unless the wait was given up.
+        func lease() -> Bool { state.withLock { s in s == 0 ? { s = 1; return true }() : s == 1 } }
+        /// Gives up waiting unless a connection is held.
+        func giveUp() -> Bool { state.withLock { s in s == 0 ? { s = 2; return true }() : false } }
+    }
+
+    static func with<T: Sendable>(_ client: PostgresClient, waiting limit: Duration,
+                                  _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let phase = Phase()
+        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask {
+                .done(try await client.withConnection { c in
+                    guard phase.lease() else { throw CancellationError() }
+                    return try await body(c)
+                })
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return .timer
+            }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .done(let value):
+                    group.cancelAll()
+                    return value
+                case .timer:
+                    if Task.isCancelled { throw CancellationError() }
+                    if phase.giveUp() {
+                        group.cancelAll()
+                        throw MessageStoreError(.unavailable, "no connection to PostgreSQL within \(limit) (the server is down or unreachable)")
+                    }
+                }
+            }
+            throw CancellationError()
+        }
+    }
+}
+
+extension PostgresConnection {
+    /// Runs `q` to its end. A statement's error can arrive after its row
+    /// description (a function that raises), so its rows must be read for
+    /// the error to surface; a bare `query` would drop it and let the
+    /// transaction go on.
+    func run(_ q: PostgresQuery, logger: Logger) async throws {
+        for try await _ in try await query(q, logger: logger) {}
+    }
+}
