@@ -39,43 +39,4 @@ import Testing
             #expect(e?.kind == .closed)
         }
     }
-
-    /// The store's connection is terminated by the server while an append
-    /// waits for the append lock (held by the test): the append fails as
-    /// `.unavailable`, stores nothing, and a retry on a new connection works.
-    @Test(.enabled(if: EventBackend.postgresURL != nil, "STRATA_POSTGRES_URL is not set"))
-    func aConnectionLostUnderAnAppendIsUnavailableAndARetryWorks() async throws {
-        let url = try #require(EventBackend.postgresURL)
-        let u = try #require(URLComponents(string: url))
-        let name = "strata-victim-" + UUID().uuidString.prefix(8)
-        var config = PostgresClient.Configuration(host: try #require(u.host), port: u.port ?? 5432, username: try #require(u.user),
-                                                  password: u.password, database: String(u.path.dropFirst()), tls: .disable)
-        config.options.additionalStartupParameters = [("application_name", name)]
-        let victim = try await PostgresEventStore(configuration: config)
-        let admin = try await PostgresEventStore(url: url)
-        let logger = Logger(label: "test")
-        let s = "lost-" + UUID().uuidString.prefix(8), key = s + "-k"
-        try await admin.client.withConnection { c in
-            try await c.query("SELECT pg_advisory_lock(\(PostgresEventStore.appendLock))", logger: logger)
-            let append = Task { try await victim.append(Event(stream: s, payload: [1], idempotencyKey: key)) }
-            // Wait until the victim's backend waits for the lock, then end it.
-            var terminated = false
-            while !terminated {
-                let rows = try await c.query("""
-                    SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-                    WHERE application_name = \(name) AND wait_event_type = 'Lock'
-                    """, logger: logger)
-                for try await ok in rows.decode(Bool.self) { terminated = terminated || ok }
-                if !terminated { try await Task.sleep(for: .milliseconds(5)) }
-            }
-            let e = await #expect(throws: MessageStoreError.self) { _ = try await append.value }
-            #expect(e?.kind == .unavailable, "\(String(describing: e))")
-            try await c.query("SELECT pg_advisory_unlock(\(PostgresEventStore.appendLock))", logger: logger)
-        }
-        #expect(try await admin.lsn(forIdempotencyKey: key) == nil)
-        let lsn = try await victim.append(Event(stream: s, payload: [2], idempotencyKey: key))
-        #expect(try await victim.load(stream: s, after: 0, limit: 10).map(\.lsn) == [lsn])
-        try await victim.close()
-        try await admin.close()
-    }
 }
