@@ -141,8 +141,6 @@ let package = Package(
                 .product(name: "ServiceLifecycleTestKit", package: "swift-service-lifecycle"),
                 .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
-                // PostgresEventStoreErrorTests drive a second connection.
-                .product(name: "PostgresNIO", package: "postgres-nio"),
                 // The multi-broker test runs StrataStress's SharedStoreStress.
                 "StrataStress",
             ]

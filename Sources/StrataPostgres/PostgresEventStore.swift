@@ -62,7 +62,7 @@ public final class PostgresEventStore: EventStore {
     /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`,
     /// TLS off); throws `.unavailable` if no connection is made within
     /// `connectTimeout`.
-    public convenience init(url: String, options: EventStoreOptions = EventStoreOptions(), connectTimeout: Duration = .seconds(10),
+    public convenience init(url: String, options: EventStoreOptions = EventStoreOptions(), connectTimeout: Duration = .seconds(60),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
         guard let u = URLComponents(string: url), u.scheme == "postgresql" || u.scheme == "postgres",
               let host = u.host, let user = u.user else {

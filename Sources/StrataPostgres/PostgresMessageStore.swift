@@ -113,6 +113,10 @@ public final class PostgresMessageStore: MessageStore {
     }
 
     private func failed(_ error: any Error, _ what: String, generation: Int) -> any Error {
+        // A call that was under way when close() shut the pool down.
+        if closed.withLock({ $0 }), !(error is CancellationError) {
+            return MessageStoreError(.closed, "the PostgreSQL message store is closed", underlying: error)
+        }
         let e = PostgresErrorMapping.map(error, what, secret: link.secret)
         if let m = e as? MessageStoreError, m.kind == .unavailable { link.connectionLost(generation) }
         return e

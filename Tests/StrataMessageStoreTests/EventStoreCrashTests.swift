@@ -13,7 +13,10 @@ import Glibc
 /// reopens the store and checks the stream against the journal. Three
 /// kills per case, each on a stream of its own in the same store, so a
 /// store recovered from one kill is appended to and killed again.
-@Suite struct EventStoreCrashTests {
+// Serialized: each child appends flat out until it is killed, and nine at
+// once starved the test process of both cores (every other suite then ran
+// into its time limits and PostgreSQL connection waits).
+@Suite(.serialized) struct EventStoreCrashTests {
     /// Backend × commit mode (PostgreSQL only with `STRATA_POSTGRES_URL`).
     static let cases: [CrashCase] = EventBackend.durable.flatMap { b in ["sync", "async", "memory"].map { CrashCase(backend: b, commit: $0) } }
 
@@ -74,7 +77,7 @@ import Glibc
                                  extraMicroseconds: rng.below(3000))
             let journal = Journal(path: journalPath)
             let store = try await f.open(EventStoreOptions(commitMode: c.mode))
-            let events = try await store.load(stream: stream, after: 0, limit: 100_000)
+            let events = try await store.load(stream: stream, after: 0, limit: 10_000_000)
             let m = events.count
             let context = "seed \(seed), cycle \(cycle): \(m) stored, \(journal.lastAcknowledged) acknowledged"
             // A prefix of what was issued, in order, each event intact.
@@ -91,7 +94,7 @@ import Glibc
                 #expect(try await store.lsn(forIdempotencyKey: "\(stream)-\(m)") == nil, "\(context)")
             }
             // Earlier cycles' survivors are still whole.
-            for s in survivors { #expect(try await store.load(stream: s.stream, after: 0, limit: 100_000).count == s.count, "\(context)") }
+            for s in survivors { #expect(try await store.load(stream: s.stream, after: 0, limit: 10_000_000).count == s.count, "\(context)") }
             // The store goes on: a new append lands after everything stored.
             let next = try await store.append(Event(stream: stream, payload: [], idempotencyKey: f.key("after\(cycle)")))
             #expect(next > (events.last?.lsn ?? 0), "\(context)")
@@ -117,7 +120,7 @@ import Glibc
         try await Task.sleep(for: .microseconds(extraMicroseconds))
         let wasRunning = child.isRunning
         if wasRunning { kill(child.processIdentifier, SIGKILL) }
-        child.waitUntilExit()
+        try await offCooperativePool { child.waitUntilExit() }
         #expect(wasRunning && child.terminationReason == .uncaughtSignal, "the child ended before the kill (status \(child.terminationStatus))")
     }
 }

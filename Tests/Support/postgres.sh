@@ -3,6 +3,10 @@
 # authentication, user `strata`, port $STRATA_PG_PORT (default 54329), data
 # under $STRATA_PG_DIR (default /tmp/strata-pg). Runs the servers as the
 # `postgres` user when started as root (PostgreSQL refuses to run as root).
+# max_connections is 500 (default 100): the whole suite runs its PostgreSQL
+# suites at once, each store with its own pool, and at 100 the server refused
+# connections ("too many clients") and opens timed out. A standby needs at
+# least the primary's value.
 #
 #   start          starts the primary; prints its URL
 #   start-standby  (re)builds a synchronous streaming-replication standby of
@@ -46,7 +50,7 @@ start)
     fi
     if ! running "$DIR/data"; then
         as_owner "$BIN/pg_ctl" -D "$DIR/data" -l "$DIR/server.log" -w \
-            -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on" start >/dev/null
+            -o "-p $PORT -k $DIR -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=500" start >/dev/null
     fi
     # A standby of an earlier run that is gone must not hold up commits.
     if ! running "$DIR/standby/data" && [ -n "$(primary_sql "SHOW synchronous_standby_names")" ]; then
@@ -68,7 +72,7 @@ start-standby)
     # The name the primary's synchronous_standby_names refers to.
     echo "primary_conninfo = 'host=127.0.0.1 port=$PORT user=strata application_name=$STANDBY_NAME'" >> "$S/data/postgresql.auto.conf"
     as_owner "$BIN/pg_ctl" -D "$S/data" -l "$S/server.log" -w \
-        -o "-p $STANDBY_PORT -k $S -c listen_addresses=127.0.0.1 -c fsync=on -c hot_standby=on" start >/dev/null
+        -o "-p $STANDBY_PORT -k $S -c listen_addresses=127.0.0.1 -c fsync=on -c max_connections=500 -c hot_standby=on" start >/dev/null
     primary_sql "ALTER SYSTEM SET synchronous_standby_names = '$STANDBY_NAME'" >/dev/null
     primary_sql "ALTER SYSTEM SET synchronous_commit = on" >/dev/null
     primary_sql "SELECT pg_reload_conf()" >/dev/null

@@ -2,6 +2,7 @@ import Foundation
 import PostgresNIO
 import StrataMessageStore
 @testable import StrataPostgres
+import StrataTestSupport
 import Testing
 
 /// The PostgreSQL backend's own behaviour beside the shared contract:
@@ -185,14 +186,15 @@ struct PostgresStoreTests {
     /// A stopped server is `.unavailable` (retryable); once it is back the
     /// same store carries on.
     @Test(.timeLimit(.minutes(3))) func stoppedServerIsUnavailable() async throws {
-        let server = try ThrowawayPostgres()
+        // initdb and pg_ctl block: off the cooperative pool.
+        let server = try await offCooperativePool { try ThrowawayPostgres() }
         defer { server.remove() }
         let client = PostgresClient(configuration: server.clientConfiguration)
         let runner = Task { await client.run() }
         defer { runner.cancel() }
-        let store = try await PostgresMessageStore(client: client, tablePrefix: "down_", connectionWait: .seconds(2))
+        let store = try await PostgresMessageStore(client: client, tablePrefix: "down_", connectionWait: .seconds(20))
         try await store.add(Message(id: "before", queue: "q", payload: []))
-        try server.stop()
+        try await offCooperativePool { try server.stop() }
         for call in [{ try await store.add(Message(id: "during", queue: "q", payload: [])) },
                      { _ = try await store.receive(queue: "q", limit: 1) }] as [@Sendable () async throws -> Void] {
             await #expect { try await call() } throws: { e in
@@ -201,7 +203,7 @@ struct PostgresStoreTests {
             }
         }
         #expect(try await store.health().status == .critical)
-        try server.start()
+        try await offCooperativePool { try server.start() }
         var stored: Message?
         for _ in 0..<100 where stored == nil {  // the pool reconnects with a back-off
             stored = try? await store.get(id: "before")
