@@ -27,9 +27,6 @@ enum PostgresErrorMapping {
             // the server is out of reach. Anything else (a caller's own error
             // thrown inside a transaction) passes unchanged.
             let name = String(reflecting: type(of: error))
-            if name.contains("ConnectionPoolError") && String(reflecting: error).contains("poolShutdown") {
-                return make(.closed, "the client is shut down")
-            }
             if ["ConnectionPoolError", "ChannelError", "IOError", "NIOConnectionError"].contains(where: name.contains) {
                 return make(.unavailable, "\(error)")
             }
