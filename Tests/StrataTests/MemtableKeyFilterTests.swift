@@ -27,13 +27,23 @@ import Testing
         for i in 0..<1_000 { #expect(Self.key(i).withUnsafeBytes { filter.mayContain(bloomHash($0)) }) }
     }
 
-    @Test func sizeFollowsTheWriteBufferAndRatio() {
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 64 << 20, ratio: 1.0 / 64) == 1 << 20)
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 64 << 20, ratio: 0) == 0)
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 64 << 20, ratio: -1) == 0)
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 64 << 20, ratio: .nan) == 0)
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 64 << 20, ratio: 5) == 16 << 20)
-        #expect(Memtable.keyFilterBytes(forWriteBufferSize: 100, ratio: 0.01) == 64)
+    /// The filter's size comes from the validated options: the ratio is
+    /// clamped once, in `Options.validated()`, and the size follows it.
+    @Test func sizeFollowsTheWriteBufferAndValidatedRatio() throws {
+        func bytes(_ ratio: Double, writeBufferSize: Int = 64 << 20) throws -> Int {
+            var o = Options()
+            o.memtableBloomSizeRatio = ratio
+            return try o.validated().memtableKeyFilterBytes(writeBufferSize: writeBufferSize)
+        }
+        #expect(try bytes(1.0 / 64) == 1 << 20)
+        #expect(try bytes(0) == 0)
+        #expect(try bytes(-1) == 0)
+        #expect(try bytes(5) == 16 << 20)
+        #expect(try bytes(.infinity) == 16 << 20)
+        #expect(try bytes(0.01, writeBufferSize: 100) == 64)
+        var nan = Options()
+        nan.memtableBloomSizeRatio = .nan
+        #expect(throws: StrataError.self) { try nan.validated() }
     }
 
     /// A memtable with a filter finds values and deletions (a deletion the

@@ -46,8 +46,7 @@ final class ColumnFamilyState: @unchecked Sendable {
         t.comparator = options.comparator
         self.tableOptions = t
         self.picker = CompactionPicker(options: databaseOptions)
-        memtableKeyFilterBytes = Memtable.keyFilterBytes(forWriteBufferSize: options.writeBufferSize,
-                                                         ratio: databaseOptions.memtableBloomSizeRatio)
+        memtableKeyFilterBytes = databaseOptions.memtableKeyFilterBytes(writeBufferSize: options.writeBufferSize)
         let m = Memtable(comparator: options.comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize),
                          keyFilterBytes: memtableKeyFilterBytes)
         self.mem = m

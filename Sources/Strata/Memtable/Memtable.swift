@@ -39,7 +39,7 @@ final class Memtable: Sendable {
     /// An empty memtable ordering user keys by `comparator`;
     /// `arenaBlockSize`: see `arenaBlockSize(forWriteBufferSize:)`;
     /// `keyFilterBytes`: size of the key filter that lets `get` skip the
-    /// skip list for absent keys (0: no filter; see `keyFilterBytes(…)`).
+    /// skip list for absent keys (0: no filter; see `Options.memtableKeyFilterBytes(writeBufferSize:)`).
     init(comparator: Comparator, arenaBlockSize: Int = 1 << 20, keyFilterBytes: Int = 0) {
         self.comparator = comparator
         keyFilter = keyFilterBytes > 0 ? MemtableKeyFilter(bytes: keyFilterBytes) : nil
@@ -53,14 +53,6 @@ final class Memtable: Sendable {
     /// write buffer must not hold a whole mebibyte per memtable.
     static func arenaBlockSize(forWriteBufferSize size: Int) -> Int {
         min(1 << 20, max(4096, size / 8))
-    }
-
-    /// Key filter bytes for a write buffer of `size` bytes and
-    /// `Options.memtableBloomSizeRatio` (clamped to 0 ... 0.25): 0 when the
-    /// ratio is 0, else at least one 64-byte line.
-    static func keyFilterBytes(forWriteBufferSize size: Int, ratio: Double) -> Int {
-        guard ratio > 0, ratio.isFinite else { return 0 }
-        return max(64, Int(Double(size) * min(ratio, 0.25)))
     }
 
     /// Adds one record. For `.value` the value is the record's value; for

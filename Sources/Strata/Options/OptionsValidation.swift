@@ -81,6 +81,18 @@ extension Options {
     }
 }
 
+extension Options {
+    /// Key filter bytes for a memtable whose write buffer is
+    /// `writeBufferSize` bytes: `memtableBloomSizeRatio` of it, 0 when the
+    /// ratio is 0, else at least one 64-byte line. The ratio is the one
+    /// `validated()` clamped to 0 ... 0.25, so nothing here clamps it again;
+    /// a ratio that is not above 0 (NaN included) means no filter.
+    func memtableKeyFilterBytes(writeBufferSize: Int) -> Int {
+        guard memtableBloomSizeRatio > 0 else { return 0 }
+        return max(64, Int(Double(writeBufferSize) * memtableBloomSizeRatio))
+    }
+}
+
 extension ColumnFamilyOptions {
     /// `validate()` for the default family, whose options are the
     /// database's: the error names the `Options` field.
