@@ -30,8 +30,7 @@ extension DBCore {
             level0Files = max(level0Files, v.files[0].count)
             pending += f.picker.pendingCompactionBytes(v)
         }
-        compactions.level0Files = level0Files
-        compactions.pendingCompactionBytes = pending
+        compactions.update(held) { $0.pressure = CompactionPressure(level0Files: level0Files, pendingBytes: pending) }
     }
 
     func compactionThreadMain() {

@@ -14,6 +14,8 @@ final class CompactionControl: @unchecked Sendable {
         var jobs = CompactionJobs()
         /// `compactRange` requests, served in order.
         var manualQueue: [ManualCompaction] = []
+        /// The write-stall inputs, refreshed whenever a version is published.
+        var pressure = CompactionPressure()
     }
 
     /// Compaction threads wait here, not on `mu`'s own condition, so the
@@ -29,18 +31,16 @@ final class CompactionControl: @unchecked Sendable {
 
     private var guarded = Guarded()
 
-    /// Write-stall inputs, refreshed (under `mu`) whenever a version is
-    /// published. Guarded by `mu` but not behind the proof yet: the write
-    /// path reads them from `GroupCommit.swift`, which takes `mu` without
-    /// a token (see WritePathLockBridge.swift).
-    var level0Files = 0
-    var pendingCompactionBytes: UInt64 = 0
-
     init(options: Options) {}
 
     /// The guarded state, read under `mu`.
     @inline(__always)
     func state(_ held: borrowing MonitorHeld) -> Guarded { guarded }
+
+    /// The write-stall inputs, read under `mu` by every commit group
+    /// (without copying the rest of the guarded state).
+    @inline(__always)
+    func pressure(_ held: borrowing MonitorHeld) -> CompactionPressure { guarded.pressure }
 
     /// Changes the guarded state under `mu`.
     @inline(__always)
@@ -59,5 +59,30 @@ final class CompactionControl: @unchecked Sendable {
 
     func isPending(_ number: UInt64) -> Bool {
         pendingOutputs.withLock { $0.contains(number) }
+    }
+}
+
+/// How far compaction is behind, as the write path sees it: the largest
+/// level 0 of any family and the families' summed pending bytes. The stall
+/// rules are plain functions of it and the options (tested without a
+/// database or threads).
+struct CompactionPressure: Equatable {
+    var level0Files = 0
+    var pendingBytes: UInt64 = 0
+
+    /// Writers sleep 1 ms once per group: level 0 at
+    /// `level0SlowdownWritesTrigger`, or `softPendingCompactionBytesLimit`
+    /// (0 = none) reached.
+    func slowsWrites(_ o: Options) -> Bool {
+        level0Files >= o.level0SlowdownWritesTrigger
+            || (o.softPendingCompactionBytesLimit > 0 && pendingBytes >= o.softPendingCompactionBytesLimit)
+    }
+
+    /// A full memtable waits for compaction: level 0 at
+    /// `level0StopWritesTrigger`, or `hardPendingCompactionBytesLimit`
+    /// (0 = none) reached.
+    func stopsWrites(_ o: Options) -> Bool {
+        level0Files >= o.level0StopWritesTrigger
+            || (o.hardPendingCompactionBytesLimit > 0 && pendingBytes >= o.hardPendingCompactionBytesLimit)
     }
 }

@@ -10,9 +10,10 @@ import Synchronization
 /// MonitorHeld`, the proof only `mu.withHeld` makes (Util/MonitorHeld.swift),
 /// so calling it without the lock does not compile; it lets go of the lock
 /// only through `held.unlocked { … }` and `held.wait()`. The write path
-/// (GroupCommit.swift) still takes `mu` with `lock()` and reaches these
-/// functions through WritePathLockBridge.swift. Readers never take `mu`: they load `lastSequence` (atomic) and
-/// then their family's current `SuperVersion` (short lock). The commit leader writes
+/// (GroupCommit.swift) is no exception: `commitGroup`, `makeRoomForWrite`
+/// and `handOffLeadership` take the proof too. Readers never take `mu`:
+/// they load `lastSequence` (atomic) and then their family's current
+/// `SuperVersion` (short lock). The commit leader writes
 /// the log and inserts into the memtable with `mu` released; only the
 /// leader does either, so there is one memtable writer at a time.
 final class DBCore: @unchecked Sendable {
@@ -225,7 +226,7 @@ final class DBCore: @unchecked Sendable {
             // Data that never reached the log is flushed so a clean close keeps it.
             if (unloggedWrites || immHasUnloggedWrites) && bgError == nil {
                 leaderActive = true
-                do { try makeRoomForWrite(force: true) } catch {}
+                do { try makeRoomForWrite(force: true, held) } catch {}
                 leaderActive = false
             }
             while flushPending && bgError == nil { held.wait() }

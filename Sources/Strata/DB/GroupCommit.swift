@@ -57,26 +57,21 @@ extension DBCore {
         if batch.isEmpty && !forceSwitch { return }
         if !batch.isEmpty { try validate(batch) }
         let (w, _) = makePendingWrite(batch, options, forceSwitch: forceSwitch)
-        mu.lock()
-        if closing {
-            mu.unlock()
-            throw StrataError(.closed, "database at \(path) is closed")
+        let error = try mu.withHeld { held -> StrataError? in
+            if closing { throw StrataError(.closed, "database at \(path) is closed") }
+            writers.append(w)
+            if !leaderActive {
+                leaderActive = true
+                w.isLeader = true
+            }
+            while !w.done && !w.isLeader {
+                if w.parker == nil { w.parker = ThreadParker() }
+                let p = w.parker!
+                held.unlocked { p.park() }
+            }
+            if !w.done { commitGroup(leader: w, held) }
+            return w.error
         }
-        writers.append(w)
-        if !leaderActive {
-            leaderActive = true
-            w.isLeader = true
-        }
-        while !w.done && !w.isLeader {
-            if w.parker == nil { w.parker = ThreadParker() }
-            let p = w.parker!
-            mu.unlock()
-            p.park()
-            mu.lock()
-        }
-        if !w.done { commitGroup(leader: w) }
-        let error = w.error
-        mu.unlock()
         if let error { throw error }
     }
 
@@ -94,40 +89,34 @@ extension DBCore {
         let (w, _) = makePendingWrite(batch, options)
         w.isAsync = true
         if !w.sync {
-            mu.lock()
-            if closing {
-                mu.unlock()
-                throw StrataError(.closed, "database at \(path) is closed")
-            }
-            if !leaderActive && writers.isEmpty && canCommitWithoutWaitingLocked() {
+            let led = try mu.withHeld { held -> Bool in
+                if closing { throw StrataError(.closed, "database at \(path) is closed") }
+                guard !leaderActive && writers.isEmpty && canCommitWithoutWaiting(held) else { return false }
                 leaderActive = true
                 w.isLeader = true
                 writers.append(w)
-                commitGroup(leader: w)
-                let error = w.error
-                mu.unlock()
-                if let error { throw error }
-                return
+                commitGroup(leader: w, held)
+                if let error = w.error { throw error }
+                return true
             }
-            mu.unlock()
+            if led { return }
         }
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-            mu.lock()
-            if closing {
-                mu.unlock()
-                cont.resume(throwing: StrataError(.closed, "database at \(path) is closed"))
-                return
-            }
-            w.continuation = cont
-            writers.append(w)
-            if !leaderActive {
+            let queued = mu.withHeld { _ -> AsyncQueueing in
+                if closing { return .refused }
+                w.continuation = cont
+                writers.append(w)
+                if leaderActive { return .waiting }
                 leaderActive = true
                 w.isLeader = true
-                mu.unlock()
-                commitParker.unpark()
-                return
+                return .leads
             }
-            mu.unlock()
+            // Resumed and unparked with `mu` released.
+            switch queued {
+            case .refused: cont.resume(throwing: StrataError(.closed, "database at \(path) is closed"))
+            case .leads: commitParker.unpark()
+            case .waiting: break
+            }
         }
     }
 
@@ -135,28 +124,29 @@ extension DBCore {
     func commitThreadMain() {
         while true {
             commitParker.park()
-            mu.lock()
-            while let f = writers.first, f.isLeader, !f.done, f.isAsync {
-                commitGroup(leader: f)
+            let stop = mu.withHeld { held -> Bool in
+                while let f = writers.first, f.isLeader, !f.done, f.isAsync {
+                    commitGroup(leader: f, held)
+                }
+                return shuttingDown
             }
-            let stop = shuttingDown
-            mu.unlock()
             if stop { break }
         }
         commitExited.unpark()
     }
 
     /// Commits the group led by `leader` (the queue's front). Called and
-    /// returns with `mu` held; releases it around log and memtable work.
+    /// returns with `mu` held; releases it (`held.unlocked`) around log and
+    /// memtable work.
     ///
     /// The group is the first `groupSize` entries of `writers` (the queue
     /// only grows at its back while `mu` is released, and only the leader
     /// removes entries), so a lone writer allocates no group array; the log
     /// record is built in `commitScratch`, never by stamping a caller's batch.
-    func commitGroup(leader: PendingWrite) {
+    func commitGroup(leader: PendingWrite, _ held: borrowing MonitorHeld) {
         var error: StrataError?
         do {
-            try makeRoomForWrite(force: leader.forceSwitch)
+            try makeRoomForWrite(force: leader.forceSwitch, held)
         } catch let e {
             error = asStrataError(e)
         }
@@ -189,32 +179,33 @@ extension DBCore {
             // holding a slice of `writers` instead would make every append
             // by a writer arriving meanwhile copy the whole queue.
             let group: [PendingWrite] = groupSize > 1 ? Array(writers[0..<groupSize]) : []
-            mu.unlock()
             let sequenceCount = UInt32(truncatingIfNeeded: count)
-            func commit(_ record: UnsafeRawBufferPointer) throws {
-                if logged {
-                    guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
-                    try log.append(record, sync: needSync)
+            error = held.unlocked { () -> StrataError? in
+                func commit(_ record: UnsafeRawBufferPointer) throws {
+                    if logged {
+                        guard let log else { throw StrataError(.ioError, "no live write-ahead log") }
+                        try log.append(record, sync: needSync)
+                    }
+                    try insert(batchBytes: record, into: memtables)
                 }
-                try insert(batchBytes: record, into: memtables)
-            }
-            do {
-                if groupSize == 1 {
-                    try commitScratch.withRecord(of: CollectionOfOne(leader.batch), bytes: bytes, sequence: first,
-                                                 count: sequenceCount, commit)
-                } else {
-                    try commitScratch.withRecord(of: group.lazy.map(\.batch), bytes: bytes, sequence: first,
-                                                 count: sequenceCount, commit)
+                do {
+                    if groupSize == 1 {
+                        try commitScratch.withRecord(of: CollectionOfOne(leader.batch), bytes: bytes, sequence: first,
+                                                     count: sequenceCount, commit)
+                    } else {
+                        try commitScratch.withRecord(of: group.lazy.map(\.batch), bytes: bytes, sequence: first,
+                                                     count: sequenceCount, commit)
+                    }
+                } catch let e {
+                    return asStrataError(e)
                 }
-            } catch let e {
-                error = asStrataError(e)
+                if logged, !needSync, let window { syncer.schedule(within: window) }
+                return nil
             }
-            if error == nil, logged, !needSync, let window { syncer.schedule(within: window) }
-            mu.lock()
             if let e = error {
                 // The log may now hold a partial record; nothing more may be
                 // acknowledged until the database is reopened and recovered.
-                setBackgroundErrorLocked(e, during: "write-ahead log append")
+                setBackgroundError(e, during: "write-ahead log append", held)
             } else {
                 lastSequence.store(first + count - 1, ordering: .releasing)
                 if !logged { unloggedWrites = true }
@@ -229,7 +220,7 @@ extension DBCore {
             if w !== leader || w.isAsync { wake(w) }
         }
         writers.removeFirst(groupSize)
-        handOffLeadership()
+        handOffLeadership(held)
     }
 
     /// Inserts every record of an encoded, stamped batch into its family's
@@ -255,31 +246,19 @@ extension DBCore {
 
     /// Whether `makeRoomForWrite` would return at once: no background
     /// error to report, no slowdown sleep, no full memtable to switch (a
-    /// switch creates a log file and syncs the directory). Caller holds `mu`.
-    private func canCommitWithoutWaitingLocked() -> Bool {
-        bgError == nil && !shouldSlowDownWritesLocked()
+    /// switch creates a log file and syncs the directory).
+    private func canCommitWithoutWaiting(_ held: borrowing MonitorHeld) -> Bool {
+        bgError == nil && !compactions.pressure(held).slowsWrites(options)
             && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize })
     }
 
-    private func shouldSlowDownWritesLocked() -> Bool {
-        let c = compactions
-        return c.level0Files >= options.level0SlowdownWritesTrigger
-            || (options.softPendingCompactionBytesLimit > 0 && c.pendingCompactionBytes >= options.softPendingCompactionBytesLimit)
-    }
-
-    private func shouldStopWritesLocked() -> Bool {
-        let c = compactions
-        return c.level0Files >= options.level0StopWritesTrigger
-            || (options.hardPendingCompactionBytesLimit > 0 && c.pendingCompactionBytes >= options.hardPendingCompactionBytesLimit)
-    }
-
-    /// Makes the next queued writer the leader. Caller holds `mu`.
-    private func handOffLeadership() {
+    /// Makes the next queued writer the leader.
+    private func handOffLeadership(_ held: borrowing MonitorHeld) {
         guard let next = writers.first else {
             leaderActive = false
             // close() waits for an idle queue; waking everyone on every
             // commit would cost a context switch per write.
-            if closing { mu.broadcast() }
+            if closing { held.broadcast() }
             return
         }
         next.isLeader = true
@@ -292,7 +271,7 @@ extension DBCore {
 
     /// Ensures the memtables have room, switching to a new log and new
     /// memtables when any family's memtable is full (or when `force` asks
-    /// for a flush). Caller holds `mu` and leads.
+    /// for a flush). The caller leads.
     ///
     /// All families share the log, so a switch turns every non-empty
     /// family's memtable immutable at once: afterwards no family has data
@@ -311,7 +290,7 @@ extension DBCore {
     /// - level 0 at `level0StopWritesTrigger` files, or compaction behind by
     ///   `hardPendingCompactionBytesLimit`, when the memtable is full: wait
     ///   for compaction to catch up (it wakes this writer after each step).
-    func makeRoomForWrite(force: Bool) throws {
+    func makeRoomForWrite(force: Bool, _ held: borrowing MonitorHeld) throws {
         var force = force
         var stallStart: ContinuousClock.Instant?
         var delayed = false
@@ -319,13 +298,11 @@ extension DBCore {
             if let s = stallStart { noteStall(ContinuousClock.now - s, reason: "memtable flush pending") }  // statistics + log hook
         }
         while true {
-            if bgError != nil { throw readOnlyError() }
-            if !force && !delayed && shouldSlowDownWritesLocked() {
+            if bgError != nil { throw readOnlyError(held) }
+            if !force && !delayed && compactions.pressure(held).slowsWrites(options) {
                 delayed = true
                 let start = ContinuousClock.now
-                mu.unlock()
-                usleep(1000)
-                mu.lock()
+                held.unlocked { _ = usleep(1000) }
                 statistics.recordStall(ContinuousClock.now - start)
                 continue
             }
@@ -335,16 +312,17 @@ extension DBCore {
             if force && familyStates.allSatisfy({ $0.mem.isEmpty }) { return }
             if flushPending {
                 if stallStart == nil { stallStart = .now }
-                mu.wait()
+                held.wait()
                 continue
             }
-            if shouldStopWritesLocked() {
+            let pressure = compactions.pressure(held)
+            if pressure.stopsWrites(options) {
                 if stallStart == nil {
                     stallStart = .now
-                    logger.debug("strata: writes wait for compaction (\(compactions.level0Files) level-0 files, \(compactions.pendingCompactionBytes) bytes pending)")
+                    logger.debug("strata: writes wait for compaction (\(pressure.level0Files) level-0 files, \(pressure.pendingBytes) bytes pending)")
                 }
-                wakeCompactionLocked()
-                mu.wait(nanoseconds: 100_000_000)
+                wakeCompaction(held)
+                held.wait(nanoseconds: 100_000_000)
                 continue
             }
             let number = versions.newFileNumber()
@@ -352,15 +330,15 @@ extension DBCore {
             do {
                 newLog = try createLog(number: number)
             } catch let e as StrataError {
-                setBackgroundErrorLocked(e, during: "creating a new log")
-                throw readOnlyError()
+                setBackgroundError(e, during: "creating a new log", held)
+                throw readOnlyError(held)
             }
             if let old = wal {
                 do {
                     try old.close()
                 } catch let e as StrataError {
-                    setBackgroundErrorLocked(e, during: "closing the old log")
-                    throw readOnlyError()
+                    setBackgroundError(e, during: "closing the old log", held)
+                    throw readOnlyError(held)
                 }
             }
             wal = newLog
@@ -370,15 +348,25 @@ extension DBCore {
                 s.imm = s.mem
                 s.immLogNumber = number
                 s.mem = s.makeMemtable()
-                publishSuperVersion(s)
+                publishSuperVersion(s, held)
             }
-            rebuildActiveMemtablesLocked()
+            rebuildActiveMemtables(held)
             flushPending = true
             immHasUnloggedWrites = unloggedWrites
             unloggedWrites = false
-            mu.broadcast()  // wakes the flush thread
+            held.broadcast()  // wakes the flush thread
             force = false
             return
         }
     }
+}
+
+/// How an async write that could not lead at once was queued.
+private enum AsyncQueueing {
+    /// The database is closing: the write is refused.
+    case refused
+    /// Another leader will commit it.
+    case waiting
+    /// It leads; the commit thread must be woken to commit it.
+    case leads
 }

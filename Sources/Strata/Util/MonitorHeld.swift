@@ -58,17 +58,4 @@ extension Monitor {
         let held = MonitorHeld(self)
         return try body(held)
     }
-
-    /// A token for a lock taken without one (`lock()`): the bridge for code
-    /// not yet converted to `withHeld` (the write path's `GroupCommit.swift`,
-    /// see `WritePathLockBridge.swift`). Debug builds check the calling
-    /// thread holds the lock. Nothing else may call it.
-    @inline(__always)
-    func assumeHeld<R>(_ body: (borrowing MonitorHeld) throws -> R) rethrows -> R {
-        #if DEBUG
-        precondition(isHeldByCurrentThread, "assumeHeld without the lock")
-        #endif
-        let held = MonitorHeld(self)
-        return try body(held)
-    }
 }
