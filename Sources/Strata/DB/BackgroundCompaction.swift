@@ -35,14 +35,15 @@ extension DBCore {
 
     func compactionThreadMain() {
         mu.withHeld { held in
-            while !shuttingDown {
-                if bgError == nil, let work = nextCompaction(held) {
+            let s = guarded(held)
+            while !s.shuttingDown {
+                if s.bgError == nil, let work = nextCompaction(held) {
                     runCompaction(work.compaction, family: work.family, manual: work.manual, more: work.more, held)
                     // `work` is gone here, so the input version may now be unreferenced.
                     deleteObsoleteFiles(held)
                     continue
                 }
-                if let e = bgError { failManualRequests(with: e, held) }
+                if let e = s.bgError { failManualRequests(with: e, held) }
                 if versions.liveVersions.hasReleasedVersions { deleteObsoleteFiles(held) }
                 held.wait(on: compactions.wakeup, nanoseconds: 500_000_000)
             }
@@ -179,7 +180,7 @@ extension DBCore {
             return
         }
         switch result {
-        case .success where bgError != nil:
+        case .success where guarded(held).bgError != nil:
             // Another job failed meanwhile: the database is read-only and
             // the MANIFEST takes no more edits; the outputs become orphans.
             if let manual { finishManual(manual, error: readOnlyError(held), held) }
@@ -232,8 +233,8 @@ extension DBCore {
         if memtablesOverlap(family, begin: begin, end: end) { try flush() }
         let request = ManualCompaction(family: family, begin: begin, end: end)
         try mu.withHeld { held in
-            if closing { throw StrataError(.closed, "database at \(path) is closed") }
-            if bgError != nil { throw readOnlyError(held) }
+            if guarded(held).closing { throw StrataError(.closed, "database at \(path) is closed") }
+            if guarded(held).bgError != nil { throw readOnlyError(held) }
             if family.dropped.load(ordering: .acquiring) {
                 throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
             }
@@ -280,9 +281,10 @@ extension DBCore {
         let deadline = ContinuousClock.now + timeout
         return mu.withHeld { held in
             while true {
-                if bgError != nil || shuttingDown { return true }
+                let s = guarded(held)
+                if s.bgError != nil || s.shuttingDown { return true }
                 let compaction = compactions.state(held)
-                let busy = flushPending || compaction.jobs.running > 0 || !compaction.manualQueue.isEmpty
+                let busy = s.flushPending || compaction.jobs.running > 0 || !compaction.manualQueue.isEmpty
                     || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
                 if !busy { return true }
                 if ContinuousClock.now >= deadline { return false }

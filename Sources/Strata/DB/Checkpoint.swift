@@ -33,7 +33,7 @@ extension DBCore {
     private func buildCheckpoint(in temp: String) throws {
         // Writes that never reached the log exist only in memory: flush them
         // so that the checkpoint holds everything acknowledged so far.
-        if mu.withHeld({ _ in unloggedWrites || immHasUnloggedWrites }) { try flush() }
+        if mu.withHeld({ guarded($0).hasUnloggedData }) { try flush() }
 
         // Under `mu`: the state to copy, and links to the logs before a
         // flush could delete one.
@@ -44,11 +44,12 @@ extension DBCore {
         var manifestNumber: UInt64 = 0
         var logs: [UInt64] = []
         var linkError: (any Error)?
-        mu.withHeld { _ in
+        mu.withHeld { held in
             edits = versions.snapshotEdits()
             // Holding the versions keeps their files from being deleted while we link them.
             pinned = edits.map { versions.current($0.columnFamily) }
             let minLog = versions.minLogNumber
+            let wal = guarded(held).wal
             liveLog = wal?.number
             liveSize = wal?.size ?? 0
             manifestNumber = versions.newFileNumber()

@@ -17,8 +17,8 @@ extension DBCore {
             throw StrataError(.invalidArgument, "column family \"\(name)\" is created with comparator \"\(familyOptions.comparator.name)\" but Options.columnFamilyComparators lists \"\(listed.name)\" for it")
         }
         return try mu.withHeld { held in
-        if closing { throw StrataError(.closed, "database at \(path) is closed") }
-        if bgError != nil { throw readOnlyError(held) }
+        if guarded(held).closing { throw StrataError(.closed, "database at \(path) is closed") }
+        if guarded(held).bgError != nil { throw readOnlyError(held) }
         if familyTable.withLock({ t in t.values.contains { $0.name == name } }) {
             throw StrataError(.invalidArgument, "column family \"\(name)\" already exists")
         }
@@ -31,7 +31,7 @@ extension DBCore {
         edit.columnFamilyOptions = familyOptions
         edit.comparatorName = familyOptions.comparator.name
         edit.maxColumnFamily = id
-        edit.logNumber = logNumber
+        edit.logNumber = guarded(held).logNumber
         try logAndApply(edit, newFamilyComparator: familyOptions.comparator,
                         during: "recording a new column family in the MANIFEST", held)
         let state = ColumnFamilyState(name: name, id: id, options: familyOptions, databaseOptions: options, owner: identity)
@@ -49,8 +49,8 @@ extension DBCore {
         let family = try resolve(handle)
         guard family.id != 0 else { throw StrataError(.invalidArgument, "the default column family cannot be dropped") }
         try mu.withHeld { held in
-        if closing { throw StrataError(.closed, "database at \(path) is closed") }
-        if bgError != nil { throw readOnlyError(held) }
+        if guarded(held).closing { throw StrataError(.closed, "database at \(path) is closed") }
+        if guarded(held).bgError != nil { throw readOnlyError(held) }
         guard !family.dropped.load(ordering: .acquiring) else {
             throw StrataError(.invalidArgument, "column family \"\(family.name)\" (id \(family.id)) has been dropped")
         }

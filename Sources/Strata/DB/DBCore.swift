@@ -4,9 +4,10 @@ import Synchronization
 
 /// The engine behind `Database`: state, threads and the paths that change it.
 ///
-/// Locking: `mu` guards the write queue, the memtable pointers, the live
-/// log, background error and shutdown state, and serializes VersionSet
-/// mutations. A function that needs `mu` takes `_ held: borrowing
+/// Locking: `mu` guards the write side's state (`WriteState`: the write
+/// queue, the flush hand-off, the live log, background error and shutdown,
+/// reachable only through `guarded(held)`), the memtable pointers, and
+/// serializes VersionSet mutations. A function that needs `mu` takes `_ held: borrowing
 /// MonitorHeld`, the proof only `mu.withHeld` makes (Util/MonitorHeld.swift),
 /// so calling it without the lock does not compile; it lets go of the lock
 /// only through `held.unlocked { … }` and `held.wait()`. The write path
@@ -40,25 +41,14 @@ final class DBCore: @unchecked Sendable {
 
     // MARK: guarded by mu
     let mu = Monitor()
-    var writers: [PendingWrite] = []
-    var leaderActive = false
+    /// The write queue, flush hand-off, live log, background error and
+    /// shutdown state: reachable only through `guarded(_:)`.
+    private let writeState = WriteState()
     /// Every live family's active memtable (see `ActiveMemtables`).
     var activeMemtables: ActiveMemtables
     /// Live families' states by id, for the write path's per-group checks
     /// (no lock or allocation to walk it).
     var familyStates: [ColumnFamilyState]
-    var wal: WALHandle?
-    var logNumber: UInt64 = 0
-    var bgError: StrataError?
-    var closing = false
-    var shuttingDown = false
-    /// A `.memoryOnly` write went into an active memtable since the last switch.
-    var unloggedWrites = false
-    var immHasUnloggedWrites = false
-    /// A memtable switch is not fully recorded yet: some family's immutable
-    /// memtable awaits its flush, or the families that had nothing to flush
-    /// still have their log numbers to advance. The next switch waits.
-    var flushPending = false
 
     // MARK: threads
     let commitParker = ThreadParker()
@@ -96,6 +86,13 @@ final class DBCore: @unchecked Sendable {
     deinit {
         // Breaks the statistics <-> table cache cycle when open failed before close could.
         statistics.detachCaches()
+    }
+
+    /// The write side's guarded state, for holders of `mu` only.
+    @inline(__always)
+    func guarded(_ held: borrowing MonitorHeld) -> WriteState {
+        assert(held.isFor(mu), "the proof of another monitor's lock")
+        return writeState
     }
 
     // MARK: column families
@@ -159,7 +156,7 @@ final class DBCore: @unchecked Sendable {
 
     func startBackgroundThreads() {
         syncer = LogSyncer(
-            currentLog: { [unowned self] in self.mu.withHeld { _ in self.wal } },
+            currentLog: { [unowned self] in self.mu.withHeld { self.guarded($0).wal } },
             onError: { [unowned self] e in self.recordBackgroundError(e, during: "background log sync") }
         )
         syncer.start()
@@ -185,8 +182,7 @@ final class DBCore: @unchecked Sendable {
     /// Puts the database in read-only mode (the first error wins) and wakes
     /// every waiter, so none waits for work that will not happen.
     func setBackgroundError(_ e: StrataError, during what: String, _ held: borrowing MonitorHeld) {
-        if bgError == nil {
-            bgError = e
+        if guarded(held).recordBackgroundError(e) {
             logger.error("strata: background error, database is now read-only",
                          metadata: ["during": "\(what)", "error": "\(e)", "path": "\(path)"])
         }
@@ -196,8 +192,7 @@ final class DBCore: @unchecked Sendable {
 
     /// The error a refused write throws once `bgError` is set.
     func readOnlyError(_ held: borrowing MonitorHeld) -> StrataError {
-        if let e = bgError, e.kind == .readOnly { return e }  // a read-only open (ReadOnlyOpen.swift)
-        return StrataError(.readOnly, "writes are stopped after an earlier failure: \(bgError?.description ?? "unknown")")
+        guarded(held).readOnlyError
     }
 
     @inline(__always)
@@ -219,18 +214,19 @@ final class DBCore: @unchecked Sendable {
 
     func close() throws {
         let first = mu.withHeld { held -> Bool in
-            if closing { return false }
-            closing = true
+            let s = guarded(held)
+            if s.closing { return false }
+            s.closing = true
             // Let queued writes finish; new ones are refused from now on.
-            while leaderActive || !writers.isEmpty { held.wait() }
+            while !s.isIdle { held.wait() }
             // Data that never reached the log is flushed so a clean close keeps it.
-            if (unloggedWrites || immHasUnloggedWrites) && bgError == nil {
-                leaderActive = true
+            if s.hasUnloggedData && s.bgError == nil {
+                s.takeLeadForClose()
                 do { try makeRoomForWrite(force: true, held) } catch {}
-                leaderActive = false
+                s.releaseLeadForClose()
             }
-            while flushPending && bgError == nil { held.wait() }
-            shuttingDown = true
+            while s.flushPending && s.bgError == nil { held.wait() }
+            s.shuttingDown = true
             compactions.stopping.store(true, ordering: .relaxed)
             held.broadcast()
             wakeCompaction(held)
@@ -248,9 +244,8 @@ final class DBCore: @unchecked Sendable {
         statistics.detachCaches()
 
         var firstError: StrataError?
-        mu.withHeld { _ in
-            do { try wal?.close() } catch let e as StrataError { firstError = e } catch {}
-            wal = nil
+        mu.withHeld { held in
+            do { try guarded(held).takeLog()?.close() } catch let e as StrataError { firstError = e } catch {}
         }
         versions.close()
         dbLock?.unlock()

@@ -7,18 +7,18 @@ extension DBCore {
     /// that had nothing to flush, so old logs become deletable.
     func flushThreadMain() {
         mu.withHeld { held in
+            let s = guarded(held)
             while true {
-                if bgError == nil && flushPending {
+                if s.bgError == nil && s.flushPending {
                     if let family = liveFamilies.first(where: { $0.state.imm != nil }) {
                         flushImmutableMemtable(family.state, held)
                     } else if advanceFamilyLogNumbers(held) {
-                        flushPending = false
-                        immHasUnloggedWrites = false
+                        s.finishFlush()
                     }
                     held.broadcast()
                     continue
                 }
-                if shuttingDown { break }
+                if s.shuttingDown { break }
                 held.wait()
             }
         }
@@ -78,7 +78,7 @@ extension DBCore {
     /// (it had nothing to flush) moves up to the live log; one MANIFEST sync
     /// for all of them. Returns false on failure (background error set).
     private func advanceFamilyLogNumbers(_ held: borrowing MonitorHeld) -> Bool {
-        let live = logNumber
+        let live = guarded(held).logNumber
         var edits: [VersionEdit] = []
         for f in liveFamilies where versions.logNumber(f.id) < live {
             var edit = VersionEdit()
@@ -137,8 +137,9 @@ extension DBCore {
     func flush() throws {
         try write(WriteBatch(), options: WriteOptions(), forceSwitch: true)
         try mu.withHeld { held in
-            while flushPending && bgError == nil { held.wait() }
-            if bgError != nil { throw readOnlyError(held) }
+            let s = guarded(held)
+            while s.flushPending && s.bgError == nil { held.wait() }
+            if s.bgError != nil { throw readOnlyError(held) }
             // Logs the flush retired are unlinked before this returns (the
             // flush thread's own sweep runs with `mu` released).
             deleteObsoleteFiles(held)

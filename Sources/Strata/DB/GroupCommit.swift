@@ -58,12 +58,9 @@ extension DBCore {
         if !batch.isEmpty { try validate(batch) }
         let (w, _) = makePendingWrite(batch, options, forceSwitch: forceSwitch)
         let error = try mu.withHeld { held -> StrataError? in
-            if closing { throw StrataError(.closed, "database at \(path) is closed") }
-            writers.append(w)
-            if !leaderActive {
-                leaderActive = true
-                w.isLeader = true
-            }
+            let s = guarded(held)
+            if s.closing { throw StrataError(.closed, "database at \(path) is closed") }
+            _ = s.enqueue(w)
             while !w.done && !w.isLeader {
                 if w.parker == nil { w.parker = ThreadParker() }
                 let p = w.parker!
@@ -90,11 +87,10 @@ extension DBCore {
         w.isAsync = true
         if !w.sync {
             let led = try mu.withHeld { held -> Bool in
-                if closing { throw StrataError(.closed, "database at \(path) is closed") }
-                guard !leaderActive && writers.isEmpty && canCommitWithoutWaiting(held) else { return false }
-                leaderActive = true
-                w.isLeader = true
-                writers.append(w)
+                let s = guarded(held)
+                if s.closing { throw StrataError(.closed, "database at \(path) is closed") }
+                guard s.isIdle && canCommitWithoutWaiting(held) else { return false }
+                _ = s.enqueue(w)  // leads: the queue was idle
                 commitGroup(leader: w, held)
                 if let error = w.error { throw error }
                 return true
@@ -102,14 +98,11 @@ extension DBCore {
             if led { return }
         }
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
-            let queued = mu.withHeld { _ -> AsyncQueueing in
-                if closing { return .refused }
+            let queued = mu.withHeld { held -> AsyncQueueing in
+                let s = guarded(held)
+                if s.closing { return .refused }
                 w.continuation = cont
-                writers.append(w)
-                if leaderActive { return .waiting }
-                leaderActive = true
-                w.isLeader = true
-                return .leads
+                return s.enqueue(w) ? .leads : .waiting
             }
             // Resumed and unparked with `mu` released.
             switch queued {
@@ -125,10 +118,10 @@ extension DBCore {
         while true {
             commitParker.park()
             let stop = mu.withHeld { held -> Bool in
-                while let f = writers.first, f.isLeader, !f.done, f.isAsync {
+                while let f = guarded(held).writers.first, f.isLeader, !f.done, f.isAsync {
                     commitGroup(leader: f, held)
                 }
-                return shuttingDown
+                return guarded(held).shuttingDown
             }
             if stop { break }
         }
@@ -139,11 +132,12 @@ extension DBCore {
     /// returns with `mu` held; releases it (`held.unlocked`) around log and
     /// memtable work.
     ///
-    /// The group is the first `groupSize` entries of `writers` (the queue
+    /// The group is the first `groupSize` entries of the queue (the queue
     /// only grows at its back while `mu` is released, and only the leader
     /// removes entries), so a lone writer allocates no group array; the log
     /// record is built in `commitScratch`, never by stamping a caller's batch.
     func commitGroup(leader: PendingWrite, _ held: borrowing MonitorHeld) {
+        let s = guarded(held)
         var error: StrataError?
         do {
             try makeRoomForWrite(force: leader.forceSwitch, held)
@@ -159,10 +153,10 @@ extension DBCore {
         if error == nil && !leader.forceSwitch {
             // The grouping rule (CommitGrouping, tested without threads);
             // the leader is writers[0].
-            let (members, total) = CommitGrouping.group(of: writers)
+            let (members, total) = CommitGrouping.group(of: s.writers)
             bytes = total
             while groupSize < members {
-                let w = writers[groupSize]
+                let w = s.writers[groupSize]
                 count += UInt64(w.batch.count)
                 needSync = needSync || w.sync
                 if let aw = w.asyncWindow { window = min(window ?? aw, aw) }
@@ -173,12 +167,12 @@ extension DBCore {
         if error == nil && !leader.forceSwitch {
             let first = lastSequence.load(ordering: .relaxed) + 1
             let memtables = activeMemtables
-            let log = wal
+            let log = s.wal
             let logged = leader.logged
             // Copied while `mu` is held (a lone writer copies nothing);
-            // holding a slice of `writers` instead would make every append
+            // holding a slice of the queue instead would make every append
             // by a writer arriving meanwhile copy the whole queue.
-            let group: [PendingWrite] = groupSize > 1 ? Array(writers[0..<groupSize]) : []
+            let group: [PendingWrite] = groupSize > 1 ? Array(s.writers[0..<groupSize]) : []
             let sequenceCount = UInt32(truncatingIfNeeded: count)
             error = held.unlocked { () -> StrataError? in
                 func commit(_ record: UnsafeRawBufferPointer) throws {
@@ -208,18 +202,12 @@ extension DBCore {
                 setBackgroundError(e, during: "write-ahead log append", held)
             } else {
                 lastSequence.store(first + count - 1, ordering: .releasing)
-                if !logged { unloggedWrites = true }
+                if !logged { s.noteUnloggedWrite() }
                 statistics.recordWrite(batches: groupSize, bytes: bytes, synced: needSync && logged)
             }
         }
 
-        for i in 0..<groupSize {
-            let w = writers[i]
-            w.done = true
-            w.error = error
-            if w !== leader || w.isAsync { wake(w) }
-        }
-        writers.removeFirst(groupSize)
+        s.finishGroup(count: groupSize, leader: leader, error: error) { wake($0) }
         handOffLeadership(held)
     }
 
@@ -248,20 +236,19 @@ extension DBCore {
     /// error to report, no slowdown sleep, no full memtable to switch (a
     /// switch creates a log file and syncs the directory).
     private func canCommitWithoutWaiting(_ held: borrowing MonitorHeld) -> Bool {
-        bgError == nil && !compactions.pressure(held).slowsWrites(options)
+        guarded(held).bgError == nil && !compactions.pressure(held).slowsWrites(options)
             && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize })
     }
 
     /// Makes the next queued writer the leader.
     private func handOffLeadership(_ held: borrowing MonitorHeld) {
-        guard let next = writers.first else {
-            leaderActive = false
+        let s = guarded(held)
+        guard let next = s.handOffLeadership() else {
             // close() waits for an idle queue; waking everyone on every
             // commit would cost a context switch per write.
-            if closing { held.broadcast() }
+            if s.closing { held.broadcast() }
             return
         }
-        next.isLeader = true
         if next.isAsync {
             commitParker.unpark()
         } else {
@@ -291,6 +278,7 @@ extension DBCore {
     ///   `hardPendingCompactionBytesLimit`, when the memtable is full: wait
     ///   for compaction to catch up (it wakes this writer after each step).
     func makeRoomForWrite(force: Bool, _ held: borrowing MonitorHeld) throws {
+        let s = guarded(held)
         var force = force
         var stallStart: ContinuousClock.Instant?
         var delayed = false
@@ -298,7 +286,7 @@ extension DBCore {
             if let s = stallStart { noteStall(ContinuousClock.now - s, reason: "memtable flush pending") }  // statistics + log hook
         }
         while true {
-            if bgError != nil { throw readOnlyError(held) }
+            if s.bgError != nil { throw readOnlyError(held) }
             if !force && !delayed && compactions.pressure(held).slowsWrites(options) {
                 delayed = true
                 let start = ContinuousClock.now
@@ -310,7 +298,7 @@ extension DBCore {
                 return
             }
             if force && familyStates.allSatisfy({ $0.mem.isEmpty }) { return }
-            if flushPending {
+            if s.flushPending {
                 if stallStart == nil { stallStart = .now }
                 held.wait()
                 continue
@@ -333,7 +321,7 @@ extension DBCore {
                 setBackgroundError(e, during: "creating a new log", held)
                 throw readOnlyError(held)
             }
-            if let old = wal {
+            if let old = s.wal {
                 do {
                     try old.close()
                 } catch let e as StrataError {
@@ -341,8 +329,7 @@ extension DBCore {
                     throw readOnlyError(held)
                 }
             }
-            wal = newLog
-            logNumber = number
+            s.switchLog(to: newLog)
             for s in familyStates {
                 if s.mem.isEmpty { continue }
                 s.imm = s.mem
@@ -351,9 +338,7 @@ extension DBCore {
                 publishSuperVersion(s, held)
             }
             rebuildActiveMemtables(held)
-            flushPending = true
-            immHasUnloggedWrites = unloggedWrites
-            unloggedWrites = false
+            s.beginFlush()
             held.broadcast()  // wakes the flush thread
             force = false
             return

@@ -30,7 +30,7 @@ extension DBCore {
         var found = ObsoleteFiles()
         guard let names = try? fs.listDirectory(at: path) else { return found }
         let live = versions.liveFileNumbers()
-        let minLog = min(versions.minLogNumber, logNumber)
+        let minLog = min(versions.minLogNumber, guarded(held).logNumber)
         let manifest = versions.manifestFileNumber
         for name in names {
             guard let kind = DBPaths.parse(name) else { continue }

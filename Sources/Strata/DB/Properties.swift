@@ -24,7 +24,7 @@ extension DBCore {
         case "strata.num-running-compactions":
             return String(mu.withHeld { compactions.state($0).jobs.running })
         case "strata.background-error":
-            return mu.withHeld { _ in bgError?.description } ?? ""
+            return mu.withHeld { guarded($0).bgError?.description } ?? ""
         case "strata.block-cache-usage":
             return String(blockCache?.usage ?? 0)
         case "strata.total-sst-files-size":

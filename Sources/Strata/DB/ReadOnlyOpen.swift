@@ -101,7 +101,7 @@ extension DBCore {
         lastSequence.store(maxSequence, ordering: .releasing)
         mu.withHeld { held in
             // Stops writes, flushes and compactions for the life of the handle.
-            bgError = StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes")
+            guarded(held).recordBackgroundError(StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes"))
             rebuildActiveMemtables(held)
             for f in families { publishSuperVersion(f, held) }
         }

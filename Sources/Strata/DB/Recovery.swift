@@ -99,8 +99,8 @@ extension DBCore {
     /// Then publishes the families and deletes what nothing refers to.
     private func install(_ replay: LogReplay) throws {
         let newLog = versions.newFileNumber()
-        wal = try createLog(number: newLog)
-        logNumber = newLog
+        let log = try createLog(number: newLog)
+        mu.withHeld { guarded($0).switchLog(to: log) }
         versions.lastSequence = replay.maxSequence
         lastSequence.store(replay.maxSequence, ordering: .releasing)
         try versions.logAndApply(familyStates.map { f in
