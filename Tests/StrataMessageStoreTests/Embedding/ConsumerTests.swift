@@ -99,7 +99,7 @@ struct RenewalRecorder: LogHandler {
     /// Shutdown while every worker is inside a handler: the handlers finish
     /// in the grace period and complete, the prefetched messages go back,
     /// nothing is lost and no message runs twice at once.
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func gracefulShutdownInTheMiddleLosesNothingAndNeverOverlapsALiveLock(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -138,7 +138,7 @@ struct RenewalRecorder: LogHandler {
     /// lock: the store's clock is moved by hand past each lock end, and
     /// each time the consumer's renewal (seen in its trace log) moves the
     /// end after it, so another receiver gets nothing; delivered once.
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func renewalKeepsASlowHandlersLock(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -178,7 +178,7 @@ struct RenewalRecorder: LogHandler {
         try await store.close()
     }
 
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func failingHandlerReachesTheDeadLetterQueueAfterMaxDeliveryCount(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
