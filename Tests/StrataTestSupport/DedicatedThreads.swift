@@ -48,6 +48,16 @@ public final class DedicatedThreads: TaskExecutor, @unchecked Sendable {  // all
         submit(.block(block))
     }
 
+    /// Runs `block` on a thread of the pool inside `group` (entered now,
+    /// left when `block` returns), like `DispatchQueue.async(group:)`.
+    public func run(in group: DispatchGroup, _ block: @escaping @Sendable () -> Void) {
+        group.enter()
+        run {
+            block()
+            group.leave()
+        }
+    }
+
     private func submit(_ work: Work) {
         pthread_mutex_lock(mutex)
         queued.append(work)

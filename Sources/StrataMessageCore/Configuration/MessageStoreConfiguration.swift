@@ -175,11 +175,18 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
         }
     }
 
-    /// `store` as `open()` returns it: receives naming no lock duration
-    /// lock for `lockDuration` when one is set (`DefaultLockDurationStore`).
+    /// `store` as `open()` returns it: when `lockDuration` is set, wrapped
+    /// so that receives naming no lock duration lock for it — one wrapper
+    /// for every backend, so every caller passing nil (`QueueConsumer`,
+    /// `messages(queue:lockDuration:)`) gets the same rule. Renewals, as
+    /// for any receive naming its duration, extend by the queue's lock.
     package func applyingDefaults(to store: any MessageStore) -> any MessageStore {
         guard let lockDuration else { return store }
-        return DefaultLockDurationStore(store, lockDuration: lockDuration)
+        return ForwardingMessageStore(store, receive: { base, call in
+            var call = call
+            if call.lockDuration == nil { call.lockDuration = lockDuration }
+            return try await call.run(on: base)
+        })
     }
 
     /// The JSON backend's debounce interval after the commit mode is applied.

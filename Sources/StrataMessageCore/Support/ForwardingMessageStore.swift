@@ -1,37 +1,75 @@
 import Foundation
 
-/// A store whose receives that name no lock duration lock for
-/// `lockDuration`: what `MessageStoreConfiguration.open()` returns when the
-/// configuration sets `lockDuration` (`storage.lock_duration`,
-/// `STRATA_LOCK_DURATION`). A wrapper rather than a setting of each
-/// backend, so that every backend — and every caller passing nil, such as
-/// `QueueConsumer` and `messages(queue:lockDuration:)` — gets the same
-/// rule from one place. Every other call goes to `base` unchanged
-/// (renewals, as for any receive naming its duration, extend by the
-/// queue's lock duration).
-package final class DefaultLockDurationStore: MessageStore {
+/// A store that sends every call to `base`, but for the receives and
+/// settlements given to it: how `MessageStoreConfiguration.open()` applies
+/// a default lock duration to every backend (one rule in one place), and
+/// what tests build doubles from.
+package final class ForwardingMessageStore: MessageStore {
+    /// A receive as called: `maxWait` nil for the non-waiting one.
+    package struct ReceiveCall: Sendable {
+        package var queue: String
+        package var limit: Int
+        package var lockDuration: Duration?
+        package var maxWait: Duration?
+
+        /// The call made on `store`.
+        package func run(on store: any MessageStore) async throws -> [ReceivedMessage] {
+            if let maxWait { return try await store.receive(queue: queue, limit: limit, lockDuration: lockDuration, maxWait: maxWait) }
+            return try await store.receive(queue: queue, limit: limit, lockDuration: lockDuration)
+        }
+    }
+    /// A settlement as called.
+    package enum Settlement: Sendable {
+        case complete([LockToken])
+        case abandon(LockToken)
+        case deadLetter(LockToken, reason: String)
+
+        /// The call made on `store`.
+        package func run(on store: any MessageStore) async throws {
+            switch self {
+            case .complete(let tokens): try await store.complete(tokens)
+            case .abandon(let token): try await store.abandon(token)
+            case .deadLetter(let token, let reason): try await store.deadLetter(token, reason: reason)
+            }
+        }
+    }
+    package typealias ReceiveOverride = @Sendable (_ base: any MessageStore, _ call: ReceiveCall) async throws -> [ReceivedMessage]
+    package typealias SettleOverride = @Sendable (_ base: any MessageStore, _ call: Settlement) async throws -> Void
+
     /// The store every call goes to.
     package let base: any MessageStore
-    /// The lock a receive without a duration takes.
-    package let lockDuration: Duration
+    private let receiveOverride: ReceiveOverride?
+    private let settleOverride: SettleOverride?
 
-    /// `base`, with receives that name no duration locking for `lockDuration`.
-    package init(_ base: any MessageStore, lockDuration: Duration) {
+    /// `base`, with receives going through `receive` and settlements
+    /// (complete, abandon, dead-letter) through `settle` when given.
+    package init(_ base: any MessageStore, receive: ReceiveOverride? = nil, settle: SettleOverride? = nil) {
         self.base = base
-        self.lockDuration = lockDuration
+        receiveOverride = receive
+        settleOverride = settle
     }
 
-    // The one changed rule.
+    private func receive(_ call: ReceiveCall) async throws -> [ReceivedMessage] {
+        guard let receiveOverride else { return try await call.run(on: base) }
+        return try await receiveOverride(base, call)
+    }
+
+    private func settle(_ call: Settlement) async throws {
+        guard let settleOverride else { return try await call.run(on: base) }
+        try await settleOverride(base, call)
+    }
 
     package func receive(queue: String, limit: Int, lockDuration: Duration?) async throws -> [ReceivedMessage] {
-        try await base.receive(queue: queue, limit: limit, lockDuration: lockDuration ?? self.lockDuration)
+        try await receive(ReceiveCall(queue: queue, limit: limit, lockDuration: lockDuration, maxWait: nil))
     }
 
     package func receive(queue: String, limit: Int, lockDuration: Duration?, maxWait: Duration) async throws -> [ReceivedMessage] {
-        try await base.receive(queue: queue, limit: limit, lockDuration: lockDuration ?? self.lockDuration, maxWait: maxWait)
+        try await receive(ReceiveCall(queue: queue, limit: limit, lockDuration: lockDuration, maxWait: maxWait))
     }
 
-    // Forwarded unchanged.
+    package func complete(_ tokens: [LockToken]) async throws { try await settle(.complete(tokens)) }
+    package func abandon(_ token: LockToken) async throws { try await settle(.abandon(token)) }
+    package func deadLetter(_ token: LockToken, reason: String) async throws { try await settle(.deadLetter(token, reason: reason)) }
 
     package func initialize() async throws { try await base.initialize() }
     package func add(_ message: Message) async throws { try await base.add(message) }
@@ -56,9 +94,6 @@ package final class DefaultLockDurationStore: MessageStore {
     package func deleteSubscription(_ name: String, topic: String) async throws { try await base.deleteSubscription(name, topic: topic) }
     package func subscriptions(topic: String) async throws -> [SubscriptionDescription] { try await base.subscriptions(topic: topic) }
     package func publish(_ messages: [Message], topic: String) async throws -> Int { try await base.publish(messages, topic: topic) }
-    package func complete(_ tokens: [LockToken]) async throws { try await base.complete(tokens) }
-    package func abandon(_ token: LockToken) async throws { try await base.abandon(token) }
-    package func deadLetter(_ token: LockToken, reason: String) async throws { try await base.deadLetter(token, reason: reason) }
     package func renewLock(_ token: LockToken) async throws -> Date { try await base.renewLock(token) }
     package func purge(queue: String) async throws -> Int { try await base.purge(queue: queue) }
     package func statistics(queue: String) async throws -> QueueStatistics { try await base.statistics(queue: queue) }
