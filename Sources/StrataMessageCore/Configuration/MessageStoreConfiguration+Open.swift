@@ -6,7 +6,7 @@ extension MessageStoreConfiguration {
     @_disfavoredOverload
     public func open(clock: MessageClock = .system) async throws -> any MessageStore {
         try validate()
-        if let store = try openCoreBackend(clock: clock) { return store }
+        if let store = try openCoreBackend(clock: clock) { return applyingDefaults(to: store) }
         let module = backend == .lsm ? "StrataMessageStore" : "StrataMessageStore (package trait \(backend == .sqlite ? "SQLite" : "PostgreSQL"))"
         throw MessageStoreConfigurationError(setting: "storage.type", value: backend.rawValue, source: "configuration",
                                              reason: "this backend is opened by \(module); import it, or construct the store directly")
