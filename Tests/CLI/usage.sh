@@ -73,8 +73,15 @@ usage_error "bench mixed benchmarks" bench --benchmarks=fillseq,msg_enqueue
 usage_error "demo --messages 3" demo --messages 3
 usage_error "get --wait -1" get --db "$T/db" --key k --wait -1
 usage_error "get --interval 0" get --db "$T/db" --key k --wait 1 --interval 0
+usage_error "get --interval without --wait" get --db "$T/db" --key k --interval 0.5
 usage_error "stats --count without --follow" stats --db "$T/db" --count 2
-usage_error "stats --follow 0" stats --db "$T/db" --follow 0
+usage_error "stats --interval without --follow" stats --db "$T/db" --interval 1
+usage_error "stats --follow --interval 0" stats --db "$T/db" --follow --interval 0
+usage_error "stats --follow takes no value" stats --db "$T/db" --follow 2
+usage_error "storage stats --follow --interval abc" storage stats --db "$T/x" --follow --interval abc
+usage_error "storage stats --follow --count 0" storage stats --db "$T/x" --follow --count 0
+usage_error "queues --interval without --follow" queues --db "$T/x" --interval 1
+usage_error "following a memory: store" queues --store memory: --follow
 usage_error "a missing --config file" storage stats --config "$T/none.yaml"
 STRATA_COMMIT_MODE=sometimes "$S" storage stats --db "$T/x" >/dev/null 2>"$T/err"; code=$?
 [ $code -eq 64 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "STRATA_COMMIT_MODE" "$T/err" \

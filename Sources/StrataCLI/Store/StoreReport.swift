@@ -66,9 +66,10 @@ struct StoreReport: Encodable {
         return r
     }
 
-    func json() throws -> String {
+    /// Indented, or on one line (`--follow --json` prints JSON Lines).
+    func json(oneLine: Bool = false) throws -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        e.outputFormatting = oneLine ? [.sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return String(decoding: try e.encode(self), as: UTF8.self)
     }
 

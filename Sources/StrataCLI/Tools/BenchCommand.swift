@@ -177,7 +177,9 @@ struct BenchCommand: AsyncParsableCommand {
             if let v = commit?.values { f.commits = v }
             if let v = db { f.db = v }
             if let v = pgURL { f.pgURL = v }
-            if await !EventBenchRunner(flags: f).run() { throw ExitCode.failure }
+            var runner = EventBenchRunner(flags: f)
+            if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "events", quiet: false) }
+            if await !runner.run() { throw ExitCode.failure }
             return
         }
         if isMessageRun {
