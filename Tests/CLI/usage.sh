@@ -70,6 +70,7 @@ usage_error "health thresholds" health --db "$T/x" --warning-free-disk 1 --criti
 usage_error "bench bad number" bench --num=lots
 usage_error "bench message flag on engine benchmarks" bench --benchmarks=fillseq --clients=4
 usage_error "bench mixed benchmarks" bench --benchmarks=fillseq,msg_enqueue
+usage_error "bench unknown benchmark" bench --benchmarks=fillseq,bogus
 usage_error "demo --messages 3" demo --messages 3
 usage_error "get --wait -1" get --db "$T/db" --key k --wait -1
 usage_error "get --interval 0" get --db "$T/db" --key k --wait 1 --interval 0
@@ -101,6 +102,11 @@ usage_error "a bad table_prefix" storage stats --store "postgresql://u@127.0.0.1
 [ $code -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] || fail "missing key: exit $code, $(cat "$T/err")"
 "$S" backup list --dir "$T/none" >/dev/null 2>"$T/err"; code=$?
 [ $code -eq 1 ] && [ ! -e "$T/none" ] || fail "backup list of a missing directory: exit $code, created: $(ls "$T")"
+
+# A PostgreSQL server that is not there: one line, exit 1 (the client's retries are not logged).
+"$S" queues --store "postgresql://strata@127.0.0.1:1/postgres" >/dev/null 2>"$T/err"; code=$?
+[ $code -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "unavailable" "$T/err" \
+  || fail "a PostgreSQL server that is down: exit $code, $(head -3 "$T/err")"
 
 if [ $failures -ne 0 ]; then echo "cli usage: $failures failed" >&2; exit 1; fi
 echo "cli usage: ${#COMMANDS[@]} commands' help, every usage error 64: passed"

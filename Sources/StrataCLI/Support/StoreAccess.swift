@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Strata
 import StrataMessageStore
+import StrataPostgres
 
 /// Where a store command finds its store, read by `MessageStoreConfiguration`
 /// exactly as a broker reads it: `--store URL` (every form the configuration
@@ -84,7 +86,19 @@ extension MessageStoreConfiguration {
                 return try JSONFileMessageStore(directory: path, options: o)
             }
             return try await open()
-        case .postgres, .memory:
+        case .postgres:
+            // A tool's own settings: warnings only on stderr (the client's
+            // retries are logged at info), and a server that is down fails
+            // within 10 s, not a broker's 30.
+            var logger = Logger(label: "strata.postgres")
+            logger.logLevel = .warning
+            try validate()
+            let pg = PostgresConfiguration(connectionString: connectionString, poolSize: postgresPoolSize,
+                                           tablePrefix: postgresTablePrefix, connectionWait: .seconds(10))
+            let store = try await PostgresMessageStore(configuration: pg, logger: logger)
+            try await store.initialize()
+            return store
+        case .memory:
             let store = try await open()
             try await store.initialize()
             return store
