@@ -110,7 +110,9 @@ struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print the database's statistics (read-only open).",
         discussion: """
-            With --follow, the statistics are printed again every --interval seconds (each after a line             "--- TIME", marked "(no change)" when nothing moved), after the read-only handle caught up             with the process writing the database (Database.catchUp), until Ctrl-C or --count rounds.
+            With --follow, the statistics are printed again every --interval seconds (each after a line \
+            "--- TIME", marked "(no change)" when nothing moved), after the read-only handle caught up \
+            with the process writing the database (Database.catchUp), until Ctrl-C or --count rounds.
             """)
     @OptionGroup var location: DatabaseLocation
     @OptionGroup var follow: FollowOptions

@@ -18,7 +18,10 @@ struct StorageStatsCommand: AsyncParsableCommand {
         commandName: "stats",
         abstract: "Backend, location, size on disk, entity counts, messages per queue and in total (read-only open).",
         discussion: """
-            With --follow, the report is printed again every --interval seconds (each after a line             "--- TIME"; with --json, one JSON object per line) until Ctrl-C or --count rounds, following             the store as a broker writes it: an LSM store catches up with the writer             (LSMMessageStore.catchUp), a JSON store is read again, SQLite and PostgreSQL are queried again.
+            With --follow, the report is printed again every --interval seconds (each after a line \
+            "--- TIME"; with --json, one JSON object per line) until Ctrl-C or --count rounds, following \
+            the store as a broker writes it: an LSM store catches up with the writer \
+            (LSMMessageStore.catchUp), a JSON store is read again, SQLite and PostgreSQL are queried again.
             """)
     @OptionGroup var location: StoreLocation
     @Flag(help: "Print one JSON object instead of text.") var json = false
@@ -149,7 +152,8 @@ struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "queues", abstract: "List the store's queues and subscriptions with their statistics (read-only open).",
         discussion: """
-            With --follow, the list is printed again every --interval seconds (each after a line "--- TIME")             until Ctrl-C or --count rounds, following the store as a broker writes it (see storage stats).
+            With --follow, the list is printed again every --interval seconds (each after a line "--- TIME") \
+            until Ctrl-C or --count rounds, following the store as a broker writes it (see storage stats).
             """)
     @OptionGroup var location: StoreLocation
     @OptionGroup var follow: FollowOptions
