@@ -108,5 +108,15 @@ usage_error "a bad table_prefix" storage stats --store "postgresql://u@127.0.0.1
 [ $code -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "unavailable" "$T/err" \
   || fail "a PostgreSQL server that is down: exit $code, $(head -3 "$T/err")"
 
+# A test child whose parent dies exits by itself (OrphanWatch) instead of
+# running on: the subshell starts it, waits until it journals its first
+# batch (so the subshell was its parent when it started), and exits.
+( "$S" stress-events-child --backend lsm --store "$T/orphan" --commit memory --stream s \
+    --journal "$T/orphan.journal" --count 10 >/dev/null 2>&1 & echo $! > "$T/orphan.pid"
+  for _ in $(seq 1 600); do [ -s "$T/orphan.journal" ] && break; sleep 0.1; done )
+orphan=$(cat "$T/orphan.pid")
+for _ in $(seq 1 60); do kill -0 "$orphan" 2>/dev/null || break; sleep 1; done
+if kill -0 "$orphan" 2>/dev/null; then fail "an orphaned stress-events-child still runs after 60 s"; kill -9 "$orphan"; fi
+
 if [ $failures -ne 0 ]; then echo "cli usage: $failures failed" >&2; exit 1; fi
 echo "cli usage: ${#COMMANDS[@]} commands' help, every usage error 64: passed"

@@ -132,6 +132,7 @@ struct StressBrokersChildCommand: AsyncParsableCommand {
     @Flag(help: "Hang on the second batch, holding its locks (the broker the parent kills).") var stall = false
 
     func run() async throws {
+        OrphanWatch.start()
         throw ExitCode(await SharedStoreStress.childMain(SharedStoreStress.ChildSettings(
             store: store, tablePrefix: tablePrefix, queue: queue, journal: journal, broker: broker, messages: messages,
             seed: seed, stopFile: stopFile, stall: stall)))
@@ -148,6 +149,7 @@ struct StressChildCommand: ParsableCommand {
     @OptionGroup var workload: StressWorkload
 
     func run() throws {
+        OrphanWatch.start()
         throw ExitCode(StressChild.run(db: db, oracle: oracle, config: workload.config(defaultSeed: 1), cycle: cycle))
     }
 }
@@ -163,6 +165,7 @@ struct StressMessagesChildCommand: AsyncParsableCommand {
     @Option(help: "Which cycle this is.") var cycle = 0
 
     func run() async throws {
+        OrphanWatch.start()
         throw ExitCode(await MessageStoreStress.childMain(store: store, journal: journal, seed: seed, cycle: cycle))
     }
 }

@@ -32,6 +32,7 @@ struct StressEventsChildCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        OrphanWatch.start()
         let mode: EventStoreOptions.CommitMode = commit == "sync" ? .syncDurable
             : commit == "async" ? .asyncDurable(groupWindow: .milliseconds(5)) : .memoryOnly
         let options = EventStoreOptions(commitMode: mode)
