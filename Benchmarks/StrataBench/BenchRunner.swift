@@ -96,6 +96,11 @@ public final class BenchRunner {
 
     private static let needFreshDB: Set<String> = ["fillseq", "fillrandom", "fillsync"]
 
+    /// Every engine benchmark `runOne` knows, for the command's validation.
+    public static let benchmarkNames = ["fillseq", "fillrandom", "overwrite", "readrandom", "readseq", "fillsync", "readwhilewriting",
+                                        "seekrandom", "deleteseq", "deleterandom", "deleterange", "flush", "compact", "stats",
+                                        "crc32c", "fdatasync"]
+
     private func runOne(_ name: String) throws {
         runCount += 1
         if flags.useExistingDB && Self.needFreshDB.contains(name) {
