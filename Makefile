@@ -9,7 +9,7 @@ APT_PACKAGES := liblz4-dev libsqlite3-dev pkg-config
 # What only the tests need: a PostgreSQL server for the PostgreSQL backend.
 TEST_APT_PACKAGES := postgresql
 
-.PHONY: all deps test-deps apt-install build run test man test-tsan sanitize crash-test fuzz fuzz-compile fuzz-build fuzz-seeds bench compare-rocksdb clean
+.PHONY: all deps test-deps apt-install build run test man test-tsan sanitize crash-test fuzz fuzz-compile fuzz-build fuzz-seeds bench compare-rocksdb charts clean
 
 all: build
 
@@ -128,6 +128,12 @@ fuzz: fuzz-build
 bench: build
 	mkdir -p $(DATA)
 	.build/release/strata bench --db=$(DATA)/bench --benchmarks=fillseq,fillrandom,overwrite,readrandom,readseq --num=1000000
+
+# The SVG charts of Docs/benchmarks.md, redrawn from the committed benchmark
+# output in Benchmarks/results/ (plain python3, nothing to install). How to
+# record new output: Docs/benchmarks.md, "Charts".
+charts:
+	python3 Benchmarks/charts.py Docs Benchmarks/results/*.txt
 
 # Debian's db_bench and strata bench on the same workloads, with ratios.
 compare-rocksdb: build

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Draws the charts of Docs/benchmarks.md from saved benchmark output.
 
-Usage: Benchmarks/charts.py OUTDIR FILE...   (no make target yet: issue 17)
+Usage: Benchmarks/charts.py OUTDIR FILE...
+       make charts   (= Benchmarks/charts.py Docs Benchmarks/results/*.txt)
 
 FILEs are saved outputs of `../shared/bench/side-by-side.sh` ("side ..."
 lines) and of `strata bench --benchmarks=msg_enqueue,msg_roundtrip ...`

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs `strata bench` (msg_enqueue, msg_roundtrip on the PostgreSQL backend
 # at 1, 8 and 64 clients) and pgbench on the same server in one run, and
-# prints both rates with the bar of issue 14:
+# prints both rates with the bar of issue 14 (each strata run right after
+# the pgbench run it is compared with, so both see the same load):
 #   enqueue@64    >= 0.8 x pgbench one-row INSERT transaction @64
 #   roundtrip@64  >= 0.8 x pgbench INSERT + DELETE ... FOR UPDATE SKIP LOCKED @64
 #   both @64      >= 3 x @1
@@ -42,20 +43,28 @@ pgb() {  # script, clients -> transactions per second
         | sed -n 's/^tps = \([0-9.]*\) .*/\1/p' | head -1
 }
 
+strata() {  # benchmark, clients -> msg/s
+    "$STRATA" bench -q --benchmarks="$1" --backend=postgres --clients="$2" --num="$NUM" --pg_url="$URL" > "$OUT/run.txt"
+    cat "$OUT/run.txt" >&2
+    sed -n "s/^$1 postgres\/- [0-9]*B ${2}c *: *\([0-9]*\) msg\/s.*/\1/p" "$OUT/run.txt"
+}
+
+# Each strata figure runs right after the pgbench figure it is compared
+# with, so the two see the same load on a shared machine.
 declare -A R
+echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 for c in "${CLIENTS[@]}"; do
-    echo "== pgbench $c clients" >&2
+    echo "== $c clients" >&2
     R[pg_insert_$c]=$(pgb insert.sql "$c")
     psql -q "$URL" -c "TRUNCATE pgb_queue" >/dev/null
+    R[st_enqueue_$c]=$(strata msg_enqueue "$c")
     R[pg_roundtrip_$c]=$(pgb roundtrip.sql "$c")
     psql -q "$URL" -c "TRUNCATE pgb_queue" >/dev/null
+    R[st_roundtrip_$c]=$(strata msg_roundtrip "$c")
 done
-echo "== strata bench" >&2
-"$STRATA" bench --benchmarks=msg_enqueue,msg_roundtrip --backend=postgres --clients=1,8,64 --num="$NUM" --pg_url="$URL" \
-    | tee "$OUT/strata.txt" >&2
-for c in "${CLIENTS[@]}"; do
-    R[st_enqueue_$c]=$(sed -n "s/^msg_enqueue postgres\/- [0-9]*B ${c}c *: *\([0-9]*\) msg\/s.*/\1/p" "$OUT/strata.txt")
-    R[st_roundtrip_$c]=$(sed -n "s/^msg_roundtrip postgres\/- [0-9]*B ${c}c *: *\([0-9]*\) msg\/s.*/\1/p" "$OUT/strata.txt")
+echo "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+for k in "${!R[@]}"; do
+    [ -n "${R[$k]}" ] || { echo "compare-postgres.sh: no figure for $k (see the output above)" >&2; exit 1; }
 done
 psql -q "$URL" -c "DROP TABLE IF EXISTS pgb_queue" >/dev/null
 

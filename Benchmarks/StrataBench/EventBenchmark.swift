@@ -48,6 +48,8 @@ public struct EventBenchFlags: Sendable {
 /// Runs the event workloads; one line per configuration.
 public struct EventBenchRunner: Sendable {
     let flags: EventBenchFlags
+    /// Told as each configuration runs (the CLI's progress display); nil: nobody.
+    public var progress: (any BenchProgress)?
     /// A runner of `flags`.
     public init(flags: EventBenchFlags) { self.flags = flags }
 
@@ -88,17 +90,28 @@ public struct EventBenchRunner: Sendable {
                             for clients in flags.clients {
                                 for batch in flags.batches {
                                     let store = try await open(backend, commit)
+                                    progress?.begin("evt_append", total: max(1, flags.num / clients) * clients)
                                     let line = try await append(store, clients: clients, batch: batch)
+                                    progress?.end()
                                     try await store.close()
                                     print("evt_append \(backend)/\(commit) \(clients)c batch \(batch): \(line)")
                                 }
                             }
                         case "evt_load":
-                            print("evt_load \(backend)/\(commit): \(try await load(backend, commit))")
+                            // Filled, then read back: every event counts twice.
+                            progress?.begin("evt_load", total: 2 * flags.num)
+                            let line = try await load(backend, commit)
+                            progress?.end()
+                            print("evt_load \(backend)/\(commit): \(line)")
                         default:
-                            print("evt_recover \(backend)/\(commit): \(try await recover(backend, commit))")
+                            // Filled, replayed whole, then replayed after the snapshot at 99 %.
+                            progress?.begin("evt_recover", total: 2 * flags.num + flags.num / 100)
+                            let line = try await recover(backend, commit)
+                            progress?.end()
+                            print("evt_recover \(backend)/\(commit): \(line)")
                         }
                     } catch {
+                        progress?.end()
                         print("\(bench) \(backend)/\(commit): failed: \(error)")
                         return false
                     }
@@ -143,6 +156,7 @@ public struct EventBenchRunner: Sendable {
                         let t = ContinuousClock.now
                         _ = try await store.append(contentsOf: events)
                         h.record(Self.ns(ContinuousClock.now - t))
+                        progress?.advance(by: n)
                         i += n
                     }
                     latencies.merge(h)
@@ -165,6 +179,7 @@ public struct EventBenchRunner: Sendable {
             let n = min(1000, flags.num - i)
             let events = (0..<n).map { Event(stream: stream, payload: payload(i + $0), idempotencyKey: "\(stream)-\(i + $0)") }
             lsns.append(try await store.append(contentsOf: events))
+            progress?.advance(by: n)
             i += n
         }
         return lsns
@@ -187,6 +202,7 @@ public struct EventBenchRunner: Sendable {
             let page = try await store.load(stream: "load", after: after, limit: 1000)
             guard let last = page.last else { break }
             n += page.count
+            progress?.advance(by: page.count)
             after = last.lsn
         }
         let seconds = Double(Self.ns(ContinuousClock.now - start)) / 1e9
@@ -208,13 +224,20 @@ public struct EventBenchRunner: Sendable {
         }
         let firstOpen = try await reopen()
         var count = 0
-        let full = try await store.recover(stream: "rec", restore: { _ in }, apply: { count += $0.count })
+        let progress = self.progress
+        let full = try await store.recover(stream: "rec", restore: { _ in }, apply: {
+            count += $0.count
+            progress?.advance(by: $0.count)
+        })
         let at = flags.num - flags.num / 100
         guard let upto = try await store.lsn(forIdempotencyKey: "rec-\(at - 1)") else { throw BenchFlagError("event \(at) of the stream is missing") }
         try await store.writeSnapshot(EventSnapshot(stream: "rec", uptoLSN: upto, state: [UInt8](repeating: 1, count: 4096)))
         let secondOpen = try await reopen()
         var after = 0
-        let snap = try await store.recover(stream: "rec", restore: { _ in }, apply: { after += $0.count })
+        let snap = try await store.recover(stream: "rec", restore: { _ in }, apply: {
+            after += $0.count
+            progress?.advance(by: $0.count)
+        })
         try await store.close()
         return "no snapshot \(Self.ms(full.duration)) (\(count) events); snapshot at event \(at): \(Self.ms(snap.duration)) "
             + "(\(after) events replayed); store opens took \(Self.ms(firstOpen)) and \(Self.ms(secondOpen))"

@@ -42,6 +42,23 @@ struct LatencyHistogram {
         }
     }
 
+    /// Records one sampled latency that stands for `weight` operations:
+    /// the percentiles see one sample, progress advances by `weight`.
+    @inline(__always)
+    mutating func recordSample(_ ns: UInt64, standingFor weight: Int) {
+        buckets[Self.bucket(ns)] &+= 1
+        count &+= 1
+        sum &+= ns
+        if ns > maxValue { maxValue = ns }
+        if let progress {
+            unreported &+= weight
+            if unreported >= benchProgressBatch {
+                progress.advance(by: unreported)
+                unreported = 0
+            }
+        }
+    }
+
     mutating func merge(_ o: LatencyHistogram) {
         for i in 0..<buckets.count { buckets[i] &+= o.buckets[i] }
         count += o.count

@@ -18,8 +18,8 @@ struct StrataCommand: AsyncParsableCommand {
             postgresql://user@host:port/db[?table_prefix=P], memory:), else --db PATH (an LSM store), else \
             STRATA_STORE; --config FILE and the other STRATA_* variables add their settings. Commands that only \
             read (stats, get, scan, verify, dump-manifest, queues, storage stats, storage export, snapshot list, \
-            health) open an LSM directory read-only, so they work while a broker holds it; get --wait and \
-            stats --follow catch up with the writer as they go. Exit codes: 0 success, 1 failure, 64 usage error.
+            health) open an LSM directory read-only, so they work while a broker holds it; get --wait, \
+            stats --follow, storage stats --follow and queues --follow catch up with the writer as they go. Exit codes: 0 success, 1 failure, 64 usage error.
             """,
         version: version,
         subcommands: [

@@ -14,9 +14,11 @@ enum PostgresErrorMapping {
     /// The SQLSTATE the store's functions raise when a lock token is not held.
     static let lockNotHeld = "ST001"
 
-    static func map(_ error: any Error, _ context: String, secret: String?) -> any Error {
+    /// `duplicate` is the kind of a unique violation: `.duplicateId` for
+    /// the message store, `.duplicateKey` for the event store.
+    static func map(_ error: any Error, _ context: String, secret: String?, duplicate: MessageStoreError.Kind = .duplicateId) -> any Error {
         if let t = error as? PostgresTransactionError {
-            if let inner = t.closureError ?? t.commitError ?? t.beginError { return map(inner, context, secret: secret) }
+            if let inner = t.closureError ?? t.commitError ?? t.beginError { return map(inner, context, secret: secret, duplicate: duplicate) }
         }
         if error is MessageStoreError || error is CancellationError { return error }
         func make(_ kind: MessageStoreError.Kind, _ text: String) -> MessageStoreError {
@@ -36,7 +38,7 @@ enum PostgresErrorMapping {
         case .server:
             let state = p.serverInfo?[.sqlState] ?? ""
             let text = p.serverInfo?[.message] ?? "server error"
-            return make(kind(sqlState: state), "\(text) (SQLSTATE \(state))")
+            return make(kind(sqlState: state, duplicate: duplicate), "\(text) (SQLSTATE \(state))")
         case .queryCancelled:
             if Task.isCancelled { return CancellationError() }
             return make(.unavailable, "the query was cancelled")
@@ -53,15 +55,17 @@ enum PostgresErrorMapping {
     }
 
     /// The kind of a server error with SQLSTATE `state`.
-    static func kind(sqlState state: String) -> MessageStoreError.Kind {
+    static func kind(sqlState state: String, duplicate: MessageStoreError.Kind = .duplicateId) -> MessageStoreError.Kind {
         switch state {
         case lockNotHeld: return .lockLost
-        case "23505": return .duplicateId
+        case "23505": return duplicate
         case "53100": return .storageFull
         case "XX001", "XX002": return .corruption
         case "58030": return .ioError
         case "25006": return .readOnly
-        case "40001", "40P01", "55P03", "53300", "53200", "57014": return .unavailable
+        // Class 53 but a full disk: the server is short of memory or
+        // connections for now (53000 is the class's generic code).
+        case "40001", "40P01", "55P03", "53000", "53300", "53200", "57014": return .unavailable
         default:
             if state.hasPrefix("08") || state.hasPrefix("57P") { return .unavailable }
             return .invalidArgument

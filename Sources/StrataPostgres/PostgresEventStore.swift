@@ -23,14 +23,17 @@ import StrataMessageCore
 /// server crash may lose the last few hundred milliseconds of appends, a
 /// client crash nothing).
 ///
-/// Errors: a lost connection, a server that is down or restarting, a
-/// deadlock or serialization failure are `.unavailable` (the call did
-/// nothing, retry it); a call after `close()` is `.closed`; the server's
-/// disk full `.storageFull`, a read-only server `.readOnly`, damaged pages
-/// `.corruption`, bad credentials or SQL `.invalidArgument`. Opening waits
-/// at most the configuration's `connectTimeout` for a first connection,
-/// then throws `.unavailable`; later calls while the server is down fail
-/// with `.unavailable` once postgres-nio's pool gives up connecting.
+/// Errors (`PostgresErrorMapping`, shared with the message store): a lost
+/// connection, a server that is down or restarting, a deadlock or
+/// serialization failure are `.unavailable` (retry it; an append whose
+/// connection went during its commit may have been stored, and its retry
+/// with the same idempotency keys returns the stored LSN); a call after or
+/// cut off by `close()` is `.closed`; the server's disk full
+/// `.storageFull`, a read-only server `.readOnly`, damaged pages or an
+/// unreadable reply `.corruption`, a unique violation `.duplicateKey`, bad
+/// credentials or SQL `.invalidArgument`. Every call, opening included,
+/// waits at most the configuration's `connectTimeout` for a pooled
+/// connection, then throws `.unavailable`.
 public final class PostgresEventStore: EventStore {
     /// The client the store runs its queries on.
     public let client: PostgresClient
@@ -39,6 +42,10 @@ public final class PostgresEventStore: EventStore {
     private let logger: Logger
     private let arrivals = EventArrivals()
     private let closed = StoreLock(false)
+    /// How long a call waits for a pooled connection before `.unavailable`.
+    private let connectionWait: Duration
+    /// The password, kept out of error messages.
+    private let secret: String?
     /// The store's metric instruments (`backend` = `postgres`).
     public let recorder = EventStoreRecorder(backend: "postgres")
     /// The advisory lock key appends hold (any constant; "STRATAEV").
@@ -52,7 +59,7 @@ public final class PostgresEventStore: EventStore {
         let runner = Task { await client.run() }
         do {
             try await self.init(client: client, runner: runner, options: options, logger: logger,
-                                connectTimeout: configuration.options.connectTimeout)
+                                connectTimeout: configuration.options.connectTimeout, secret: configuration.password)
         } catch {
             runner.cancel()
             throw error
@@ -78,129 +85,116 @@ public final class PostgresEventStore: EventStore {
     /// Uses a client the caller runs (`client.run()` in a task of its own).
     public convenience init(client: PostgresClient, options: EventStoreOptions = EventStoreOptions(),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
-        try await self.init(client: client, runner: nil, options: options, logger: logger, connectTimeout: nil)
+        try await self.init(client: client, runner: nil, options: options, logger: logger, connectTimeout: nil, secret: nil)
     }
 
     private init(client: PostgresClient, runner: Task<Void, Never>?, options: EventStoreOptions, logger: Logger,
-                 connectTimeout: Duration?) async throws {
+                 connectTimeout: Duration?, secret: String?) async throws {
         self.client = client
         self.runner = runner
         self.options = options
         self.logger = logger
+        self.secret = secret
         // postgres-nio's pool retries a refused connection for a minute
-        // before failing the request; an open gives up sooner. Only the
-        // first connection is timed: the schema transaction may wait for
-        // other hosts' opens (they take turns under an advisory lock).
+        // before failing the request; every call gives up sooner. Only the
+        // wait for a connection is timed: the schema transaction may wait
+        // for other hosts' opens (they take turns under an advisory lock).
         let timeout = connectTimeout ?? .seconds(60)
-        try await Self.withDeadline(timeout, "no connection to PostgreSQL within \(timeout)") {
-            do { _ = try await client.query("SELECT 1", logger: logger) } catch { throw Self.mapped(error) }
-        }
-        try await Self.createSchema(client, logger)
-    }
-
-    /// Runs `body`, or throws `.unavailable` saying `what` (and cancels
-    /// `body`) when `limit` passes first.
-    private static func withDeadline(_ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> Void) async throws {
-        try await withThrowingTaskGroup(of: Bool.self) { g in
-            g.addTask {
-                try await body()
-                return true
-            }
-            g.addTask {
-                try await Task.sleep(for: limit)
-                return false
-            }
-            defer { g.cancelAll() }
-            if try await g.next() != true { throw MessageStoreError(.unavailable, what) }
-        }
-    }
-
-    private static func createSchema(_ client: PostgresClient, _ logger: Logger) async throws {
-        do {
-            try await client.withTransaction(logger: logger) { c in try await createSchema(c, logger) }
-        } catch { throw mapped(error) }
+        connectionWait = timeout
+        try await transaction { c in try await Self.createSchema(c, logger) }
     }
 
     private static func createSchema(_ c: PostgresNIO.PostgresConnection, _ logger: Logger) async throws {
         // Concurrent first opens by several hosts would race on the catalog.
-        try await c.query("SELECT pg_advisory_xact_lock(\(Self.appendLock &+ 1))", logger: logger)
-        try await c.query("CREATE SEQUENCE IF NOT EXISTS strata_event_lsn", logger: logger)
-        try await c.query("CREATE TABLE IF NOT EXISTS strata_events(lsn BIGINT PRIMARY KEY, stream TEXT NOT NULL, record BYTEA NOT NULL)", logger: logger)
-        try await c.query("CREATE INDEX IF NOT EXISTS strata_events_by_stream ON strata_events(stream, lsn)", logger: logger)
-        try await c.query("CREATE TABLE IF NOT EXISTS strata_event_keys(key TEXT PRIMARY KEY, lsn BIGINT NOT NULL)", logger: logger)
-        try await c.query("""
+        try await c.run("SELECT pg_advisory_xact_lock(\(Self.appendLock &+ 1))", logger: logger)
+        try await c.run("CREATE SEQUENCE IF NOT EXISTS strata_event_lsn", logger: logger)
+        try await c.run("CREATE TABLE IF NOT EXISTS strata_events(lsn BIGINT PRIMARY KEY, stream TEXT NOT NULL, record BYTEA NOT NULL)", logger: logger)
+        try await c.run("CREATE INDEX IF NOT EXISTS strata_events_by_stream ON strata_events(stream, lsn)", logger: logger)
+        try await c.run("CREATE TABLE IF NOT EXISTS strata_event_keys(key TEXT PRIMARY KEY, lsn BIGINT NOT NULL)", logger: logger)
+        try await c.run("""
             CREATE TABLE IF NOT EXISTS strata_event_snapshots(stream TEXT NOT NULL, upto_lsn BIGINT NOT NULL,
                 record BYTEA NOT NULL, PRIMARY KEY(stream, upto_lsn))
             """, logger: logger)
     }
 
-    /// PostgreSQL and client errors as the message layer's vocabulary (the
-    /// original kept as `underlying`); our own errors thrown inside a
-    /// transaction come back unwrapped.
-    package static func mapped(_ error: any Error) -> any Error {
-        if let t = error as? PostgresTransactionError {
-            if let inner = t.closureError ?? t.commitError ?? t.beginError { return mapped(inner) }
-        }
-        if error is MessageStoreError || error is CancellationError { return error }
-        if let p = error as? PSQLError {
-            switch p.code {
-            case .server:
-                let state = p.serverInfo?[.sqlState] ?? ""
-                let text = p.serverInfo?[.message] ?? "\(p)"
-                return MessageStoreError(kind(sqlState: state), "PostgreSQL (\(state)): \(text)", underlying: p)
-            case .connectionError, .serverClosedConnection, .uncleanShutdown:
-                return MessageStoreError(.unavailable, "PostgreSQL connection lost: \(String(reflecting: p))", underlying: p)
-            case .poolClosed, .clientClosedConnection:
-                return MessageStoreError(.closed, "PostgreSQL client is closed: \(p)", underlying: p)
-            case .queryCancelled:
-                if Task.isCancelled { return CancellationError() }
-                return MessageStoreError(.unavailable, "PostgreSQL query cancelled: \(p)", underlying: p)
-            case .messageDecodingFailure, .unexpectedBackendMessage, .invalidCommandTag:
-                return MessageStoreError(.unavailable, "PostgreSQL protocol error (the connection is dropped): \(String(reflecting: p))",
-                                         underlying: p)
-            default:
-                // TLS, authentication, too many bind parameters: the
-                // configuration or the call is wrong, a retry cannot help.
-                return MessageStoreError(.invalidArgument, "PostgreSQL connection: \(String(reflecting: p))", underlying: p)
-            }
-        }
-        // The pool's own errors (postgres-nio's `_ConnectionPoolModule`, not
-        // a public module): by name. `connectionCreationCircuitBreakerTripped`
-        // means no connection could be made for a while.
-        if String(describing: type(of: error)) == "ConnectionPoolError" {
-            let text = String(reflecting: error)
-            if text.contains("poolShutdown") { return MessageStoreError(.closed, "PostgreSQL client is closed", underlying: error) }
-            if text.contains("requestCancelled") && Task.isCancelled { return CancellationError() }
-            return MessageStoreError(.unavailable, "PostgreSQL server unreachable: \(text)", underlying: error)
-        }
+    /// PostgreSQL and client errors as the message layer's kinds, through
+    /// the mapping the message store uses (`PostgresErrorMapping`, password
+    /// redacted), with one difference: a unique violation (SQLSTATE 23505)
+    /// is an idempotency key stored by a writer that bypassed the append
+    /// lock, `.duplicateKey`. A decoding failure of a returned column is
+    /// `.corruption`.
+    package static func mapped(_ error: any Error, secret: String? = nil) -> any Error {
         if error is PostgresDecodingError {
             return MessageStoreError(.corruption, "PostgreSQL returned a value of an unexpected type: \(error)", underlying: error)
         }
-        return error
+        return PostgresErrorMapping.map(error, "event store", secret: secret, duplicate: .duplicateKey)
     }
 
-    /// The kind of a server error by its SQLSTATE (PostgreSQL's appendix A).
+    /// The kind of a server error by its SQLSTATE, as the event store maps it.
     package static func kind(sqlState s: String) -> MessageStoreError.Kind {
-        switch s {
-        case "XX001", "XX002": return .corruption
-        case "53100": return .storageFull
-        case "25006": return .readOnly
-        case "58030": return .ioError
-        case "40001", "40P01", "55P03", "57014", "57P01", "57P02", "57P03", "53000", "53200", "53300": return .unavailable
-        default: return s.hasPrefix("08") ? .unavailable : .invalidArgument
+        PostgresErrorMapping.kind(sqlState: s, duplicate: .duplicateKey)
+    }
+
+    private func failed(_ error: any Error) -> any Error {
+        // A call that was under way when close() stopped the client.
+        if closed.withLock({ $0 }), !(error is CancellationError) {
+            return MessageStoreError(.closed, "PostgreSQL event store is closed", underlying: error)
         }
+        // The caller cancelled (a subscription ending): the pool reports a
+        // lease request cancelled, which the shared mapping calls unavailable.
+        if Task.isCancelled, !(error is MessageStoreError) { return CancellationError() }
+        return Self.mapped(error, secret: secret)
     }
 
     private func checkOpen() throws {
         if closed.withLock({ $0 }) { throw MessageStoreError(.closed, "PostgreSQL event store is closed") }
     }
 
-    private func transaction<T: Sendable>(_ body: (PostgresNIO.PostgresConnection) async throws -> T) async throws -> T {
-        do { return try await client.withTransaction(logger: logger) { c in try await body(c) } } catch { throw Self.mapped(error) }
+    /// Runs `body` on a pooled connection, or throws `.unavailable` when no
+    /// connection comes within `connectionWait` (the server is down).
+    private func run<T: Sendable>(_ body: @escaping @Sendable (PostgresNIO.PostgresConnection) async throws -> T) async throws -> T {
+        do { return try await ConnectionLease.with(client, waiting: connectionWait, body) } catch { throw failed(error) }
     }
 
-    private func query(_ q: PostgresQuery) async throws -> PostgresRowSequence {
-        do { return try await client.query(q, logger: logger) } catch { throw Self.mapped(error) }
+    private func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresNIO.PostgresConnection) async throws -> T) async throws -> T {
+        let logger = logger
+        return try await run { c in
+            try await c.run("BEGIN", logger: logger)
+            do {
+                let value = try await body(c)
+                try await c.run("COMMIT", logger: logger)
+                return value
+            } catch {
+                // The server rolls back a transaction whose connection it
+                // dropped, and a ROLLBACK sent on that connection may never
+                // be answered (seen after pg_terminate_backend), so only a
+                // live connection gets one.
+                if !c.isClosed, !Self.connectionDropped(error) { try? await c.run("ROLLBACK", logger: logger) }
+                throw error
+            }
+        }
+    }
+
+    /// Whether `error` means the server closed or lost the connection.
+    private static func connectionDropped(_ error: any Error) -> Bool {
+        guard let p = error as? PSQLError else { return false }
+        switch p.code {
+        case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection: return true
+        case .server:
+            let state = p.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("57P") || state.hasPrefix("08")
+        default: return false
+        }
+    }
+
+    /// The rows of `q`, read to the end on one connection.
+    private func fetch(_ q: PostgresQuery) async throws -> [PostgresRow] {
+        let logger = logger
+        return try await run { c in
+            var out: [PostgresRow] = []
+            for try await r in try await c.query(q, logger: logger) { out.append(r) }
+            return out
+        }
     }
 
     /// Appends one event (see `EventStore.append(_:)`).
@@ -214,8 +208,11 @@ public final class PostgresEventStore: EventStore {
         let options = options, logger = logger
         let synchronous = options.commitMode == .syncDurable ? "on" : "off"
         let (result, raw, stored, count) = try await transaction { c -> (Int64, Int, Int, Int) in
-            try await c.query(PostgresQuery(unsafeSQL: "SET LOCAL synchronous_commit = \(synchronous)"), logger: logger)
-            try await c.query("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: logger)
+            // Every statement's rows are read (`run`): an error that comes
+            // after the row description (a terminated backend while waiting
+            // on the lock) would otherwise be dropped.
+            try await c.run(PostgresQuery(unsafeSQL: "SET LOCAL synchronous_commit = \(synchronous)"), logger: logger)
+            try await c.run("SELECT pg_advisory_xact_lock(\(Self.appendLock))", logger: logger)
             var known: [String: Int64] = [:]
             let keys = input.map(\.idempotencyKey)
             for try await (key, lsn) in try await c.query("SELECT key, lsn FROM strata_event_keys WHERE key = ANY(\(keys))", logger: logger)
@@ -231,11 +228,11 @@ public final class PostgresEventStore: EventStore {
             let batch = EncodedBatch(input, known: known, lsns: lsns, compression: options.compression)
             let records = batch.records.map { ByteBuffer(bytes: $0) }
             let streams = batch.events.map(\.stream), freshKeys = batch.events.map(\.idempotencyKey)
-            try await c.query("""
+            try await c.run("""
                 INSERT INTO strata_events(lsn, stream, record)
                 SELECT * FROM unnest(\(lsns)::BIGINT[], \(streams)::TEXT[], \(records)::BYTEA[])
                 """, logger: logger)
-            try await c.query("INSERT INTO strata_event_keys(key, lsn) SELECT * FROM unnest(\(freshKeys)::TEXT[], \(lsns)::BIGINT[])", logger: logger)
+            try await c.run("INSERT INTO strata_event_keys(key, lsn) SELECT * FROM unnest(\(freshKeys)::TEXT[], \(lsns)::BIGINT[])", logger: logger)
             return (EventRules.result(input, known: known, assigned: batch.assigned), batch.rawBytes, batch.storedBytes, n)
         }
         recorder.appended(events: count, rawBytes: raw, storedBytes: stored, start: start)
@@ -247,35 +244,31 @@ public final class PostgresEventStore: EventStore {
     public func load(stream: String, after lsn: Int64, limit: Int) async throws -> [Event] {
         try checkOpen()
         guard limit > 0 else { return [] }
-        var out: [Event] = []
+        let rows = try await fetch("SELECT lsn, record FROM strata_events WHERE stream = \(stream) AND lsn > \(lsn) ORDER BY lsn LIMIT \(limit)")
         do {
-            let rows = try await query("SELECT lsn, record FROM strata_events WHERE stream = \(stream) AND lsn > \(lsn) ORDER BY lsn LIMIT \(limit)")
-            for try await (l, record) in rows.decode((Int64, ByteBuffer).self) {
-                out.append(try EventCodec.decode(Array(record.readableBytesView), stream: stream, lsn: l))
+            return try rows.map { row in
+                let (l, record) = try row.decode((Int64, ByteBuffer).self)
+                return try EventCodec.decode(Array(record.readableBytesView), stream: stream, lsn: l)
             }
-        } catch { throw Self.mapped(error) }
-        return out
+        } catch { throw Self.mapped(error, secret: secret) }
     }
 
     /// The LSN stored under `key`, or nil.
     public func lsn(forIdempotencyKey key: String) async throws -> Int64? {
         try checkOpen()
-        do {
-            for try await lsn in try await query("SELECT lsn FROM strata_event_keys WHERE key = \(key)").decode(Int64.self) { return lsn }
-        } catch { throw Self.mapped(error) }
-        return nil
+        let rows = try await fetch("SELECT lsn FROM strata_event_keys WHERE key = \(key)")
+        do { return try rows.first?.decode(Int64.self) } catch { throw Self.mapped(error, secret: secret) }
     }
 
     /// The snapshot of `stream` with the highest `uptoLSN`, verified.
     public func latestSnapshot(stream: String) async throws -> EventSnapshot? {
         try checkOpen()
+        let rows = try await fetch("SELECT upto_lsn, record FROM strata_event_snapshots WHERE stream = \(stream) ORDER BY upto_lsn DESC LIMIT 1")
+        guard let row = rows.first else { return nil }
         do {
-            let rows = try await query("SELECT upto_lsn, record FROM strata_event_snapshots WHERE stream = \(stream) ORDER BY upto_lsn DESC LIMIT 1")
-            for try await (upto, record) in rows.decode((Int64, ByteBuffer).self) {
-                return try EventCodec.decodeSnapshot(Array(record.readableBytesView), stream: stream, uptoLSN: upto)
-            }
-        } catch { throw Self.mapped(error) }
-        return nil
+            let (upto, record) = try row.decode((Int64, ByteBuffer).self)
+            return try EventCodec.decodeSnapshot(Array(record.readableBytesView), stream: stream, uptoLSN: upto)
+        } catch { throw Self.mapped(error, secret: secret) }
     }
 
     /// Stores a snapshot (replacing one with the same `uptoLSN`).
@@ -284,7 +277,7 @@ public final class PostgresEventStore: EventStore {
         try EventRules.validate(snapshot)
         let (record, storedState) = EventCodec.encode(snapshot, compression: options.compression)
         let buffer = ByteBuffer(bytes: record)
-        _ = try await query("""
+        _ = try await fetch("""
             INSERT INTO strata_event_snapshots(stream, upto_lsn, record) VALUES (\(snapshot.stream), \(snapshot.uptoLSN), \(buffer))
             ON CONFLICT (stream, upto_lsn) DO UPDATE SET record = EXCLUDED.record
             """)
@@ -300,8 +293,8 @@ public final class PostgresEventStore: EventStore {
             for try await u in try await c.query("SELECT max(upto_lsn) FROM strata_event_snapshots WHERE stream = \(stream)", logger: logger)
                 .decode(Int64?.self) { upto = u }
             guard let upto else { return }
-            try await c.query("DELETE FROM strata_events WHERE stream = \(stream) AND lsn <= \(upto)", logger: logger)
-            try await c.query("DELETE FROM strata_event_snapshots WHERE stream = \(stream) AND upto_lsn < \(upto)", logger: logger)
+            try await c.run("DELETE FROM strata_events WHERE stream = \(stream) AND lsn <= \(upto)", logger: logger)
+            try await c.run("DELETE FROM strata_event_snapshots WHERE stream = \(stream) AND upto_lsn < \(upto)", logger: logger)
         }
     }
 
@@ -315,7 +308,7 @@ public final class PostgresEventStore: EventStore {
     public func health() async -> StoreHealth {
         if closed.withLock({ $0 }) { return .critical([HealthReason(.closed, .critical, "PostgreSQL event store is closed")]) }
         do {
-            _ = try await query("SELECT 1")
+            _ = try await fetch("SELECT 1")
             return .healthy
         } catch {
             return .critical([HealthReason(.connectionLost, .critical, "PostgreSQL: \(error)")])
@@ -324,21 +317,19 @@ public final class PostgresEventStore: EventStore {
 
     /// The stored record of event `lsn` of `stream` (tests damage it).
     package func storedRecord(stream: String, lsn: Int64) async throws -> [UInt8]? {
-        for try await r in try await query("SELECT record FROM strata_events WHERE stream = \(stream) AND lsn = \(lsn)").decode(ByteBuffer.self) {
-            return Array(r.readableBytesView)
-        }
-        return nil
+        let rows = try await fetch("SELECT record FROM strata_events WHERE stream = \(stream) AND lsn = \(lsn)")
+        return try rows.first.map { Array(try $0.decode(ByteBuffer.self).readableBytesView) }
     }
 
     /// Overwrites the stored record of event `lsn` of `stream` (tests damage it).
     package func replaceStoredRecord(stream: String, lsn: Int64, with record: [UInt8]) async throws {
         let buffer = ByteBuffer(bytes: record)
-        _ = try await query("UPDATE strata_events SET record = \(buffer) WHERE stream = \(stream) AND lsn = \(lsn)")
+        _ = try await fetch("UPDATE strata_events SET record = \(buffer) WHERE stream = \(stream) AND lsn = \(lsn)")
     }
 
     /// Removes every event, key and snapshot (tests start from an empty store).
     package func removeEverything() async throws {
-        _ = try await query("TRUNCATE strata_events, strata_event_keys, strata_event_snapshots")
+        _ = try await fetch("TRUNCATE strata_events, strata_event_keys, strata_event_snapshots")
     }
 
     /// Stops the client if the store started it; later calls throw `.closed`.

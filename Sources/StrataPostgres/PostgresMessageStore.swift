@@ -136,10 +136,17 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    /// Runs `body` in one transaction on one pooled connection.
+    /// Runs `body` in one transaction on one pooled connection, committed
+    /// durably whatever the server's `synchronous_commit`
+    /// (`PostgresSchema.durableCommit`).
     func transaction<T: Sendable>(_ what: String, _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let logger = logger
-        return try await run(what) { c in try await c.withTransaction(logger: logger) { c in try await body(c) } }
+        return try await run(what) { c in
+            try await c.withTransaction(logger: logger) { c in
+                try await c.run("SELECT \(unescaped: PostgresSchema.durableCommit)", logger: logger)
+                return try await body(c)
+            }
+        }
     }
 
     /// The rows of `q`.
@@ -589,11 +596,8 @@ public final class PostgresMessageStore: MessageStore {
     }
 
     public func purge(queue: String) async throws -> Int {
-        var n = 0
-        try await rows("purge", """
-            WITH d AS (DELETE FROM \(unescaped: t)messages WHERE queue = \(queue) RETURNING 1) SELECT count(*)::bigint FROM d
-            """) { n = try $0.decode(Int.self) }
-        return n
+        let t = t, logger = logger
+        return try await transaction("purge") { c in try await Self.deleteMessages(of: [queue], t, c, logger) }
     }
 
     public func statistics(queue: String) async throws -> QueueStatistics {

@@ -18,9 +18,21 @@ import StrataMessageCore
 /// all or none), `abandon`, `move` (dead-letter) and `drop` (expired). Their
 /// predicates only store what `BrokerPolicy` decides: the Swift side passes
 /// the queue's limits and takes every dead-letter and drop decision.
+/// Version 3 re-creates the functions so that every one that settles or
+/// stores commits durably even on a server whose `synchronous_commit` is
+/// `off` (version 2's took the server's setting).
 enum PostgresSchema {
     /// The newest version this build writes.
-    static let current = 2
+    static let current = 3
+
+    /// Makes the transaction's commit wait for its WAL flush (and a
+    /// synchronous standby) when the session would not: raises
+    /// `synchronous_commit = off` to `on` for this transaction only, and
+    /// leaves every stronger setting (`local`, `remote_write`, `on`,
+    /// `remote_apply`) as the operator chose it. An acknowledged add or
+    /// settle must survive a server crash; only a receive's lock may be lost
+    /// (Docs/message-store.md, "Commit modes of the PostgreSQL store").
+    static let durableCommit = "set_config('synchronous_commit', 'on', true) WHERE current_setting('synchronous_commit') = 'off'"
 
     /// The notification channel of a store: payload `q<origin>:<queue>` for
     /// arrivals (adds, abandons, dead-letters) in `queue` by the store
@@ -58,11 +70,14 @@ enum PostgresSchema {
         logger.info("PostgreSQL store \(t)* migrated from schema version \(found) to \(current)")
     }
 
-    /// The statements that bring version `v - 1` to `v`.
+    /// The statements that bring version `v - 1` to `v`. A step that
+    /// changes a function re-creates them all with today's bodies (`CREATE
+    /// OR REPLACE`), so running every step to the newest is the same as
+    /// running the newest.
     static func migration(_ v: Int, _ t: String) -> [String] {
         switch v {
         case 1: return tables(t)
-        case 2: return functions(t)
+        case 2, 3: return functions(t)
         default: return []
         }
     }
@@ -101,6 +116,7 @@ enum PostgresSchema {
                 p_ts bigint[], p_expires bigint[], p_counts bigint[], p_now bigint) RETURNS void LANGUAGE plpgsql AS $fn$
             DECLARE dup text;
             BEGIN
+              PERFORM \(durableCommit);
               -- Markers of ids whose window has passed go; one still open fails the batch (and restores them all).
               WITH d AS (DELETE FROM \(t)removed_ids r WHERE r.id = ANY(p_ids) RETURNING r.id, r.window_end)
               SELECT d.id INTO dup FROM d WHERE d.window_end > p_now LIMIT 1;
@@ -119,8 +135,9 @@ enum PostgresSchema {
             RETURNS TABLE(o_seq bigint, o_visible bigint, o_record bytea, o_count bigint, o_token bytea, o_flagged boolean)
             LANGUAGE plpgsql AS $fn$
             BEGIN
-              -- A lock is not worth a WAL flush: if the server loses it in a crash the
-              -- message is delivered again (at least once holds); adds and completes wait.
+              -- A lock is not worth a WAL flush: if the server loses it in a crash (or a
+              -- failover) the message is delivered again, and its holder's settle finds no
+              -- lock (.lockLost): at least once holds. Every later durable commit flushes it.
               PERFORM set_config('synchronous_commit', 'off', true);
               RETURN QUERY
               WITH c AS (
@@ -145,6 +162,7 @@ enum PostgresSchema {
             RETURNS void LANGUAGE plpgsql AS $fn$
             DECLARE n bigint; total bigint := coalesce(array_length(p_ids, 1), 0);
             BEGIN
+              PERFORM \(durableCommit);
               WITH k AS (SELECT * FROM unnest(p_ids, p_queues, p_tokens, p_windows) AS k(id, queue, token, win)),
               d AS (DELETE FROM \(t)messages m USING k
                     WHERE m.id = k.id AND m.queue = k.queue AND m.lock_token = k.token AND m.locked_until > p_now
@@ -163,6 +181,7 @@ enum PostgresSchema {
             RETURNS integer LANGUAGE plpgsql AS $fn$
             DECLARE cnt integer;
             BEGIN
+              PERFORM \(durableCommit);
               SELECT delivery_count INTO cnt FROM \(t)messages
               WHERE id = p_id AND queue = p_queue AND lock_token = p_token AND locked_until > p_now FOR UPDATE;
               IF NOT FOUND THEN RETURN 0; END IF;
@@ -175,6 +194,7 @@ enum PostgresSchema {
             CREATE OR REPLACE FUNCTION \(t)move(p_seq bigint, p_token bytea, p_now bigint, p_id text, p_queue text, p_record bytea,
                 p_size bigint, p_ts bigint, p_expires bigint, p_count bigint) RETURNS boolean LANGUAGE plpgsql AS $fn$
             BEGIN
+              PERFORM \(durableCommit);
               DELETE FROM \(t)messages WHERE seq = p_seq AND CASE WHEN p_token IS NULL THEN lock_token IS NULL OR locked_until <= p_now
                                                                 ELSE lock_token = p_token AND locked_until > p_now END;
               IF NOT FOUND THEN RETURN false; END IF;
@@ -187,6 +207,7 @@ enum PostgresSchema {
             CREATE OR REPLACE FUNCTION \(t)drop(p_seq bigint, p_now bigint, p_window bigint) RETURNS void LANGUAGE plpgsql AS $fn$
             DECLARE mid text; ts bigint;
             BEGIN
+              PERFORM \(durableCommit);
               DELETE FROM \(t)messages WHERE seq = p_seq AND (lock_token IS NULL OR locked_until <= p_now) RETURNING id, timestamp_ms INTO mid, ts;
               IF FOUND AND p_window >= 0 AND ts + p_window > p_now THEN
                 INSERT INTO \(t)removed_ids(id, window_end) VALUES (mid, ts + p_window)

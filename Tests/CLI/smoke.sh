@@ -107,6 +107,16 @@ if "$S" storage export --db="$T/nope" --to="$T/x.jsonl" 2>/dev/null; then fail "
 # bench -q: the result lines on stdout, nothing on stderr.
 "$S" bench --db="$T/qbench" --benchmarks=fillseq,readrandom --num=3000 -q >"$T/bench.out" 2>"$T/err" || fail "bench -q"
 [ "$(grep -c "micros/op" "$T/bench.out")" -eq 2 ] && [ ! -s "$T/err" ] || fail "bench -q: $(cat "$T/bench.out" "$T/err")"
+# evt_* benchmarks show progress too: on a terminal (script(1) gives the run
+# one) the bar is drawn at the first update, whatever the speed; -q: nothing.
+"$S" bench --benchmarks=evt_append,evt_load --backend=memory --num=500 --db="$T/evtbench" -q >"$T/evt.out" 2>"$T/err" || fail "evt bench -q"
+[ "$(grep -c "events/s" "$T/evt.out")" -ge 2 ] && [ ! -s "$T/err" ] || fail "evt bench -q: $(cat "$T/evt.out" "$T/err")"
+if command -v script >/dev/null; then
+  script -qc "'$S' bench --benchmarks=evt_append,evt_load --backend=memory --clients=1 --num=500 --db='$T/evtbench'" /dev/null >"$T/evt.tty" 2>&1
+  grep -aq "evt_append \[" "$T/evt.tty" && grep -aq "evt_load \[" "$T/evt.tty" || fail "evt bench shows no progress bar: $(tr '\r' '\n' < "$T/evt.tty" | head -5)"
+else
+  echo "cli smoke: SKIPPING the evt_* progress bar check: script(1) is not installed" >&2
+fi
 # Bad input: one clear line on stderr, non-zero exit.
 if "$S" get --db="$T/nope" --key=x 2>"$T/err"; then fail "opening a missing database succeeded"; fi
 [ "$(wc -l < "$T/err")" -eq 1 ] || fail "error output is not one line: $(cat "$T/err")"

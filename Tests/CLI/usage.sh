@@ -70,11 +70,19 @@ usage_error "health thresholds" health --db "$T/x" --warning-free-disk 1 --criti
 usage_error "bench bad number" bench --num=lots
 usage_error "bench message flag on engine benchmarks" bench --benchmarks=fillseq --clients=4
 usage_error "bench mixed benchmarks" bench --benchmarks=fillseq,msg_enqueue
+usage_error "bench unknown benchmark" bench --benchmarks=fillseq,bogus
 usage_error "demo --messages 3" demo --messages 3
 usage_error "get --wait -1" get --db "$T/db" --key k --wait -1
 usage_error "get --interval 0" get --db "$T/db" --key k --wait 1 --interval 0
+usage_error "get --interval without --wait" get --db "$T/db" --key k --interval 0.5
 usage_error "stats --count without --follow" stats --db "$T/db" --count 2
-usage_error "stats --follow 0" stats --db "$T/db" --follow 0
+usage_error "stats --interval without --follow" stats --db "$T/db" --interval 1
+usage_error "stats --follow --interval 0" stats --db "$T/db" --follow --interval 0
+usage_error "stats --follow takes no value" stats --db "$T/db" --follow 2
+usage_error "storage stats --follow --interval abc" storage stats --db "$T/x" --follow --interval abc
+usage_error "storage stats --follow --count 0" storage stats --db "$T/x" --follow --count 0
+usage_error "queues --interval without --follow" queues --db "$T/x" --interval 1
+usage_error "following a memory: store" queues --store memory: --follow
 usage_error "a missing --config file" storage stats --config "$T/none.yaml"
 STRATA_COMMIT_MODE=sometimes "$S" storage stats --db "$T/x" >/dev/null 2>"$T/err"; code=$?
 [ $code -eq 64 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "STRATA_COMMIT_MODE" "$T/err" \
@@ -94,6 +102,11 @@ usage_error "a bad table_prefix" storage stats --store "postgresql://u@127.0.0.1
 [ $code -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] || fail "missing key: exit $code, $(cat "$T/err")"
 "$S" backup list --dir "$T/none" >/dev/null 2>"$T/err"; code=$?
 [ $code -eq 1 ] && [ ! -e "$T/none" ] || fail "backup list of a missing directory: exit $code, created: $(ls "$T")"
+
+# A PostgreSQL server that is not there: one line, exit 1 (the client's retries are not logged).
+"$S" queues --store "postgresql://strata@127.0.0.1:1/postgres" >/dev/null 2>"$T/err"; code=$?
+[ $code -eq 1 ] && [ "$(wc -l < "$T/err")" -eq 1 ] && grep -q "unavailable" "$T/err" \
+  || fail "a PostgreSQL server that is down: exit $code, $(head -3 "$T/err")"
 
 # A test child whose parent dies exits by itself (OrphanWatch) instead of
 # running on: the subshell starts it, waits until it journals its first

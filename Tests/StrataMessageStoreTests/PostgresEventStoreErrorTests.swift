@@ -22,7 +22,9 @@ import Testing
         let expected: [String: MessageStoreError.Kind] = [
             "08006": .unavailable, "08001": .unavailable, "57P01": .unavailable, "57P03": .unavailable, "40P01": .unavailable,
             "40001": .unavailable, "53300": .unavailable, "53100": .storageFull, "25006": .readOnly, "58030": .ioError,
-            "XX001": .corruption, "XX002": .corruption, "42601": .invalidArgument, "22021": .invalidArgument, "23505": .invalidArgument,
+            "XX001": .corruption, "XX002": .corruption, "42601": .invalidArgument, "22021": .invalidArgument, "53000": .unavailable,
+            // An idempotency key stored by a writer that bypassed the append lock.
+            "23505": .duplicateKey,
         ]
         for (state, kind) in expected { #expect(PostgresEventStore.kind(sqlState: state) == kind, "SQLSTATE \(state)") }
     }

@@ -57,7 +57,7 @@ import Testing
         let models = Locked<[Model]>(Array(repeating: Model(), count: writers))
         let group = DispatchGroup()
         for w in 0..<writers {
-            DispatchQueue.global().async(group: group) {
+            DedicatedThreads.shared.run(in: group) {
                 var rng = SeededRandom(seed: UInt64(100 + w))
                 var model = Model()
                 var ops = 0
@@ -86,7 +86,7 @@ import Testing
             }
         }
         // A writer-side compactRange over part of the keys while jobs run.
-        DispatchQueue.global().async(group: group) {
+        DedicatedThreads.shared.run(in: group) {
             do {
                 while !stop.load(ordering: .relaxed) {
                     try db.compactRange(Self.key(0, 500), Self.key(1, 1500))
@@ -97,7 +97,7 @@ import Testing
             }
         }
         // Readers: stable keys always found; scans ordered, values match their keys.
-        DispatchQueue.global().async(group: group) {
+        DedicatedThreads.shared.run(in: group) {
             var rng = SeededRandom(seed: 77)
             let stableKeys = Array(stableModel.keys)
             do {

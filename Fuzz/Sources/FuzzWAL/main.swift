@@ -5,9 +5,10 @@ import FuzzSupport
 //
 // Input byte 0 picks the shape: even = the rest is the log file as is;
 // odd = the rest describes records (lengths up to 40 KiB, so fragments cross
-// 32 KiB blocks) written by LogWriter, then damaged by up to 4 byte flips
-// and/or a truncation. Checks beyond "no trap": the modes agree with each
-// other (see `checkModesAgree`), an undamaged log reads back exactly, and a
+// 32 KiB blocks) written by LogWriter, sometimes followed by zero-filled
+// space (a preallocated tail), then damaged by up to 4 byte flips and/or a
+// truncation. Checks beyond "no trap": the modes agree with each
+// other (see `checkModesAgree`), an undamaged log (with or without a zero tail) reads back exactly, and a
 // log that was only truncated reads back as a prefix of what was written.
 
 /// What one mode made of a log.
@@ -86,6 +87,17 @@ func structured(_ input: inout FuzzInput) {
         let clean = readAllModes(bytes)
         for m in clean where m.records != records || m.error != nil || m.damageReports != 0 {
             fuzzFailure("an undamaged log does not read back as written")
+        }
+
+        // A preallocated log (WritableFile.preallocate): zeros past the
+        // data, up to two blocks and a bit, ending anywhere in a block. The
+        // reader must take them for the end of the log in every mode; the
+        // damage below may then land in the zeros too.
+        if input.byte() < 96 {
+            bytes += [UInt8](repeating: 0, count: input.below(2 * LogFormat.blockSize + 100))
+            for m in readAllModes(bytes) where m.records != records || m.error != nil || m.damageReports != 0 {
+                fuzzFailure("an undamaged log followed by zero-filled space does not read back as written")
+            }
         }
 
         let flips = input.below(5)

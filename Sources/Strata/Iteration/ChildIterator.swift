@@ -3,11 +3,13 @@
 /// `value`, `next`, `prev`) then cost neither a retain/release pair nor a
 /// witness-table call, which together were a third of a scan's time
 /// through `any InternalIterator`. The merging iterator's `children` array
-/// owns the objects.
+/// owns the objects. The user-key `Iterator` steps its merged source the
+/// same way (whoever holds a `ChildIterator` keeps the object alive).
 enum ChildIterator {
     case memtable(Unmanaged<MemtableIterator>)
     case table(Unmanaged<TableIterator>)
     case level(Unmanaged<LevelIterator>)
+    case merging(Unmanaged<MergingIterator>)
     /// Any other kind, through the existential (owned: rare, and correct for any type).
     case other(any InternalIterator)
 
@@ -18,6 +20,8 @@ enum ChildIterator {
             self = .table(.passUnretained(t))
         } else if let l = it as? LevelIterator {
             self = .level(.passUnretained(l))
+        } else if let m = it as? MergingIterator {
+            self = .merging(.passUnretained(m))
         } else {
             self = .other(it)
         }
@@ -29,6 +33,7 @@ enum ChildIterator {
         case .memtable(let u): u._withUnsafeGuaranteedRef { $0.isValid }
         case .table(let u): u._withUnsafeGuaranteedRef { $0.isValid }
         case .level(let u): u._withUnsafeGuaranteedRef { $0.isValid }
+        case .merging(let u): u._withUnsafeGuaranteedRef { $0.isValid }
         case .other(let it): it.isValid
         }
     }
@@ -39,6 +44,7 @@ enum ChildIterator {
         case .memtable(let u): u._withUnsafeGuaranteedRef { $0.key }
         case .table(let u): u._withUnsafeGuaranteedRef { $0.key }
         case .level(let u): u._withUnsafeGuaranteedRef { $0.key }
+        case .merging(let u): u._withUnsafeGuaranteedRef { $0.key }
         case .other(let it): it.key
         }
     }
@@ -49,6 +55,7 @@ enum ChildIterator {
         case .memtable(let u): u._withUnsafeGuaranteedRef { $0.value }
         case .table(let u): u._withUnsafeGuaranteedRef { $0.value }
         case .level(let u): u._withUnsafeGuaranteedRef { $0.value }
+        case .merging(let u): u._withUnsafeGuaranteedRef { $0.value }
         case .other(let it): it.value
         }
     }
@@ -59,6 +66,7 @@ enum ChildIterator {
         case .memtable(let u): u._withUnsafeGuaranteedRef { $0.next() }
         case .table(let u): u._withUnsafeGuaranteedRef { $0.next() }
         case .level(let u): u._withUnsafeGuaranteedRef { $0.next() }
+        case .merging(let u): u._withUnsafeGuaranteedRef { $0.next() }
         case .other(let it): it.next()
         }
     }
@@ -69,6 +77,7 @@ enum ChildIterator {
         case .memtable(let u): u._withUnsafeGuaranteedRef { $0.prev() }
         case .table(let u): u._withUnsafeGuaranteedRef { $0.prev() }
         case .level(let u): u._withUnsafeGuaranteedRef { $0.prev() }
+        case .merging(let u): u._withUnsafeGuaranteedRef { $0.prev() }
         case .other(let it): it.prev()
         }
     }

@@ -15,6 +15,10 @@
 /// the dynamic exclusivity checks (a fifth of readseq's time) buy nothing.
 public final class Iterator: @unchecked Sendable {
     private let iter: any InternalIterator
+    /// `iter` again, unowned and typed: the per-entry steps (`isValid`,
+    /// `key`, `value`, `next`, `prev`) then dispatch on the concrete type
+    /// instead of through the existential (`iter` keeps the object alive).
+    private let cursor: ChildIterator
     private let sequence: SequenceNumber
     /// The family's key order (bounds and key changes are judged in it).
     private let comparator: KeyOrder
@@ -36,13 +40,14 @@ public final class Iterator: @unchecked Sendable {
     @exclusivity(unchecked) private var valid = false
     // In reverse mode the current entry is copied here, since the internal
     // iterator has already moved before it.
-    @exclusivity(unchecked) private var savedKey: [UInt8] = []
-    @exclusivity(unchecked) private var savedValue: [UInt8] = []
+    @exclusivity(unchecked) private var savedKey = ByteScratch()
+    @exclusivity(unchecked) private var savedValue = ByteScratch()
     @exclusivity(unchecked) private var scratch: [UInt8] = []
 
     init(iter: any InternalIterator, comparator: Comparator, sequence: SequenceNumber, lowerBound: [UInt8]?,
          upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = iter
+        self.cursor = ChildIterator(iter)
         self.comparator = KeyOrder(comparator)
         self.retainedComparator = comparator
         self.sequence = sequence
@@ -59,6 +64,7 @@ public final class Iterator: @unchecked Sendable {
     init(merging: MergingIterator, tombstones: [RangeTombstoneCursor], comparator: Comparator, sequence: SequenceNumber,
          lowerBound: [UInt8]?, upperBound: [UInt8]?, pins: [AnyObject]) {
         self.iter = merging
+        self.cursor = ChildIterator(merging)
         self.comparator = KeyOrder(comparator)
         self.retainedComparator = comparator
         self.merging = merging
@@ -75,13 +81,13 @@ public final class Iterator: @unchecked Sendable {
     /// The current key. Only meaningful while `isValid`.
     public var key: [UInt8] {
         precondition(valid, "Iterator.key read while not valid")
-        return direction == .forward ? userKeyOf(iter.key).array : savedKey
+        return direction == .forward ? userKeyOf(cursor.key).array : savedKey.array
     }
 
     /// The current value. Only meaningful while `isValid`.
     public var value: [UInt8] {
         precondition(valid, "Iterator.value read while not valid")
-        return direction == .forward ? iter.value.array : savedValue
+        return direction == .forward ? cursor.value.array : savedValue.array
     }
 
     /// Calls `body` with the current key and value without copying them.
@@ -89,9 +95,9 @@ public final class Iterator: @unchecked Sendable {
     public func withKeyAndValue<R>(_ body: (UnsafeRawBufferPointer, UnsafeRawBufferPointer) throws -> R) rethrows -> R {
         precondition(valid, "Iterator read while not valid")
         if direction == .forward {
-            return try body(userKeyOf(iter.key), iter.value)
+            return try body(userKeyOf(cursor.key), cursor.value)
         }
-        return try savedKey.withUnsafeBytes { k in try savedValue.withUnsafeBytes { v in try body(k, v) } }
+        return try body(savedKey.bytes, savedValue.bytes)
     }
 
     /// Throws the first error the iterator met (for example a corrupt block).
@@ -117,7 +123,7 @@ public final class Iterator: @unchecked Sendable {
         direction = .reverse
         if let hi = upperBound {
             seekInternal(hi, maxSequenceNumber)
-            if iter.isValid { iter.prev() } else { iter.seekToLast() }
+            if cursor.isValid { cursor.prev() } else { iter.seekToLast() }
         } else {
             iter.seekToLast()
         }
@@ -147,7 +153,7 @@ public final class Iterator: @unchecked Sendable {
         scratch.removeAll(keepingCapacity: true)
         target.withUnsafeBytes { appendInternalKey(&scratch, $0, 0, .deletion) }
         scratch.withUnsafeBytes { iter.seek($0) }
-        if iter.isValid { iter.prev() } else { iter.seekToLast() }
+        if cursor.isValid { cursor.prev() } else { iter.seekToLast() }
         findPrevUserEntry()
     }
 
@@ -162,20 +168,19 @@ public final class Iterator: @unchecked Sendable {
                 // instead of stepping back over the range. (savedKey, 0,
                 // deletion) is the last possible entry of savedKey.
                 scratch.removeAll(keepingCapacity: true)
-                savedKey.withUnsafeBytes { appendInternalKey(&scratch, $0, 0, .deletion) }
+                appendInternalKey(&scratch, savedKey.bytes, 0, .deletion)
                 scratch.withUnsafeBytes { iter.seek($0) }
-            } else if iter.isValid {
+            } else if cursor.isValid {
                 // The internal iterator sits just before savedKey's entries.
-                iter.next()
+                cursor.next()
             } else {
                 iter.seekToFirst()
             }
             findNextUserEntry(skipping: true)
             return
         }
-        savedKey.removeAll(keepingCapacity: true)
-        savedKey.append(contentsOf: userKeyOf(iter.key))
-        iter.next()
+        savedKey.set(userKeyOf(cursor.key))
+        cursor.next()
         findNextUserEntry(skipping: true)
     }
 
@@ -184,18 +189,17 @@ public final class Iterator: @unchecked Sendable {
         precondition(valid, "Iterator.prev() while not valid")
         if direction == .forward {
             // Step back past every entry of the current user key.
-            savedKey.removeAll(keepingCapacity: true)
-            savedKey.append(contentsOf: userKeyOf(iter.key))
+            savedKey.set(userKeyOf(cursor.key))
             while true {
-                iter.prev()
-                if !iter.isValid {
+                cursor.prev()
+                if !cursor.isValid {
                     valid = false
                     savedKey.removeAll()
                     savedValue.removeAll()
                     return
                 }
                 let order = comparator
-                if Self.compare(order, userKeyOf(iter.key), savedKey) < 0 { break }
+                if order.compare(userKeyOf(cursor.key), savedKey.bytes) < 0 { break }
             }
             direction = .reverse
         }
@@ -225,8 +229,8 @@ public final class Iterator: @unchecked Sendable {
         let order = comparator
         var skipping = skipping
         let applyTombstones = merging != nil
-        while iter.isValid {
-            let ikey = iter.key
+        while cursor.isValid {
+            let ikey = cursor.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence {
                 let ukey = userKeyOf(ikey)
                 if let hi = upperBound, Self.compare(order, ukey, hi) >= 0 {
@@ -237,13 +241,12 @@ public final class Iterator: @unchecked Sendable {
                 if let kind = kindOf(ikey), kind != .rangeDeletion {
                     // The newest visible entry of a user key decides it;
                     // older ones (hidden) are skipped.
-                    let hidden = skipping && Self.compare(order, ukey, savedKey) <= 0
+                    let hidden = skipping && order.compare(ukey, savedKey.bytes) <= 0
                     if !hidden {
                         if applyTombstones {
                             let covering = coveringSequence(ukey)
                             if sequenceOf(ikey) < covering {
-                                savedKey.removeAll(keepingCapacity: true)
-                                savedKey.append(contentsOf: ukey)
+                                savedKey.set(ukey)
                                 skipping = true
                                 skipForward(olderThan: covering)
                                 continue
@@ -251,18 +254,17 @@ public final class Iterator: @unchecked Sendable {
                         }
                         if kind == .value {
                             valid = true
-                            savedKey.removeAll(keepingCapacity: true)
+                            savedKey.removeAll()
                             return
                         }
-                        savedKey.removeAll(keepingCapacity: true)
-                        savedKey.append(contentsOf: ukey)
+                        savedKey.set(ukey)
                         skipping = true
                     }
                 }
             }
-            iter.next()
+            cursor.next()
         }
-        savedKey.removeAll(keepingCapacity: true)
+        savedKey.removeAll()
         valid = false
     }
 
@@ -273,15 +275,15 @@ public final class Iterator: @unchecked Sendable {
         let order = comparator
         var lastKind: ValueKind = .deletion
         let applyTombstones = merging != nil
-        while iter.isValid {
-            let ikey = iter.key
+        while cursor.isValid {
+            let ikey = cursor.key
             if ikey.count >= 8 && sequenceOf(ikey) <= sequence, var kind = kindOf(ikey), kind != .rangeDeletion {
                 let ukey = userKeyOf(ikey)
                 if let lo = lowerBound, Self.compare(order, ukey, lo) < 0 {
                     // Below the bound: whatever was kept so far is the answer.
                     break
                 }
-                if lastKind != .deletion && Self.compare(order, ukey, savedKey) < 0 {
+                if lastKind != .deletion && order.compare(ukey, savedKey.bytes) < 0 {
                     break
                 }
                 var covering: SequenceNumber = 0
@@ -293,25 +295,23 @@ public final class Iterator: @unchecked Sendable {
                 }
                 lastKind = kind
                 if kind == .deletion {
-                    savedKey.removeAll(keepingCapacity: true)
-                    savedValue.removeAll(keepingCapacity: true)
+                    savedKey.removeAll()
+                    savedValue.removeAll()
                 } else {
-                    savedKey.removeAll(keepingCapacity: true)
-                    savedKey.append(contentsOf: ukey)
-                    savedValue.removeAll(keepingCapacity: true)
-                    savedValue.append(contentsOf: iter.value)
+                    savedKey.set(ukey)
+                    savedValue.set(cursor.value)
                 }
                 if covering > 0 {
                     skipBackward(olderThan: covering)
                     continue
                 }
             }
-            iter.prev()
+            cursor.prev()
         }
         if lastKind == .deletion {
             valid = false
-            savedKey.removeAll(keepingCapacity: true)
-            savedValue.removeAll(keepingCapacity: true)
+            savedKey.removeAll()
+            savedValue.removeAll()
             direction = .forward
             return
         }

@@ -27,6 +27,15 @@ final class MergingIterator: InternalIterator {
     private let valid: UnsafeMutablePointer<Bool>
     private let keys: UnsafeMutablePointer<UnsafeRawBufferPointer>
     @exclusivity(unchecked) private var current: Int = -1
+    /// Going forward: the child other than `current` with the smallest key
+    /// (lowest index among equal keys), -1 when no other child is valid.
+    /// A step then compares the current child's new key with this one key,
+    /// not with every child: while one child keeps supplying the smallest
+    /// keys (sequential data, a long run in one table) a step costs one
+    /// comparison; when the lead changes, the runner-up is the new current
+    /// and only the runner-up is searched again (the same N - 1 comparisons
+    /// as a full scan). Meaningful only after `findSmallest`.
+    @exclusivity(unchecked) private var runnerUp: Int = -1
     private enum Direction { case forward, reverse }
     @exclusivity(unchecked) private var direction: Direction = .forward
 
@@ -103,10 +112,38 @@ final class MergingIterator: InternalIterator {
                 refresh(i)
             }
             direction = .forward
+            child[current].next()
+            refresh(current)
+            findSmallest()
+            return
         }
         child[current].next()
         refresh(current)
-        findSmallest()
+        if comparator.isBytewise { stepForward(BytewiseKeyOrder()) } else { stepForward(comparator) }
+    }
+
+    /// After the current child moved forward: keeps it when its new key is
+    /// still below the runner-up's, else hands the lead to the runner-up.
+    @inline(__always)
+    private func stepForward<O: KeyOrdering>(_ order: O) {
+        let r = runnerUp
+        if r < 0 {
+            if !valid[current] { current = -1 }
+            return
+        }
+        if valid[current] {
+            let c = order.compareInternal(keys[current], keys[r])
+            if c < 0 { return }
+            if c == 0 {
+                // Equal keys in two children: let the full scan apply its
+                // tie rule (lowest index).
+                current = smallest(order, except: -1)
+                runnerUp = current < 0 ? -1 : smallest(order, except: current)
+                return
+            }
+        }
+        current = r
+        runnerUp = smallest(order, except: r)
     }
 
     func prev() {
@@ -183,7 +220,14 @@ final class MergingIterator: InternalIterator {
     /// The order is tested once here, not per comparison (see `KeyOrdering`).
     @inline(__always)
     private func findSmallest() {
-        current = comparator.isBytewise ? smallest(BytewiseKeyOrder()) : smallest(comparator)
+        if comparator.isBytewise {
+            let order = BytewiseKeyOrder()
+            current = smallest(order, except: -1)
+            runnerUp = current < 0 ? -1 : smallest(order, except: current)
+        } else {
+            current = smallest(comparator, except: -1)
+            runnerUp = current < 0 ? -1 : smallest(comparator, except: current)
+        }
     }
 
     /// Points `current` at the child with the largest key (-1 when none).
@@ -192,10 +236,12 @@ final class MergingIterator: InternalIterator {
         current = comparator.isBytewise ? largest(BytewiseKeyOrder()) : largest(comparator)
     }
 
+    /// The valid child with the smallest key, lowest index first among
+    /// equal keys, skipping child `except` (-1: none); -1 when none.
     @inline(__always)
-    private func smallest<O: KeyOrdering>(_ order: O) -> Int {
+    private func smallest<O: KeyOrdering>(_ order: O, except: Int) -> Int {
         var best = -1
-        for i in 0..<children.count where valid[i] {
+        for i in 0..<children.count where valid[i] && i != except {
             if best < 0 || order.compareInternal(keys[i], keys[best]) < 0 { best = i }
         }
         return best

@@ -7,19 +7,22 @@ struct GetCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "get", abstract: "Print the value of a key (read-only open: works on a live database).",
         discussion: """
-            With --wait, a missing key is looked up again every --interval milliseconds until it appears \
+            With --wait, a missing key is looked up again every --interval seconds until it appears \
             or the time is up; between lookups the read-only handle catches up with the process writing \
             the database (Database.catchUp: the MANIFEST and the newer logs read again).
             """)
     @OptionGroup var location: DatabaseLocation
     @Option(help: "The key (text).") var key: String
     @Option(help: "Wait up to this many seconds for the key to appear, catching up with the writer.") var wait: Double?
-    @Option(help: "Milliseconds between catch-ups while waiting.") var interval = 100
+    @Option(help: ArgumentHelp("With --wait: seconds between catch-ups (default 0.1).", valueName: "seconds")) var interval: Double?
 
     func validate() throws {
         if let wait, !(wait >= 0 && wait <= 86_400) { throw ValidationError("--wait must be 0...86400 seconds, got \(wait)") }
-        if interval < 1 || interval > 60_000 { throw ValidationError("--interval must be 1...60000 ms, got \(interval)") }
+        if let interval, !(interval >= 0.001 && interval <= 60) { throw ValidationError("--interval must be 0.001...60 seconds, got \(interval)") }
+        if interval != nil && wait == nil { throw ValidationError("--interval needs --wait") }
     }
+
+    private var seconds: Double { interval ?? 0.1 }
 
     func run() throws {
         let db = try location.openForReading()
@@ -34,10 +37,10 @@ struct GetCommand: ParsableCommand {
             guard wait != nil, Date() < deadline else { throw CLIError("key not found: \(key)") }
             if !announced {
                 // Scripts wait for this line to know the handle is open.
-                FileHandle.standardError.write(Data("strata: waiting for \(key) (catching up every \(interval) ms)\n".utf8))
+                FileHandle.standardError.write(Data("strata: waiting for \(key) (catching up every \(seconds) s)\n".utf8))
                 announced = true
             }
-            usleep(useconds_t(interval * 1000))
+            usleep(useconds_t(seconds * 1_000_000))
             _ = try failingSync("catch up") { try db.catchUp() }
         }
     }
@@ -102,40 +105,27 @@ struct ScanCommand: ParsableCommand {
     }
 }
 
-/// `strata stats --db PATH [--follow SECONDS [--count N]]`
+/// `strata stats --db PATH [--follow [--interval SECONDS] [--count N]]`
 struct StatsCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats", abstract: "Print the database's statistics (read-only open).",
         discussion: """
-            With --follow, the statistics are printed again every SECONDS, after the read-only handle \
-            caught up with the process writing the database (Database.catchUp), until interrupted or \
-            --count rounds.
+            With --follow, the statistics are printed again every --interval seconds (each after a line \
+            "--- TIME", marked "(no change)" when nothing moved), after the read-only handle caught up \
+            with the process writing the database (Database.catchUp), until Ctrl-C or --count rounds.
             """)
     @OptionGroup var location: DatabaseLocation
-    @Option(help: ArgumentHelp("Print again every this many seconds, catching up with the writer.", valueName: "seconds"))
-    var follow: Double?
-    @Option(help: "With --follow: stop after this many rounds.") var count: Int?
-
-    func validate() throws {
-        if let follow, !(follow > 0 && follow <= 86_400) { throw ValidationError("--follow must be above 0 and at most 86400 seconds") }
-        if let count, count < 1 { throw ValidationError("--count must be at least 1, got \(count)") }
-        if count != nil && follow == nil { throw ValidationError("--count needs --follow") }
-    }
+    @OptionGroup var follow: FollowOptions
 
     func run() throws {
         let db = try location.openForReading()
         defer { try? db.close() }
-        print(db.property("strata.stats") ?? "")
-        guard let follow else { return }
-        fflush(nil)
-        var round = 1
-        while count.map({ round < $0 }) ?? true {
-            usleep(useconds_t(follow * 1_000_000))
-            let moved = try failingSync("catch up") { try db.catchUp() }
-            print("--- \(ISO8601DateFormatter().string(from: Date()))\(moved ? "" : " (no change)")")
+        try follow.roundsSync { n in
+            if n > 1 {
+                let moved = try failingSync("catch up") { try db.catchUp() }
+                print("--- \(ISO8601DateFormatter().string(from: Date()))\(moved ? "" : " (no change)")")
+            }
             print(db.property("strata.stats") ?? "")
-            fflush(nil)
-            round += 1
         }
     }
 }

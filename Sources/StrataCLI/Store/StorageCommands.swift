@@ -12,20 +12,28 @@ struct StorageCommand: AsyncParsableCommand {
 
 extension MessageExport.Format: ExpressibleByArgument {}
 
-/// `strata storage stats [--json]`
+/// `strata storage stats [--json] [--follow [--interval SECONDS] [--count N]]`
 struct StorageStatsCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "stats",
-        abstract: "Backend, location, size on disk, entity counts, messages per queue and in total (read-only open).")
+        abstract: "Backend, location, size on disk, entity counts, messages per queue and in total (read-only open).",
+        discussion: """
+            With --follow, the report is printed again every --interval seconds (each after a line \
+            "--- TIME"; with --json, one JSON object per line) until Ctrl-C or --count rounds, following \
+            the store as a broker writes it: an LSM store catches up with the writer \
+            (LSMMessageStore.catchUp), a JSON store is read again, SQLite and PostgreSQL are queried again.
+            """)
     @OptionGroup var location: StoreLocation
     @Flag(help: "Print one JSON object instead of text.") var json = false
+    @OptionGroup var follow: FollowOptions
 
     func run() async throws {
         let configuration = try location.configuration()
-        let store = try await location.open(readOnly: true)
-        let report = try await failing("storage stats") { try await StoreReport.gather(store, configuration: configuration) }
-        try? await store.close()
-        print(json ? try report.json() : report.text())
+        try await location.following(follow) { store, n in
+            let report = try await failing("storage stats") { try await StoreReport.gather(store, configuration: configuration) }
+            if follow.follow && n > 1 && !json { print("--- \(ISO8601DateFormatter().string(from: Date()))") }
+            print(json ? try report.json(oneLine: follow.follow) : report.text())
+        }
     }
 }
 
@@ -139,27 +147,33 @@ struct StoragePurgeCommand: AsyncParsableCommand {
     }
 }
 
-/// `strata queues`
+/// `strata queues [--follow [--interval SECONDS] [--count N]]`
 struct QueuesCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "queues", abstract: "List the store's queues and subscriptions with their statistics (read-only open).")
+        commandName: "queues", abstract: "List the store's queues and subscriptions with their statistics (read-only open).",
+        discussion: """
+            With --follow, the list is printed again every --interval seconds (each after a line "--- TIME") \
+            until Ctrl-C or --count rounds, following the store as a broker writes it (see storage stats).
+            """)
     @OptionGroup var location: StoreLocation
+    @OptionGroup var follow: FollowOptions
 
     func run() async throws {
-        let store = try await location.open(readOnly: true)
-        try await failing("queues") {
-            for q in try await store.queues() {
-                let s = try await store.statistics(queue: q.name)
-                let age = s.oldestAge.map { "\($0.components.seconds) s" } ?? "-"
-                print("\(q.name): active \(s.active), scheduled \(s.scheduled), locked \(s.locked), dead-lettered \(s.deadLettered), \(s.bytes) bytes, oldest \(age)")
-            }
-            for t in try await store.topics() {
-                for sub in try await store.subscriptions(topic: t) {
-                    let s = try await store.statistics(queue: sub.queue)
-                    print("\(sub.queue): active \(s.active), scheduled \(s.scheduled), locked \(s.locked), dead-lettered \(s.deadLettered)")
+        try await location.following(follow) { store, n in
+            if n > 1 { print("--- \(ISO8601DateFormatter().string(from: Date()))") }
+            try await failing("queues") {
+                for q in try await store.queues() {
+                    let s = try await store.statistics(queue: q.name)
+                    let age = s.oldestAge.map { "\($0.components.seconds) s" } ?? "-"
+                    print("\(q.name): active \(s.active), scheduled \(s.scheduled), locked \(s.locked), dead-lettered \(s.deadLettered), \(s.bytes) bytes, oldest \(age)")
+                }
+                for t in try await store.topics() {
+                    for sub in try await store.subscriptions(topic: t) {
+                        let s = try await store.statistics(queue: sub.queue)
+                        print("\(sub.queue): active \(s.active), scheduled \(s.scheduled), locked \(s.locked), dead-lettered \(s.deadLettered)")
+                    }
                 }
             }
         }
-        try? await store.close()
     }
 }

@@ -39,6 +39,8 @@ struct StoreReport: Encodable {
         if let usage = c.diskUsage() {
             r.sizeOnDiskBytes = usage.total
             r.logBytes = usage.log
+        } else if c.backend == .postgres, let bytes = try? await store.storageBytes() {
+            r.sizeOnDiskBytes = UInt64(max(0, bytes))  // the server's size of the store's tables (pg_total_relation_size)
         }
         // A backend without snapshots says so by throwing; stats go on.
         if let last = (try? await store.snapshots())?.last {
@@ -66,9 +68,10 @@ struct StoreReport: Encodable {
         return r
     }
 
-    func json() throws -> String {
+    /// Indented, or on one line (`--follow --json` prints JSON Lines).
+    func json(oneLine: Bool = false) throws -> String {
         let e = JSONEncoder()
-        e.outputFormatting = [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
+        e.outputFormatting = oneLine ? [.sortedKeys, .withoutEscapingSlashes] : [.sortedKeys, .prettyPrinted, .withoutEscapingSlashes]
         return String(decoding: try e.encode(self), as: UTF8.self)
     }
 

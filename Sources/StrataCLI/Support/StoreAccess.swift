@@ -1,7 +1,9 @@
 import ArgumentParser
 import Foundation
+import Logging
 import Strata
 import StrataMessageStore
+import StrataPostgres
 
 /// Where a store command finds its store, read by `MessageStoreConfiguration`
 /// exactly as a broker reads it: `--store URL` (every form the configuration
@@ -42,7 +44,8 @@ struct StoreLocation: ParsableArguments {
     }
 
     /// Opens the store. `readOnly` opens an LSM store with the engine's
-    /// read-only open (no LOCK: works while a broker holds it); `create`
+    /// read-only open (no LOCK: works while a broker holds it) and a JSON
+    /// store without touching its files (`JSONFileMessageStore.Options.readOnly`); `create`
     /// allows a store that does not exist yet (import). Every other backend
     /// opens through `MessageStoreConfiguration.open()`.
     func open(readOnly: Bool = false, create: Bool = false) async throws -> any MessageStore {
@@ -76,8 +79,26 @@ extension MessageStoreConfiguration {
             }
             let parent = (path as NSString).deletingLastPathComponent
             if create && !parent.isEmpty { try fm.createDirectory(atPath: parent, withIntermediateDirectories: true) }
+            if backend == .json && readOnly {
+                // Never finishes or discards a save of the broker writing it.
+                var o = jsonOptions()
+                o.readOnly = true
+                return try JSONFileMessageStore(directory: path, options: o)
+            }
             return try await open()
-        case .postgres, .memory:
+        case .postgres:
+            // A tool's own settings: warnings only on stderr (the client's
+            // retries are logged at info), and a server that is down fails
+            // within 10 s, not a broker's 30.
+            var logger = Logger(label: "strata.postgres")
+            logger.logLevel = .warning
+            try validate()
+            let pg = PostgresConfiguration(connectionString: connectionString, poolSize: postgresPoolSize,
+                                           tablePrefix: postgresTablePrefix, connectionWait: .seconds(10))
+            let store = try await PostgresMessageStore(configuration: pg, logger: logger)
+            try await store.initialize()
+            return store
+        case .memory:
             let store = try await open()
             try await store.initialize()
             return store
@@ -128,5 +149,39 @@ extension MessageStoreConfiguration {
         case .postgres, .memory:
             return nil
         }
+    }
+}
+
+extension StoreLocation {
+    /// A read-only store for `--follow`: `round(store, n)` is called round
+    /// after round, and between rounds the store's view moves forward the
+    /// way its backend allows: an LSM store catches up with the process
+    /// writing it (`LSMMessageStore.catchUp()`), a JSON store (held whole
+    /// in memory) is read again, SQLite and PostgreSQL answer every query
+    /// from what is committed now. A `memory:` store lives in one process,
+    /// so following it is refused.
+    func following(_ follow: FollowOptions, _ round: (any MessageStore, Int) async throws -> Void) async throws {
+        let c = try configuration()
+        if follow.follow && c.backend == .memory {
+            throw CLIError.usage("--follow needs a store another process writes; a memory: store lives in one process")
+        }
+        var store = try await open(readOnly: true)
+        do {
+            try await follow.rounds { n in
+                if n > 1 {
+                    if let lsm = store as? LSMMessageStore {
+                        try await failing("catch up") { _ = try await lsm.catchUp() }
+                    } else if c.backend == .json {
+                        try? await store.close()
+                        store = try await open(readOnly: true)
+                    }
+                }
+                try await round(store, n)
+            }
+        } catch {
+            try? await store.close()
+            throw error
+        }
+        try? await store.close()
     }
 }

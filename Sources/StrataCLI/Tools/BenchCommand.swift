@@ -47,7 +47,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "db_bench-compatible benchmarks of the engine, and message-store workloads (msg_*).",
         discussion: """
             Engine benchmarks: fillseq fillrandom overwrite readrandom readseq fillsync readwhilewriting \
-            seekrandom deleteseq deleterandom deleterange flush compact stats crc32c. Message benchmarks: \
+            seekrandom deleteseq deleterandom deleterange flush compact stats crc32c fdatasync. Message benchmarks: \
             msg_enqueue msg_roundtrip msg_pending (with --clients, --backend, --commit, --sqlite_sync, --batch, \
             --pg_url; list flags run every value). Event benchmarks: evt_append evt_load evt_recover (with --backend, \
             --commit, --clients, --batch, --num, --value_size, --pg_url; lists run every value). Booleans take \
@@ -136,6 +136,9 @@ struct BenchCommand: AsyncParsableCommand {
             if let l = sqliteSync?.values, !l.allSatisfy({ ["full", "normal"].contains($0) }) { throw ValidationError("--sqlite_sync takes full, normal") }
             if let n = num, n < 1 { throw ValidationError("--num must be positive") }
         } else {
+            if let unknown = benchmarks?.values.first(where: { !BenchRunner.benchmarkNames.contains($0) }) {
+                throw ValidationError("unknown benchmark '\(unknown)' (engine: \(BenchRunner.benchmarkNames.joined(separator: " ")); or msg_*, evt_*)")
+            }
             let messageOnly: [(Any?, String)] = [(clients, "clients"), (batch, "batch"), (backend, "backend"), (commit, "commit"),
                                                  (sqliteSync, "sqlite_sync"), (pgURL, "pg_url")]
             if let bad = messageOnly.first(where: { $0.0 != nil }) { throw ValidationError("--\(bad.1) is a flag of the msg_* benchmarks only") }
@@ -177,7 +180,9 @@ struct BenchCommand: AsyncParsableCommand {
             if let v = commit?.values { f.commits = v }
             if let v = db { f.db = v }
             if let v = pgURL { f.pgURL = v }
-            if await !EventBenchRunner(flags: f).run() { throw ExitCode.failure }
+            var runner = EventBenchRunner(flags: f)
+            if !progress.quiet { runner.progress = BenchProgressDisplay(unit: "events", quiet: false) }
+            if await !runner.run() { throw ExitCode.failure }
             return
         }
         if isMessageRun {

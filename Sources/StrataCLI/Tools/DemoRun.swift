@@ -104,7 +104,7 @@ private func demo(_ config: MessageStoreConfiguration, total: Int) async throws 
     }
     print(String(format: "2. %d consumers received and completed %d messages (peek-lock, batches of 16): %.0f messages/s",
                  consumers, completed, Double(completed) / elapsed(start)))
-    if let lsm = first as? LSMMessageStore {
+    if let lsm = ((first as? ForwardingMessageStore)?.base ?? first) as? LSMMessageStore {
         let cache = lsm.cacheStatistics
         print(String(format: "   receive cache: %d of %d receives served from memory (hit rate %.1f%%), %d KiB cached now",
                      cache.hits, cache.hits + cache.misses, cache.hitRate * 100, cache.bytes / 1024))

@@ -13,6 +13,7 @@ extension MessageStoreConfiguration {
         ("STRATA_COMMIT_MODE", "storage.commit_mode"),
         ("STRATA_GROUP_WINDOW_MS", "storage.group_window_ms"),
         ("STRATA_CACHE_BUDGET", "storage.cache_budget"),
+        ("STRATA_LOCK_DURATION", "storage.lock_duration"),
         ("STRATA_RECENT_PER_QUEUE", "storage.lsm.recent_per_queue"),
         ("STRATA_POSTGRES_POOL_SIZE", "storage.postgres.pool_size"),
         ("STRATA_POSTGRES_TABLE_PREFIX", "storage.postgres.table_prefix"),
@@ -156,9 +157,9 @@ extension MessageStoreConfiguration {
                         throw bad(setting, text, place(v), "unknown backend (memory, lsm, sqlite, postgres, json)")
                     }
                     type = (b, setting, place(v))
-                case "commit_mode", "group_window_ms", "cache_budget": values[key] = (text, setting, place(v))
+                case "commit_mode", "group_window_ms", "cache_budget", "lock_duration": values[key] = (text, setting, place(v))
                 default:
-                    throw bad(setting, text, place(k), "unknown key (known: url, type, commit_mode, group_window_ms, cache_budget, lsm, sqlite, postgres, json)")
+                    throw bad(setting, text, place(k), "unknown key (known: url, type, commit_mode, group_window_ms, cache_budget, lock_duration, lsm, sqlite, postgres, json)")
                 }
             }
             if url != nil, let type { throw bad(type.setting, type.0.rawValue, type.source, "give storage.url or storage.type, not both") }
@@ -194,6 +195,12 @@ extension MessageStoreConfiguration {
                 guard let bytes = Self.bytes(v.text) else { throw bad(v, "must be a size: bytes, or a number with KiB, MiB or GiB (binary; K, KB, M, MB, G, GB too)") }
                 c.cacheBudgetBytes = bytes
             }
+            if let v = values["lock_duration"] {
+                guard let d = Self.duration(v.text), d >= .milliseconds(1), d <= QueueSettings.longest else {
+                    throw bad(v, "must be a duration from 1ms to ten years: milliseconds, or a number with ms, s, m or h (500ms, 30s, 5m)")
+                }
+                c.lockDuration = d
+            }
             if let n = try int("lsm.recent_per_queue", 0...1_000_000) { c.recentPerQueue = n }
             if let n = try int("postgres.pool_size", 1...1024) { c.postgresPoolSize = n }
             if let v = values["postgres.table_prefix"] { c.postgresTablePrefix = v.text }
@@ -205,6 +212,21 @@ extension MessageStoreConfiguration {
                 case "false", "no", "off", "0": c.jsonPrettyPrint = false
                 default: throw bad(v, "must be true or false")
                 }
+            }
+        }
+
+        /// `30s`, `500ms`, `5m`, `1h`, `250` (milliseconds, as the file's
+        /// `_ms` keys): a whole number and a unit; nil when not one.
+        static func duration(_ text: String) -> Duration? {
+            let t = text.trimmingCharacters(in: .whitespaces).lowercased()
+            let digits = t.prefix { $0.isNumber }
+            guard !digits.isEmpty, digits.count <= 15, let n = Int64(digits) else { return nil }
+            switch t.dropFirst(digits.count).trimmingCharacters(in: .whitespaces) {
+            case "", "ms": return .milliseconds(n)
+            case "s": return .seconds(n)
+            case "m", "min": return .seconds(n * 60)
+            case "h": return .seconds(n * 3600)
+            default: return nil
             }
         }
 

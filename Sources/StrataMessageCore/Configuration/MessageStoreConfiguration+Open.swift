@@ -6,7 +6,7 @@ extension MessageStoreConfiguration {
     @_disfavoredOverload
     public func open(clock: MessageClock = .system) async throws -> any MessageStore {
         try validate()
-        if let store = try openCoreBackend(clock: clock) { return store }
+        if let store = try openCoreBackend(clock: clock) { return applyingDefaults(to: store) }
         let module = backend == .lsm ? "StrataMessageStore" : "StrataMessageStore (package trait \(backend == .sqlite ? "SQLite" : "PostgreSQL"))"
         throw MessageStoreConfigurationError(setting: "storage.type", value: backend.rawValue, source: "configuration",
                                              reason: "this backend is opened by \(module); import it, or construct the store directly")
@@ -25,14 +25,20 @@ extension MessageStoreConfiguration {
     package func openCoreBackend(clock: MessageClock) throws -> (any MessageStore)? {
         switch backend {
         case .memory: return InMemoryMessageStore(clock: clock)
-        case .json:
-            var o = JSONFileMessageStore.Options()
-            o.saveInterval = effectiveJSONSaveInterval
-            o.backupCount = jsonBackupCount
-            o.prettyPrint = jsonPrettyPrint
-            o.clock = clock
-            return try JSONFileMessageStore(directory: path, options: o)
+        case .json: return try JSONFileMessageStore(directory: path, options: jsonOptions(clock: clock))
         case .lsm, .sqlite, .postgres: return nil
         }
+    }
+
+    /// The JSON store's options this configuration describes (save
+    /// interval, rotations, indenting), for a tool that changes more, e.g.
+    /// `readOnly`, and opens the store itself.
+    public func jsonOptions(clock: MessageClock = .system) -> JSONFileMessageStore.Options {
+        var o = JSONFileMessageStore.Options()
+        o.saveInterval = effectiveJSONSaveInterval
+        o.backupCount = jsonBackupCount
+        o.prettyPrint = jsonPrettyPrint
+        o.clock = clock
+        return o
     }
 }

@@ -62,6 +62,13 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
     public var jsonBackupCount: Int = 5
     /// JSON backend: indent the files for reading. Default true.
     public var jsonPrettyPrint: Bool = true
+    /// The lock a receive takes when its caller names none (`lockDuration`
+    /// nil: `QueueConsumer`, `messages(queue:lockDuration:)`, `receive`).
+    /// Default nil: each queue's own `QueueSettings.lockDuration` (30 s
+    /// unless the queue sets one). When set it is used instead of the
+    /// queue's for such receives, on every backend; a caller's explicit
+    /// duration still wins. 1 ms to ten years.
+    public var lockDuration: Duration?
 
     /// A configuration of `backend` at `path` (or `connectionString`), every
     /// other setting at its default.
@@ -160,9 +167,26 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
         if let i = jsonSaveInterval, i < .zero || i > .seconds(86400) {
             throw bad("json.save_interval_ms", "\(i.milliseconds)", "must be 0...86400000")
         }
+        if let d = lockDuration, d < .milliseconds(1) || d > QueueSettings.longest {
+            throw bad("lock_duration", "\(d.milliseconds)ms", "must be 1ms to ten years")
+        }
         if case .asyncDurable(let w) = commitMode, w < .zero || w > .seconds(60) {
             throw bad("group_window_ms", "\(w.milliseconds)", "must be 0...60000")
         }
+    }
+
+    /// `store` as `open()` returns it: when `lockDuration` is set, wrapped
+    /// so that receives naming no lock duration lock for it — one wrapper
+    /// for every backend, so every caller passing nil (`QueueConsumer`,
+    /// `messages(queue:lockDuration:)`) gets the same rule. Renewals, as
+    /// for any receive naming its duration, extend by the queue's lock.
+    package func applyingDefaults(to store: any MessageStore) -> any MessageStore {
+        guard let lockDuration else { return store }
+        return ForwardingMessageStore(store, receive: { base, call in
+            var call = call
+            if call.lockDuration == nil { call.lockDuration = lockDuration }
+            return try await call.run(on: base)
+        })
     }
 
     /// The JSON backend's debounce interval after the commit mode is applied.

@@ -18,10 +18,11 @@ public struct DeadLetterError: Error, Sendable, Equatable, CustomStringConvertib
 /// received ahead, each message's lock renewed while its handler runs. A
 /// handler that returns completes its message; one that throws
 /// `DeadLetterError` dead-letters it; any other error abandons it. On
-/// graceful shutdown the consumer stops receiving, abandons what it had
-/// prefetched, lets running handlers finish within `gracePeriod`, then
-/// cancels them and abandons their messages. Cancelling `run()` does the
-/// same without the grace period. A closed store ends `run()` with its
+/// graceful shutdown the consumer stops receiving (a receive in progress
+/// ends within its one-second poll), abandons what it had prefetched, lets
+/// running handlers finish within `gracePeriod`, then cancels them and
+/// abandons their messages. Cancelling `run()` does the same without the
+/// grace period, cutting a receive short. A closed store ends `run()` with its
 /// `.closed` error (other receive errors are logged and retried). Delivery
 /// is at least once: a handler may see a message again after a crash, a
 /// lost lock or an abandon.
@@ -113,8 +114,13 @@ private final class ConsumerRun: Sendable {
     /// The store error that ended the run, if one did.
     var failure: (any Error)? { state.withLock { $0.failure } }
 
-    /// Stops receiving and wakes every waiter; idempotent.
-    func beginShutdown() {
+    /// Stops receiving and wakes every waiter; idempotent. A receive in
+    /// progress is left to end (within its one-second poll; what it got is
+    /// abandoned) unless `cancelReceive`: a receive cancelled while a
+    /// network store locks rows may lock messages it never returns (they
+    /// come back only when the lock ends), so only `run()`'s cancellation
+    /// cuts it short.
+    func beginShutdown(cancelReceive: Bool = false) {
         let (workers, receiver, task) = state.withLock { s in
             s.stopping = true
             defer {
@@ -123,7 +129,7 @@ private final class ConsumerRun: Sendable {
             }
             return (s.idleWorkers, s.receiverWaiting, s.receiveTask)
         }
-        task?.cancel()
+        if cancelReceive { task?.cancel() }
         receiver?.resume(returning: nil)
         for w in workers { w.resume(returning: nil) }
     }
@@ -139,7 +145,7 @@ private final class ConsumerRun: Sendable {
             await withTaskCancellationHandler {
                 await receiveLoop()
             } onCancel: {
-                beginShutdown()
+                beginShutdown(cancelReceive: true)
             }
             beginShutdown()
             // Prefetched messages go back at once.
@@ -284,7 +290,7 @@ private final class ConsumerRun: Sendable {
         switch outcome {
         case .success: await settle(r, abandon: false)
         case .failure(let e as DeadLetterError):
-            do { try await c.store.deadLetter(r.lockToken, reason: e.reason) } catch {
+            do { try await uncancelled { [c, token = r.lockToken] in try await c.store.deadLetter(token, reason: e.reason) } } catch {
                 c.logger.warning("consumer could not dead-letter", metadata: ["message": "\(r.message.id)", "error": "\(error)"])
             }
         case .failure(let e):
@@ -297,11 +303,21 @@ private final class ConsumerRun: Sendable {
 
     private func settle(_ r: ReceivedMessage, abandon: Bool) async {
         do {
-            if abandon { try await c.store.abandon(r.lockToken) } else { try await c.store.complete(r.lockToken) }
+            try await uncancelled { [c] in
+                if abandon { try await c.store.abandon(r.lockToken) } else { try await c.store.complete(r.lockToken) }
+            }
         } catch {
             c.logger.warning("consumer could not \(abandon ? "abandon" : "complete")",
                              metadata: ["message": "\(r.message.id)", "error": "\(error)"])
         }
+    }
+
+    /// Runs a settlement even when the task is cancelled (`run()` cancelled,
+    /// or the grace period over): a store that honours cancellation would
+    /// refuse it and leave the message locked until its lock ends.
+    private func uncancelled(_ body: @escaping @Sendable () async throws -> Void) async throws {
+        guard Task.isCancelled else { return try await body() }
+        try await Task { try await body() }.value
     }
 
     /// Renews `r`'s lock at a third of its remaining time until cancelled.

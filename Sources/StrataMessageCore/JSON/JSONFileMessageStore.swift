@@ -26,6 +26,12 @@ public final class JSONFileMessageStore: MessageStore {
         public var clock: MessageClock = .system
         /// Logs recoveries and failed saves.
         public var logger: Logger = Logger(label: "strata.json-store")
+        /// Open for reading only (a tool looking at a store a broker
+        /// writes): no directory is created, an interrupted save is neither
+        /// finished nor discarded (its files belong to the writer), and
+        /// every change throws `.readOnly`. The store is read as of the
+        /// open; open it again to see later saves.
+        public var readOnly = false
         /// The system calls the files go through (tests inject faults here).
         package var fileCalls: JSONFileCalls = .system
         /// Saves on every change, five rotations, indented.
@@ -91,8 +97,13 @@ public final class JSONFileMessageStore: MessageStore {
         snapshotSettings = SnapshotSettings(defaultDirectory: d + ".snapshots")
         files = JSONFileSet(directory: directory, backupCount: max(0, options.backupCount), logger: options.logger,
                             calls: options.fileCalls)
-        try files.prepare()
-        let loaded = try Self.load(files)
+        let loaded: State
+        if options.readOnly {
+            loaded = try Self.loadWhileWritten(files)
+        } else {
+            try files.prepare()
+            loaded = try Self.load(files)
+        }
         state.withLock { $0 = loaded }
     }
 
@@ -101,6 +112,28 @@ public final class JSONFileMessageStore: MessageStore {
         do { return try JSONDecoder().decode(T.self, from: Data(bytes)) } catch {
             throw MessageStoreError(.corruption, "\(files.directory)/\(rel): checksum good but content undecodable: \(error)")
         }
+    }
+
+    /// `load` for a read-only open, while another process may be saving: a
+    /// save installs its files one by one under a `commit.json`, so the load
+    /// starts only when there is none, and starts over when one appeared
+    /// meanwhile (for up to about a second; then it reads what is there).
+    /// A whole save that begins and ends inside one load can still go
+    /// unnoticed: the JSON backend is for development, and this view is a
+    /// best effort, not the LSM store's consistent read-only open.
+    private static func loadWhileWritten(_ files: JSONFileSet) throws -> State {
+        guard FileManager.default.fileExists(atPath: files.directory) else {
+            throw MessageStoreError(.notFound, "no JSON store at \(files.directory)")
+        }
+        let marker = files.directory + "/commit.json"
+        for _ in 0..<100 {
+            if !FileManager.default.fileExists(atPath: marker) {
+                // A file renamed away under the load reads as missing or torn: try again.
+                if let s = try? load(files), !FileManager.default.fileExists(atPath: marker) { return s }
+            }
+            usleep(10_000)
+        }
+        return try load(files)
     }
 
     private static func load(_ files: JSONFileSet) throws -> State {
@@ -139,6 +172,7 @@ public final class JSONFileMessageStore: MessageStore {
         var arrived: Set<String> = []
         let (result, ticket) = try state.withLock { s -> (T, SaveTicket?) in
             if s.closed { throw MessageStoreError(.closed, "store at \(directory) is closed") }
+            if options.readOnly { throw MessageStoreError(.readOnly, "store at \(directory) is open read-only") }
             if let b = s.broken {
                 throw MessageStoreError(.readOnly, "store at \(directory) stopped writing after a save failed and could not be undone (\(b.message)): reopen it",
                                         underlying: b)

@@ -49,6 +49,10 @@ extension MessageStoreConfiguration {
     }
 
     private func open(clock: MessageClock, lsmOptions: MessageStoreOptions) async throws -> any MessageStore {
+        applyingDefaults(to: try await openBackend(clock: clock, lsmOptions: lsmOptions))
+    }
+
+    private func openBackend(clock: MessageClock, lsmOptions: MessageStoreOptions) async throws -> any MessageStore {
         try validate()
         if let store = try openCoreBackend(clock: clock) { return store }
         switch backend {

@@ -160,3 +160,86 @@ import Testing
         try await store.close()
     }
 }
+
+/// `storage.lock_duration` / `STRATA_LOCK_DURATION`: the lock a receive
+/// naming no duration takes, on every backend.
+extension ConfigurationTests {
+    @Test func lockDurationEnvironmentOverridesFileOverridesDefault() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/strata.yaml"
+        try "storage:\n  type: memory\n  lock_duration: 45s\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try MessageStoreConfiguration.load(environment: [:]).lockDuration == nil)
+        #expect(try MessageStoreConfiguration.load(file: file, environment: [:]).lockDuration == .seconds(45))
+        #expect(try MessageStoreConfiguration.load(file: file, environment: ["STRATA_LOCK_DURATION": "500ms"]).lockDuration == .milliseconds(500))
+        for (text, d) in [("2m", Duration.seconds(120)), ("1h", .seconds(3600)), ("250", .milliseconds(250)), (" 30 s ", .seconds(30))] {
+            #expect(try MessageStoreConfiguration.load(environment: ["STRATA_LOCK_DURATION": text]).lockDuration == d, "\(text)")
+        }
+    }
+
+    @Test(arguments: ["soon", "0s", "-5s", "5 days", "30ss", "87600001h", ""])
+    func aBadLockDurationIsOneErrorNamingSettingAndValue(text: String) throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/strata.yaml"
+        try "storage:\n  type: memory\n  lock_duration: '\(text)'\n".write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            _ = try MessageStoreConfiguration.load(file: file, environment: [:])
+        } throws: { e in
+            guard let e = e as? MessageStoreConfigurationError else { return false }
+            return e.setting == "storage.lock_duration" && e.value == text && e.source.hasSuffix(":3") && "\(e)".contains("lock_duration")
+        }
+        if !text.isEmpty {  // an empty variable is an unset one
+            #expect {
+                _ = try MessageStoreConfiguration.load(environment: ["STRATA_LOCK_DURATION": text])
+            } throws: { e in
+                guard let e = e as? MessageStoreConfigurationError else { return false }
+                return e.setting == "STRATA_LOCK_DURATION" && e.value == text && e.source == "environment"
+            }
+        }
+        var c = MessageStoreConfiguration(backend: .memory)
+        c.lockDuration = .zero
+        #expect(throws: MessageStoreConfigurationError.self) { try c.validate() }
+    }
+
+    /// The opened store, a consumer and `messages(queue:)` lock for the
+    /// configured duration when they name none (the queue's own lock is
+    /// 30 s); an explicit duration still wins. The store's clock stands
+    /// still, so the lock ends are exact.
+    @Test(arguments: Backend.allCases)
+    func theOpenedStoreAndItsConsumersUseTheConfiguredLockDuration(backend: Backend) async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        var c: MessageStoreConfiguration
+        switch backend {
+        case .memory: c = MessageStoreConfiguration(backend: .memory)
+        case .lsm, .sqlite, .json: c = MessageStoreConfiguration(backend: MessageStoreConfiguration.Backend(rawValue: backend.rawValue)!, path: dir + "/store")
+        case .postgres:
+            c = try MessageStoreConfiguration(url: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "")
+            c.postgresTablePrefix = Backend.tablePrefix(dir)
+        }
+        c.lockDuration = .seconds(300)
+        let clock = ManualClock()
+        let store = try await c.open(clock: clock.clock)
+        try await store.initialize()
+        try await store.add(contentsOf: (0..<4).map { Message(id: "m\($0)", queue: "q", payload: [], timestamp: clock.now) })
+        let fiveMinutes = clock.now.addingTimeInterval(300)
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: nil).first?.lockedUntil == fiveMinutes)
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: nil, maxWait: .seconds(1)).first?.lockedUntil == fiveMinutes)
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: .seconds(7)).first?.lockedUntil == clock.now.addingTimeInterval(7))
+
+        var stream = store.messages(queue: "q", lockDuration: nil).makeAsyncIterator()
+        let streamed = try await stream.next()
+        #expect(streamed?.lockedUntil == fiveMinutes)
+        if let streamed { try await store.abandon(streamed.lockToken) }
+
+        let seen = Locked2<[Date]>([])
+        let consumer = QueueConsumer(store: store, queue: "q") { (r: ReceivedMessage) in seen.with { $0.append(r.lockedUntil) } }
+        let run = Task { try await consumer.run() }
+        #expect(try await eventually { !seen.with { $0 }.isEmpty })
+        run.cancel()
+        try await run.value
+        #expect(seen.with { $0 }.first == fiveMinutes)
+        try await store.close()
+    }
+}

@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import ServiceLifecycle
 import ServiceLifecycleTestKit
+import StrataMessageCore
 import StrataMessageStore
 import Testing
 
@@ -99,7 +100,7 @@ struct RenewalRecorder: LogHandler {
     /// Shutdown while every worker is inside a handler: the handlers finish
     /// in the grace period and complete, the prefetched messages go back,
     /// nothing is lost and no message runs twice at once.
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func gracefulShutdownInTheMiddleLosesNothingAndNeverOverlapsALiveLock(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -138,7 +139,7 @@ struct RenewalRecorder: LogHandler {
     /// lock: the store's clock is moved by hand past each lock end, and
     /// each time the consumer's renewal (seen in its trace log) moves the
     /// end after it, so another receiver gets nothing; delivered once.
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func renewalKeepsASlowHandlersLock(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -178,7 +179,7 @@ struct RenewalRecorder: LogHandler {
         try await store.close()
     }
 
-    @Test(.disabled("in the whole suite (swift test, 2 cores) still stall on the memory backend (and JSON for the shutdown test) with the cooperative pool idle (gdb samples, Docs/reliability.md); pass alone, beside the whole StrataMessageStoreTests target and beside the heavy engine suites; cause open"), arguments: Backend.allCases)
+    @Test(arguments: Backend.allCases)
     func failingHandlerReachesTheDeadLetterQueueAfterMaxDeliveryCount(backend: Backend) async throws {
         let dir = temporaryDirectory()
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -228,6 +229,69 @@ struct RenewalRecorder: LogHandler {
         reader.cancel()
         #expect(try await reader.value == ["e0", "e1", "e2", "e3", "e4"])
         try await store.close()
+    }
+}
+
+/// A memory store that behaves under cancellation as a network store may:
+/// a receive that locked messages holds its answer at `answers` (the
+/// test opens it) and, cancelled meanwhile, throws and loses them (they
+/// stay locked until the lock ends); a settlement in a cancelled task is
+/// refused.
+private func cancellationSensitiveStore(answers: Gate) -> ForwardingMessageStore {
+    ForwardingMessageStore(InMemoryMessageStore(), receive: { base, call in
+        let got = try await call.run(on: base)
+        if !got.isEmpty {
+            await answers.pass()
+            try Task.checkCancellation()
+        }
+        return got
+    }, settle: { base, call in
+        try Task.checkCancellation()
+        try await call.run(on: base)
+    })
+}
+
+@Suite struct ConsumerCancellationTests {
+    /// A graceful shutdown lets a receive in progress end and abandons what
+    /// it got, instead of cancelling it (which here, as on a network store,
+    /// would leave its message locked).
+    @Test func gracefulShutdownLetsAReceiveInProgressEndAndAbandonsItsMessages() async throws {
+        let answers = Gate()
+        let store = cancellationSensitiveStore(answers: answers)
+        try await store.add(Message(id: "m", queue: "q", payload: []))
+        let handled = Locked2(0)
+        let consumer = QueueConsumer(store: store, queue: "q") { (_: Message) in handled.with { $0 += 1 } }
+        try await testGracefulShutdown { trigger in
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await consumer.run() }
+                // The receive has locked "m" and not answered yet.
+                #expect(try await eventually { answers.waiting == 1 })
+                trigger.triggerGracefulShutdown()
+                answers.open()
+                try await group.waitForAll()
+            }
+        }
+        #expect(handled.with { $0 } == 0, "a handler started after the shutdown began")
+        #expect(try await store.statistics(queue: "q").locked == 0, "the shutdown left the received message locked")
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: nil).map(\.message.id) == ["m"])
+    }
+
+    /// Cancelling `run()` under a running handler still abandons its
+    /// message, though the task is cancelled.
+    @Test func cancellingRunStillSettlesTheRunningHandlersMessage() async throws {
+        let answers = Gate()
+        answers.open()
+        let store = cancellationSensitiveStore(answers: answers)
+        try await store.add(Message(id: "m", queue: "q", payload: []))
+        let release = Gate()
+        let consumer = QueueConsumer(store: store, queue: "q") { (_: Message) in await release.pass() }
+        let run = Task { try await consumer.run() }
+        #expect(try await eventually { release.waiting == 1 })
+        run.cancel()
+        release.open()
+        try await run.value
+        #expect(try await store.statistics(queue: "q").locked == 0, "the cancelled consumer left its message locked")
+        #expect(try await store.receive(queue: "q", limit: 1, lockDuration: nil).map(\.message.id) == ["m"])
     }
 }
 

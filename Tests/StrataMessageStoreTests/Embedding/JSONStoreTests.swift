@@ -1,5 +1,6 @@
 import Foundation
 import StrataMessageStore
+import StrataTestSupport
 import Testing
 
 @Suite struct JSONStoreTests {
@@ -47,13 +48,18 @@ import Testing
         #expect(throws: MessageStoreError.self) { _ = try JSONFileMessageStore(directory: dir, options: o) }
     }
 
-    @Test func anInterruptedSaveIsFinishedOrDiscardedOnOpen() async throws {
-        let dir = temporaryDirectory()
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+    /// A store in `dir` holding message m0 of queue q; returns its queue file's path in `dir`.
+    func storeOfOneMessage(_ dir: String) async throws -> String {
         let store = try JSONFileMessageStore(directory: dir)
         try await store.add(Message(id: "m0", queue: "q", payload: []))
         try await store.close()
-        let rel = "messages/" + files(dir).first { $0.hasSuffix(".json") }!
+        return "messages/" + files(dir).first { $0.hasSuffix(".json") }!
+    }
+
+    @Test func anInterruptedSaveIsFinishedOrDiscardedOnOpen() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rel = try await storeOfOneMessage(dir)
         // A crash after the .new file but before commit.json: discarded.
         try Data("garbage".utf8).write(to: URL(fileURLWithPath: dir + "/" + rel + ".new"))
         let s1 = try JSONFileMessageStore(directory: dir)
@@ -83,5 +89,38 @@ import Testing
         #expect(files(dir).isEmpty, "saved before the interval")
         try await store.close()
         #expect(try await JSONFileMessageStore(directory: dir).pending(queue: "q", limit: 100).count == 50)
+    }
+
+    /// A read-only open (a tool reading a store a broker writes) neither
+    /// finishes nor discards a save in progress, creates nothing, and
+    /// refuses changes; a writable open would delete the `.new` file.
+    @Test func aReadOnlyOpenLeavesAnotherProcesssSaveAlone() async throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let rel = try await storeOfOneMessage(dir)
+        let inFlight = dir + "/" + rel + ".new"
+        try Data("being written".utf8).write(to: URL(fileURLWithPath: inFlight))
+
+        var o = JSONFileMessageStore.Options()
+        o.readOnly = true
+        let reader = try JSONFileMessageStore(directory: dir, options: o)
+        #expect(try await reader.pending(queue: "q", limit: 10).map(\.id) == ["m0"])
+        await #expect { try await reader.add(Message(id: "m1", queue: "q", payload: [])) } throws: {
+            ($0 as? MessageStoreError)?.kind == .readOnly
+        }
+        try await reader.close()
+        #expect(FileManager.default.fileExists(atPath: inFlight))
+
+        // A save that stays under way (its commit.json is there): the load
+        // waits for it a while, then reads what is there and leaves it.
+        let marker = dir + "/commit.json"
+        try Data(#"{"writes":["\#(rel)"],"removals":[]}"#.utf8).write(to: URL(fileURLWithPath: marker))
+        let waited = try await offCooperativePool { [o] in try JSONFileMessageStore(directory: dir, options: o) }
+        #expect(try await waited.pending(queue: "q", limit: 10).map(\.id) == ["m0"])
+        try await waited.close()
+        #expect(FileManager.default.fileExists(atPath: marker) && FileManager.default.fileExists(atPath: inFlight))
+
+        #expect(throws: MessageStoreError.self) { _ = try JSONFileMessageStore(directory: dir + "/none", options: o) }
+        #expect(!FileManager.default.fileExists(atPath: dir + "/none"))
     }
 }

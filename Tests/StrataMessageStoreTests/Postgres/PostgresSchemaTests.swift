@@ -1,18 +1,92 @@
 import Foundation
+import Logging
 import PostgresNIO
 import StrataMessageCore
 import StrataPostgres
 import Testing
 
 /// Schema versions: a libpq-era store (tables, no version row) is upgraded
-/// in place and keeps its messages; a store written by a newer build is
-/// refused and left alone; a fresh store starts at the newest version.
+/// in place and keeps its messages; a version-2 store gets version 3's
+/// functions; a store written by a newer build is refused and left alone; a
+/// fresh store starts at the newest version. And the commit mode each
+/// function leaves for its transaction.
 @Suite(.enabled(if: PostgresTestServer.available, "needs STRATA_POSTGRES_URL (make test sets it)"))
 struct PostgresSchemaTests {
     private static func version(_ client: PostgresClient, _ t: String) async throws -> Int? {
         var v: Int?
         for try await x in try await client.query(PostgresQuery(unsafeSQL: "SELECT version FROM \(t)schema_version")).decode(Int.self) { v = x }
         return v
+    }
+
+    /// The `synchronous_commit` that `call` leaves for the commit of a
+    /// transaction that started at `start` (read in that transaction, which
+    /// is then rolled back).
+    private static func commitSetting(_ client: PostgresClient, from start: String, after call: String) async throws -> String {
+        let logger = Logger(label: "test")
+        return try await client.withConnection { c in
+            for try await _ in try await c.query("BEGIN", logger: logger) {}
+            do {
+                for try await _ in try await c.query(PostgresQuery(unsafeSQL: "SET LOCAL synchronous_commit = \(start)"), logger: logger) {}
+                for try await _ in try await c.query(PostgresQuery(unsafeSQL: call), logger: logger) {}
+                var setting = ""
+                for try await v in try await c.query("SELECT current_setting('synchronous_commit')", logger: logger).decode(String.self) {
+                    setting = v
+                }
+                for try await _ in try await c.query("ROLLBACK", logger: logger) {}
+                return setting
+            } catch {
+                _ = try? await c.query("ROLLBACK", logger: logger)
+                throw error
+            }
+        }
+    }
+
+    /// What each server-side function leaves for its commit: every one that
+    /// stores or settles raises `off` to `on` (an acknowledged add or
+    /// complete survives a server crash even where the server's default is
+    /// `off`) and keeps a stronger setting; a receive's lock commits without
+    /// waiting for the flush.
+    @Test func writesCommitDurablyWhateverTheSessionSetting() async throws {
+        try await PostgresTestServer.withClient { client in
+            let t = PostgresTestServer.prefix("sync")
+            try await PostgresMessageStore(client: client, tablePrefix: t).close()
+            let writes = [
+                "SELECT \(t)add('{}', '{}', '{}', '{}', '{}', '{}', '{}', '{}', 0)",
+                "SELECT \(t)complete('{}', '{}', '{}', '{}', 0)",
+                "SELECT \(t)abandon('x', 'q', '\\x00', 0, 10)",
+                "SELECT \(t)move(0, NULL, 0, 'x', 'q', '\\x00', 0, 0, NULL, 0)",
+                "SELECT \(t)drop(0, 0, -1)",
+            ]
+            for call in writes {
+                #expect(try await Self.commitSetting(client, from: "off", after: call) == "on", "\(call)")
+                #expect(try await Self.commitSetting(client, from: "remote_apply", after: call) == "remote_apply", "\(call)")
+            }
+            #expect(try await Self.commitSetting(client, from: "on", after: "SELECT * FROM \(t)receive('q', 0, 1, 0, 10, true)") == "off")
+        }
+    }
+
+    /// A version-2 store (its functions took the session's commit setting)
+    /// gets version 3's functions when it is opened, and keeps its messages.
+    @Test func upgradesAVersion2Store() async throws {
+        try await PostgresTestServer.withClient { client in
+            let t = PostgresTestServer.prefix("v2")
+            let store = try await PostgresMessageStore(client: client, tablePrefix: t)
+            try await store.add(Message(id: "kept", queue: "q", payload: [1]))
+            try await store.close()
+            // Version 2's complete: today's without its durable-commit line.
+            try await PostgresTestServer.sql(client, """
+                DO $$ BEGIN EXECUTE replace(pg_get_functiondef('\(t)complete(text[],text[],bytea[],bigint[],bigint)'::regprocedure),
+                  'PERFORM set_config(''synchronous_commit'', ''on'', true) WHERE current_setting(''synchronous_commit'') = ''off'';', '');
+                END $$
+                """, "UPDATE \(t)schema_version SET version = 2")
+            let call = "SELECT \(t)complete('{}', '{}', '{}', '{}', 0)"
+            #expect(try await Self.commitSetting(client, from: "off", after: call) == "off")
+            let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
+            #expect(try await Self.version(client, t) == 3)
+            #expect(try await Self.commitSetting(client, from: "off", after: call) == "on")
+            #expect(try await reopened.get(id: "kept") != nil)
+            try await reopened.close()
+        }
     }
 
     @Test func upgradesALibpqEraStore() async throws {
@@ -40,7 +114,7 @@ struct PostgresSchemaTests {
             try await client.query("INSERT INTO \(unescaped: t)removed_ids(id, window_end) VALUES ('gone', 9000000000000)")
 
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 2)
+            #expect(try await Self.version(client, t) == 3)
             #expect(try await store.get(id: "old") == stored)
             await #expect { try await store.add(Message(id: "gone", queue: "orders", payload: [])) } throws: {
                 ($0 as? MessageStoreError)?.kind == .duplicateId
@@ -54,7 +128,7 @@ struct PostgresSchemaTests {
 
             // Reopening a migrated store changes nothing.
             let again = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 2)
+            #expect(try await Self.version(client, t) == 3)
             try await again.close()
         }
     }
@@ -84,7 +158,7 @@ struct PostgresSchemaTests {
         try await PostgresTestServer.withClient { client in
             let t = PostgresTestServer.prefix("fresh")
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 2)
+            #expect(try await Self.version(client, t) == 3)
             try await store.close()
         }
     }
