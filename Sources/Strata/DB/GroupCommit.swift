@@ -84,7 +84,6 @@ extension DBCore {
         if batch.isEmpty { return }
         try validate(batch)
         let (w, _) = makePendingWrite(batch, options)
-        w.isAsync = true
         if !w.sync {
             let led = try mu.withHeld { held -> Bool in
                 let s = guarded(held)
@@ -97,6 +96,12 @@ extension DBCore {
             }
             if led { return }
         }
+        // Only a queued async write is marked async: the commit thread leads
+        // the queue's front when it is async, and a write this task leads
+        // inline (above) must not look like one, or a stale wake-up of the
+        // commit thread would lead the same group a second time while this
+        // task has `mu` released for the log append.
+        w.isAsync = true
         try await withCheckedThrowingContinuation { (cont: CheckedContinuation<Void, any Error>) in
             let queued = mu.withHeld { held -> AsyncQueueing in
                 let s = guarded(held)
