@@ -78,19 +78,27 @@ kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; writer=""
 #    between rounds with exit 0. No timing is asserted: each check waits,
 #    up to a generous deadline, for two different counts.
 # follow_check <label> <url> <messages> <pattern> <strata args...>
+# A short demo sets the store up first, so the follower opens at once and
+# prints its first round before the writer starts; a writer that ends
+# before the follower saw a count move (a fast JSON demo takes about a
+# second) is started again, so nothing depends on how fast either runs.
 follow_check() {
   local label=$1 url=$2 messages=$3 pattern=$4; shift 4
-  local out="$T/follow.out" err="$T/follow.err" follower="" distinct=0
-  STRATA_JSON_SAVE_INTERVAL_MS=50 "$S" demo --store "$url" --messages "$messages" >"$T/demo.out" 2>&1 &
-  writer=$!
+  local out="$T/follow.out" err="$T/follow.err" follower="" distinct=0; writer=""
+  "$S" demo --store "$url" --messages 100 >"$T/demo.out" 2>&1 || { fail "$label: setting the store up failed: $(tail -2 "$T/demo.out")"; return; }
+  "$S" "$@" --store "$url" --follow --interval 0.2 >"$out" 2>"$err" &
+  follower=$!
+  for _ in $(seq 600); do
+    grep -qE "$pattern" "$out" 2>/dev/null && break
+    kill -0 "$follower" 2>/dev/null || break
+    sleep 0.1
+  done
   for _ in $(seq 1800); do
-    if [ -z "$follower" ]; then
-      # The demo sets its store up first; until then the open fails: start again.
-      "$S" "$@" --store "$url" --follow --interval 0.2 >"$out" 2>"$err" &
-      follower=$!
-    elif ! kill -0 "$follower" 2>/dev/null; then
-      wait "$follower" 2>/dev/null; follower=""
-      kill -0 "$writer" 2>/dev/null || break
+    kill -0 "$follower" 2>/dev/null || break
+    if [ -z "$writer" ] || ! kill -0 "$writer" 2>/dev/null; then
+      [ -n "$writer" ] && wait "$writer" 2>/dev/null
+      STRATA_JSON_SAVE_INTERVAL_MS=50 "$S" demo --store "$url" --messages "$messages" >"$T/demo.out" 2>&1 &
+      writer=$!
     fi
     distinct=$(grep -E "$pattern" "$out" 2>/dev/null | sort -u | wc -l)
     [ "$distinct" -ge 2 ] && break
@@ -99,11 +107,13 @@ follow_check() {
   if [ "$distinct" -lt 2 ]; then
     fail "$label: no two different counts ($(grep -E "$pattern" "$out" | sort -u | head -3)): $(tail -2 "$err") $(tail -2 "$T/demo.out")"
   fi
-  if [ -n "$follower" ]; then
+  if kill -0 "$follower" 2>/dev/null; then
     kill -INT "$follower"
     local code=0; wait "$follower" || code=$?
     [ $code -eq 0 ] || fail "$label: SIGINT ended the follower with exit $code, expected 0: $(tail -2 "$err")"
     grep -q "^--- " "$out" || fail "$label: no round separator printed"
+  else
+    fail "$label: the follower ended by itself: $(tail -2 "$err")"
   fi
   kill "$writer" 2>/dev/null; wait "$writer" 2>/dev/null; writer=""
 }

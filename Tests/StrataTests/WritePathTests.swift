@@ -79,6 +79,53 @@ import Testing
         try reopened.close()
     }
 
+    /// Many async writers and no sync one: the mix in which a write led
+    /// inline by its own task (the idle-queue fast path) and the commit
+    /// thread could both lead the same group. Before 7d551b2 an inline
+    /// leader was marked async, so a leftover commit-thread wake-up led its
+    /// group a second time while it had `mu` released for the log append:
+    /// "Index out of range" when both removed the group from the queue, or
+    /// a log record torn in the shared scratch buffer ("write batch record
+    /// … is truncated"). Both show here as a crash, a failed write, a
+    /// sequence count off, or a reopen that fails; the race needs the
+    /// scheduler's help, so this test catches it often, not always (the
+    /// release-build bench loop in Docs/reliability.md reproduced it 5 times
+    /// in 44 runs).
+    @Test func manyAsyncWritersNeverShareALeader() async throws {
+        let dir = TempDir("writepath-async-only")
+        defer { dir.cleanup() }
+        let db = try Database.open(at: dir.path)
+        let tasks = 64, perTask = 150
+        for round in 0..<2 {
+            let mode: CommitMode = round == 0 ? .asyncDurable(groupWindow: .milliseconds(1)) : .memoryOnly
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for t in 0..<tasks {
+                    group.addTask {
+                        for i in 0..<perTask {
+                            var b = WriteBatch()
+                            b.put(Self.key(round * 100_000 + t * 1_000 + i), utf8("v\(round)-\(t)-\(i)"))
+                            try await db.write(b, options: WriteOptions(commitMode: mode))
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+        }
+        // One sequence number per put: a group committed twice takes more.
+        #expect(db.property("strata.last-sequence") == String(2 * tasks * perTask))
+        try db.close()
+        let reopened = try Database.open(at: dir.path)
+        for round in 0..<2 {
+            for t in 0..<tasks {
+                for i in 0..<perTask {
+                    #expect(try reopened.get(Self.key(round * 100_000 + t * 1_000 + i)) == utf8("v\(round)-\(t)-\(i)"))
+                }
+            }
+        }
+        #expect(reopened.property("strata.last-sequence") == String(2 * tasks * perTask))
+        try reopened.close()
+    }
+
     /// An async write refused after close, whichever path it would take.
     @Test func asyncWriteAfterCloseIsRefused() async throws {
         let dir = TempDir("writepath-closed")

@@ -43,12 +43,15 @@ private func elapsed(_ start: ContinuousClock.Instant) -> Double {
 
 private func demo(_ config: MessageStoreConfiguration, total: Int) async throws {
     if config.backend != .postgres && config.backend != .memory {
-        try? FileManager.default.removeItem(atPath: config.path)
         try FileManager.default.createDirectory(atPath: (config.path as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
     }
     print("Strata broker demo: the \(config.backend.rawValue) message store at \(config.url), commit mode \(config.commitMode)")
     var store = try await config.open()
-    // A PostgreSQL store outlives the run: start from an empty one.
+    // A store left by an earlier run is emptied through the store, never by
+    // deleting its files: deleting a SQLite file leaves its -wal and -shm
+    // beside the new one ("database disk image is malformed"), and a tool
+    // reading the store meanwhile (`storage stats --follow`) keeps reading
+    // the deleted file.
     for q in try await store.allQueueNames() { try await store.purge(queue: q) }
     for t in try await store.topics() { try await store.deleteTopic(t) }
     try await store.createQueue("orders", settings: QueueSettings(lockDuration: .seconds(30), maxDeliveryCount: 3))
