@@ -47,13 +47,13 @@ test: test-deps
 	$(SWIFT) build --build-tests
 	url=$$(Tests/Support/postgres.sh start) || { echo "make test: the PostgreSQL server did not start" >&2; Tests/Support/postgres.sh stop; exit 1; }; \
 	STRATA_POSTGRES_URL=$$url $(SWIFT) test --skip-build && \
-	STRATA_POSTGRES_URL=$$url Tests/CLI/smoke.sh .build/debug/strata; status=$$?; \
+	STRATA_POSTGRES_URL=$$url Tests/CLI/smoke.sh .build/debug/strata && \
+	STRATA_POSTGRES_URL=$$url Tests/CLI/live.sh .build/debug/strata; status=$$?; \
 	if standby=$$(Tests/Support/postgres.sh start-standby); then \
 		STRATA_POSTGRES_URL=$$url STRATA_POSTGRES_STANDBY_URL=$$standby $(SWIFT) test --skip-build --filter PostgresFailoverTests || status=1; \
 	else echo "make test: the PostgreSQL standby did not start" >&2; status=1; fi; \
 	Tests/Support/postgres.sh stop; exit $$status
 	Tests/CLI/usage.sh .build/debug/strata
-	Tests/CLI/live.sh .build/debug/strata
 	.build/debug/strata stress --mode=blackbox --cycles=15 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=powerloss --cycles=60 --seed=$$(date +%s)
 	.build/debug/strata stress --mode=messages --cycles=10 --seed=$$(date +%s)
