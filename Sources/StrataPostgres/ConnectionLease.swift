@@ -63,4 +63,11 @@ extension PostgresConnection {
     func run(_ q: PostgresQuery, logger: Logger) async throws {
         for try await _ in try await query(q, logger: logger) {}
     }
+
+    /// Every row of `q`, read to its end (as `run`).
+    func rows(_ q: PostgresQuery, logger: Logger) async throws -> [PostgresRow] {
+        var out: [PostgresRow] = []
+        for try await r in try await query(q, logger: logger) { out.append(r) }
+        return out
+    }
 }

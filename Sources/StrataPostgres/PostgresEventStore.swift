@@ -276,11 +276,16 @@ public final class PostgresEventStore: EventStore {
         try checkOpen()
         try EventRules.validate(snapshot)
         let (record, storedState) = EventCodec.encode(snapshot, compression: options.compression)
-        let buffer = ByteBuffer(bytes: record)
-        _ = try await fetch("""
-            INSERT INTO strata_event_snapshots(stream, upto_lsn, record) VALUES (\(snapshot.stream), \(snapshot.uptoLSN), \(buffer))
-            ON CONFLICT (stream, upto_lsn) DO UPDATE SET record = EXCLUDED.record
-            """)
+        let buffer = ByteBuffer(bytes: record), logger = logger
+        // In a transaction block: its COMMIT answers after the commit, where
+        // a lone statement's rows come back before it (PostgresSchema, "Why
+        // the hot writes are procedures").
+        try await transaction { c in
+            try await c.run("""
+                INSERT INTO strata_event_snapshots(stream, upto_lsn, record) VALUES (\(snapshot.stream), \(snapshot.uptoLSN), \(buffer))
+                ON CONFLICT (stream, upto_lsn) DO UPDATE SET record = EXCLUDED.record
+                """, logger: logger)
+        }
         recorder.snapshotWritten(rawBytes: snapshot.state.count, storedBytes: storedState)
     }
 

@@ -149,14 +149,25 @@ public final class PostgresMessageStore: MessageStore {
         }
     }
 
-    /// The rows of `q`.
+    /// The rows of `q`, run in a transaction block of its own and returned
+    /// only once its `COMMIT` is done (durably whatever the server's
+    /// `synchronous_commit`). For every write a caller takes as
+    /// acknowledged: a statement run outside a transaction block is
+    /// committed only after postgres-nio has handed back its rows, so its
+    /// commit could still fail, or be lost in a crash or a failover, after
+    /// the call returned (PostgresSchema, "Why the hot writes are
+    /// procedures"). The hot writes are one `CALL` of a procedure that
+    /// commits instead (`add_committed`, `complete_committed`).
+    func committed(_ what: String, _ q: PostgresQuery) async throws -> [PostgresRow] {
+        let logger = logger
+        return try await transaction(what) { c in try await c.rows(q, logger: logger) }
+    }
+
+    /// The rows of `q`, for reads (and for lock writes, which may be lost:
+    /// see `committed`).
     func fetch(_ what: String, _ q: PostgresQuery) async throws -> [PostgresRow] {
         let logger = logger
-        return try await run(what) { c in
-            var out: [PostgresRow] = []
-            for try await r in try await c.query(q, logger: logger) { out.append(r) }
-            return out
-        }
+        return try await run(what) { c in try await c.rows(q, logger: logger) }
     }
 
     /// Runs `q` and hands every row to `row`.
@@ -231,7 +242,8 @@ public final class PostgresMessageStore: MessageStore {
             }
         } else {
             let rows = try admitted(messages, cat)
-            try await run("add") { [self] c in try await insert(rows, now: now, on: c) }
+            let q = addQuery(rows, now: now, committing: true), logger = logger
+            try await run("add") { c in try await c.run(q, logger: logger) }
         }
         arrived(messages.map(\.queue))
     }
@@ -249,8 +261,10 @@ public final class PostgresMessageStore: MessageStore {
     }
 
     /// The one statement that stores `messages` (after the duplicate check
-    /// against ids and open duplicate windows).
-    private func addQuery(_ messages: [Message], now: Int64) -> PostgresQuery {
+    /// against ids and open duplicate windows): a call of the `add`
+    /// function inside a transaction block (`committing: false`), or of the
+    /// procedure that commits it before it answers.
+    private func addQuery(_ messages: [Message], now: Int64, committing: Bool) -> PostgresQuery {
         var ids: [String] = [], queues: [String] = [], visible: [Int] = [], records: [ByteBuffer] = []
         var sizes: [Int] = [], stamps: [Int] = [], expires: [Int] = [], counts: [Int] = []
         for m in messages {
@@ -263,11 +277,13 @@ public final class PostgresMessageStore: MessageStore {
             expires.append(m.expiresAt.map { Int($0.millisecondsSince1970) } ?? PostgresSchema.noExpiry)
             counts.append(m.deliveryCount)
         }
-        return "SELECT \(unescaped: t)add(\(ids), \(queues), \(visible), \(records), \(sizes), \(stamps), \(expires), \(counts), \(Int(now)))"
+        let call = committing ? "CALL \(t)add_committed" : "SELECT \(t)add"
+        return "\(unescaped: call)(\(ids), \(queues), \(visible), \(records), \(sizes), \(stamps), \(expires), \(counts), \(Int(now)))"
     }
 
+    /// Stores `messages` in the open transaction of `c`.
     private func insert(_ messages: [Message], now: Int64, on c: PostgresConnection) async throws {
-        try await c.run(addQuery(messages, now: now), logger: logger)
+        try await c.run(addQuery(messages, now: now, committing: false), logger: logger)
     }
 
     /// A stored row.
@@ -496,7 +512,7 @@ public final class PostgresMessageStore: MessageStore {
                     let window = BrokerPolicy.duplicateWindowEnd(s.message, settings, now: nowDate).map { _ in
                         Int(settings.duplicateDetectionWindow?.milliseconds ?? 0)
                     } ?? -1
-                    try await execute("receive (drop expired)", "SELECT \(unescaped: t)drop(\(Int(s.seq)), \(Int(now)), \(window))")
+                    _ = try await committed("receive (drop expired)", "SELECT \(unescaped: t)drop(\(Int(s.seq)), \(Int(now)), \(window))")
                     settled += 1
                 case .deadLetter(let reason):
                     _ = try await move(s, token: nil, reason: reason, now: now)
@@ -517,10 +533,10 @@ public final class PostgresMessageStore: MessageStore {
         let record = ByteBuffer(bytes: MessageCodec.encode(m))
         let expires = m.expiresAt.map { Int($0.millisecondsSince1970) }
         var moved = false
-        try await rows("dead-letter", """
+        for row in try await committed("dead-letter", """
             SELECT \(unescaped: t)move(\(Int(s.seq)), \(token), \(Int(now)), \(m.id), \(m.queue), \(record), \(m.payload.count),
                 \(Int(m.timestamp.millisecondsSince1970)), \(expires), \(m.deliveryCount))
-            """) { moved = try $0.decode(Bool.self) }
+            """) { moved = try row.decode(Bool.self) }
         if moved { arrived([m.queue]) }
         return moved
     }
@@ -548,7 +564,7 @@ public final class PostgresMessageStore: MessageStore {
         let cat = try await catalog()
         let windows = tokens.map { Int(cat.settings(of: $0.queue).duplicateDetectionWindow?.milliseconds ?? -1) }
         let ids = tokens.map(\.messageID), queues = tokens.map(\.queue), locks = tokens.map { Self.buffer($0.id) }
-        try await execute("complete", "SELECT \(unescaped: t)complete(\(ids), \(queues), \(locks), \(windows), \(Int(now)))")
+        try await execute("complete", "CALL \(unescaped: t)complete_committed(\(ids), \(queues), \(locks), \(windows), \(Int(now)))")
     }
 
     public func abandon(_ token: LockToken) async throws {
@@ -556,16 +572,16 @@ public final class PostgresMessageStore: MessageStore {
         let now = clock.now().millisecondsSince1970
         let settings = try await catalog().settings(of: token.queue)
         var outcome = 0
-        try await rows("abandon", """
+        for row in try await committed("abandon", """
             SELECT \(unescaped: t)abandon(\(token.messageID), \(token.queue), \(Self.buffer(token.id)), \(Int(now)), \(Self.deliveryLimit(token.queue, settings)))
-            """) { outcome = try $0.decode(Int.self) }
+            """) { outcome = try row.decode(Int.self) }
         switch outcome {
         case 1: arrived([token.queue])
         case 2:
             let s = try await held(token, now: now)
             guard let reason = BrokerPolicy.onAbandon(s.message, queue: token.queue, settings) else {
                 // Counted out by the statement but not by the policy: release it.
-                try await execute("abandon", "UPDATE \(unescaped: t)messages SET lock_token = NULL, locked_until = 0 WHERE seq = \(Int(s.seq))")
+                _ = try await committed("abandon", "UPDATE \(unescaped: t)messages SET lock_token = NULL, locked_until = 0 WHERE seq = \(Int(s.seq))")
                 arrived([token.queue])
                 return
             }
@@ -675,7 +691,7 @@ extension PostgresMessageStore: DuplicateWindowExport {
     public func recordDuplicateWindowMarkers(_ markers: [DuplicateWindowMarker]) async throws {
         guard !markers.isEmpty else { return }
         let ids = markers.map(\.id), ends = markers.map { Int(($0.until.timeIntervalSince1970 * 1000).rounded()) }
-        try await execute("record duplicate windows", """
+        _ = try await committed("record duplicate windows", """
             INSERT INTO \(unescaped: t)removed_ids(id, window_end)
             SELECT DISTINCT ON (k.id) k.id, k.e FROM unnest(\(ids)::text[], \(ends)::bigint[]) WITH ORDINALITY AS k(id, e, n)
             WHERE NOT EXISTS (SELECT 1 FROM \(unescaped: t)messages m WHERE m.id = k.id)
@@ -686,6 +702,6 @@ extension PostgresMessageStore: DuplicateWindowExport {
 
     /// Forgets every marker.
     public func clearDuplicateWindowMarkers() async throws {
-        try await execute("clear duplicate windows", "DELETE FROM \(unescaped: t)removed_ids")
+        _ = try await committed("clear duplicate windows", "DELETE FROM \(unescaped: t)removed_ids")
     }
 }

@@ -20,10 +20,13 @@ import StrataMessageCore
 /// the queue's limits and takes every dead-letter and drop decision.
 /// Version 3 re-creates the functions so that every one that settles or
 /// stores commits durably even on a server whose `synchronous_commit` is
-/// `off` (version 2's took the server's setting).
+/// `off` (version 2's took the server's setting). Version 4 adds the
+/// procedures `add_committed` and `complete_committed`: the same work,
+/// committed inside the call, so that the server's answer to the call comes
+/// after the commit (see `committedCall`).
 enum PostgresSchema {
     /// The newest version this build writes.
-    static let current = 3
+    static let current = 4
 
     /// Makes the transaction's commit wait for its WAL flush (and a
     /// synchronous standby) when the session would not: raises
@@ -78,6 +81,7 @@ enum PostgresSchema {
         switch v {
         case 1: return tables(t)
         case 2, 3: return functions(t)
+        case 4: return procedures(t)
         default: return []
         }
     }
@@ -213,6 +217,40 @@ enum PostgresSchema {
                 INSERT INTO \(t)removed_ids(id, window_end) VALUES (mid, ts + p_window)
                 ON CONFLICT (id) DO UPDATE SET window_end = EXCLUDED.window_end;
               END IF;
+            END $fn$
+            """,
+        ]
+    }
+
+    /// Why the hot writes are procedures: through the extended query
+    /// protocol (every statement postgres-nio sends) a statement outside a
+    /// transaction block is committed at the `Sync` after it, once the
+    /// server has already sent the statement's `CommandComplete`, and
+    /// postgres-nio ends the query at `CommandComplete`. A store that
+    /// returned there acknowledged a write before its WAL flush and its wait
+    /// for a synchronous standby, and never saw a commit that failed. A
+    /// procedure called outside a transaction block may commit: the
+    /// `COMMIT` inside runs before the server answers the `CALL`, so the
+    /// answer is the acknowledgement of a durable write (one round trip,
+    /// where BEGIN / statement / COMMIT takes three). Only for top-level
+    /// calls: inside a transaction block a `CALL` that commits fails, and
+    /// the functions are called instead.
+    private static func procedures(_ t: String) -> [String] {
+        [
+            """
+            CREATE OR REPLACE PROCEDURE \(t)add_committed(p_ids text[], p_queues text[], p_visible bigint[], p_records bytea[], p_sizes bigint[],
+                p_ts bigint[], p_expires bigint[], p_counts bigint[], p_now bigint) LANGUAGE plpgsql AS $fn$
+            BEGIN
+              PERFORM \(t)add(p_ids, p_queues, p_visible, p_records, p_sizes, p_ts, p_expires, p_counts, p_now);
+              COMMIT;
+            END $fn$
+            """,
+            """
+            CREATE OR REPLACE PROCEDURE \(t)complete_committed(p_ids text[], p_queues text[], p_tokens bytea[], p_windows bigint[], p_now bigint)
+            LANGUAGE plpgsql AS $fn$
+            BEGIN
+              PERFORM \(t)complete(p_ids, p_queues, p_tokens, p_windows, p_now);
+              COMMIT;
             END $fn$
             """,
         ]

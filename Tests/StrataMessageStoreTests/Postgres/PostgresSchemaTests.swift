@@ -7,9 +7,10 @@ import Testing
 
 /// Schema versions: a libpq-era store (tables, no version row) is upgraded
 /// in place and keeps its messages; a version-2 store gets version 3's
-/// functions; a store written by a newer build is refused and left alone; a
-/// fresh store starts at the newest version. And the commit mode each
-/// function leaves for its transaction.
+/// functions, a version-3 store version 4's procedures; a store written by
+/// a newer build is refused and left alone; a fresh store starts at the
+/// newest version. And the commit mode each function leaves for its
+/// transaction.
 @Suite(.enabled(if: PostgresTestServer.available, "needs STRATA_POSTGRES_URL (make test sets it)"))
 struct PostgresSchemaTests {
     private static func version(_ client: PostgresClient, _ t: String) async throws -> Int? {
@@ -82,9 +83,36 @@ struct PostgresSchemaTests {
             let call = "SELECT \(t)complete('{}', '{}', '{}', '{}', 0)"
             #expect(try await Self.commitSetting(client, from: "off", after: call) == "off")
             let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 3)
+            #expect(try await Self.version(client, t) == 4)
             #expect(try await Self.commitSetting(client, from: "off", after: call) == "on")
             #expect(try await reopened.get(id: "kept") != nil)
+            try await reopened.close()
+        }
+    }
+
+    /// A version-3 store (no procedures: its adds and completes were
+    /// acknowledged before their commit) gets version 4's procedures when it
+    /// is opened, and its adds and completes go through them.
+    @Test func upgradesAVersion3Store() async throws {
+        try await PostgresTestServer.withClient { client in
+            let t = PostgresTestServer.prefix("v3")
+            let store = try await PostgresMessageStore(client: client, tablePrefix: t)
+            try await store.add(Message(id: "kept", queue: "q", payload: [1]))
+            try await store.close()
+            try await PostgresTestServer.sql(client, "DROP PROCEDURE \(t)add_committed", "DROP PROCEDURE \(t)complete_committed",
+                                             "UPDATE \(t)schema_version SET version = 3")
+            let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
+            #expect(try await Self.version(client, t) == 4)
+            var procedures: [String] = []
+            for try await name in try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT proname::text FROM pg_proc WHERE prokind = 'p' AND proname LIKE '\(t)%' ORDER BY 1
+                """)).decode(String.self) { procedures.append(name) }
+            #expect(procedures == ["\(t)add_committed", "\(t)complete_committed"])
+            try await reopened.add(Message(id: "new", queue: "q", payload: [2]))
+            let got = try await reopened.receive(queue: "q", limit: 2, lockDuration: nil)
+            try await reopened.complete(got.map(\.lockToken))
+            #expect(got.count == 2)
+            #expect(try await reopened.pending(queue: "q", limit: 5).isEmpty)
             try await reopened.close()
         }
     }
@@ -114,7 +142,7 @@ struct PostgresSchemaTests {
             try await client.query("INSERT INTO \(unescaped: t)removed_ids(id, window_end) VALUES ('gone', 9000000000000)")
 
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 3)
+            #expect(try await Self.version(client, t) == 4)
             #expect(try await store.get(id: "old") == stored)
             await #expect { try await store.add(Message(id: "gone", queue: "orders", payload: [])) } throws: {
                 ($0 as? MessageStoreError)?.kind == .duplicateId
@@ -128,7 +156,7 @@ struct PostgresSchemaTests {
 
             // Reopening a migrated store changes nothing.
             let again = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 3)
+            #expect(try await Self.version(client, t) == 4)
             try await again.close()
         }
     }
@@ -158,7 +186,7 @@ struct PostgresSchemaTests {
         try await PostgresTestServer.withClient { client in
             let t = PostgresTestServer.prefix("fresh")
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 3)
+            #expect(try await Self.version(client, t) == 4)
             try await store.close()
         }
     }
