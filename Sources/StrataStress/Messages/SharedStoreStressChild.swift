@@ -1,5 +1,6 @@
 import Foundation
 import StrataMessageStore
+import Synchronization
 
 extension SharedStoreStress {
     /// What one broker process runs (`strata stress-brokers-child`).
@@ -62,6 +63,11 @@ extension SharedStoreStress {
         // The check's own check: journaling every lock as ending a minute
         // late must make the parent report two live locks.
         let lateLockEnd: Int64 = ProcessInfo.processInfo.environment["STRATA_STRESS_SABOTAGE"] == "late-lock-end" ? 60_000 : 0
+        // Set when consumer 0 hangs: the whole broker hangs then. Were the
+        // other consumer to go on, it could receive the hung batch itself
+        // once its locks expired (a parent slow to kill, on a loaded
+        // machine) and the kill would test no expiry to another broker.
+        let hung = HungFlag()
         try await withThrowingTaskGroup(of: Void.self) { group in
             for p in 0..<2 {
                 group.addTask {
@@ -91,6 +97,7 @@ extension SharedStoreStress {
                     var rng = (s.seed &* 0xD1B5_4A32_D192_ED03) ^ UInt64(s.broker * 8 + c + 1)
                     var batches = 0
                     while !FileManager.default.fileExists(atPath: s.stopFile) {
+                        if hung.value.load(ordering: .acquiring) { while true { try await Task.sleep(for: .seconds(3600)) } }
                         let issued = SharedStoreHistory.nowUs()
                         let got = try await store.receive(queue: queue, limit: 4, lockDuration: nil, maxWait: .milliseconds(200))
                         if got.isEmpty { continue }
@@ -102,7 +109,8 @@ extension SharedStoreStress {
                             throw MessageStoreError(.corruption, "message \(r.message.id) arrived with another message's payload")
                         }
                         batches += 1
-                        if s.stall && c == 0 && batches == 2 {
+                        if s.stall && c == 0 && batches == 2 { hung.value.store(true, ordering: .releasing) }
+                        if hung.value.load(ordering: .acquiring) {
                             // A broker that hangs while it holds locks: only
                             // their expiry frees the messages once it is killed.
                             j.record("S", [String(SharedStoreHistory.nowUs())])
@@ -137,4 +145,9 @@ extension SharedStoreStress {
         }
         try await store.close()
     }
+}
+
+/// Whether a broker's consumers hang (`--stall`), shared by its tasks.
+private final class HungFlag: Sendable {
+    let value = Atomic<Bool>(false)
 }
