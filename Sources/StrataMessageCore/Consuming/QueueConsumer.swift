@@ -186,6 +186,7 @@ private final class ConsumerRun: Sendable {
                 if let now { k.resume(returning: now) }
             }
             guard let room else { return }
+            c.logger.trace("consumer receiving", metadata: ["queue": "\(c.queue)", "room": "\(room)"])
             let task = Task { [c] in
                 try await c.store.receive(queue: c.queue, limit: room, lockDuration: c.lockDuration, maxWait: .seconds(1))
             }
@@ -203,6 +204,7 @@ private final class ConsumerRun: Sendable {
                 c.logger.error("consumer receive failed", metadata: ["queue": "\(c.queue)", "error": "\(error)"])
                 try? await Task.sleep(for: .milliseconds(200))
             }
+            c.logger.trace("consumer received", metadata: ["queue": "\(c.queue)", "count": "\(got.count)"])
             let now = Date()
             let (handOut, back) = state.withLock { s -> ([(CheckedContinuation<Buffered?, Never>, Buffered)], [ReceivedMessage]) in
                 s.receiveTask = nil
@@ -262,6 +264,7 @@ private final class ConsumerRun: Sendable {
 
     private func handle(_ b: Buffered) async {
         var r = b.received
+        c.logger.trace("consumer handling", metadata: ["message": "\(r.message.id)", "deliveryCount": "\(r.message.deliveryCount)"])
         // A prefetched message that waited a third of its lock is renewed
         // first; one whose lock is gone is left to the store (another
         // receiver may hold it now).
