@@ -8,6 +8,14 @@ import StrataMessageCore
 /// minute), so the call races a timer — but only until it holds a
 /// connection: a statement that runs long is never abandoned half-way (its
 /// outcome would be unknown to the caller).
+///
+/// A connection the server has ended (a terminated backend) is closed here
+/// before it goes back to the pool, and one that comes out of the pool
+/// closed is refused (`.unavailable`, nothing sent). On postgres-nio 1.33.2
+/// the pool leased a connection whose backend had just been terminated,
+/// before it had seen the connection close, and a statement sent on it
+/// never returned (`PostgresEventStoreConnectionLossTests`: 1 run in 10
+/// hung, the hung call's backend gone from the server).
 enum ConnectionLease {
     private enum Outcome<T: Sendable>: Sendable {
         case done(T)
@@ -30,7 +38,17 @@ enum ConnectionLease {
             group.addTask {
                 .done(try await client.withConnection { c in
                     guard phase.lease() else { throw CancellationError() }
-                    return try await body(c)
+                    if c.isClosed { throw MessageStoreError(.unavailable, "the pooled connection was closed by the server; nothing was sent") }
+                    do {
+                        return try await body(c)
+                    } catch {
+                        if PostgresErrorMapping.connectionDropped(error) {
+                            // Closed before the pool has it back, so it is never leased again.
+                            try? await c.close()
+                            try? await c.closeFuture.get()
+                        }
+                        throw error
+                    }
                 })
             }
             group.addTask {

@@ -54,6 +54,22 @@ enum PostgresErrorMapping {
         }
     }
 
+    /// Whether `error` means the server closed or lost the connection (a
+    /// terminated backend, a server shutdown, a broken socket).
+    static func connectionDropped(_ error: any Error) -> Bool {
+        if let t = error as? PostgresTransactionError {
+            return [t.beginError, t.closureError, t.commitError, t.rollbackError].contains { $0.map(connectionDropped) ?? false }
+        }
+        guard let p = error as? PSQLError else { return false }
+        switch p.code {
+        case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection: return true
+        case .server:
+            let state = p.serverInfo?[.sqlState] ?? ""
+            return state.hasPrefix("57P") || state.hasPrefix("08")
+        default: return false
+        }
+    }
+
     /// The kind of a server error with SQLSTATE `state`.
     static func kind(sqlState state: String, duplicate: MessageStoreError.Kind = .duplicateId) -> MessageStoreError.Kind {
         switch state {

@@ -169,21 +169,9 @@ public final class PostgresEventStore: EventStore {
                 // dropped, and a ROLLBACK sent on that connection may never
                 // be answered (seen after pg_terminate_backend), so only a
                 // live connection gets one.
-                if !c.isClosed, !Self.connectionDropped(error) { try? await c.run("ROLLBACK", logger: logger) }
+                if !c.isClosed, !PostgresErrorMapping.connectionDropped(error) { try? await c.run("ROLLBACK", logger: logger) }
                 throw error
             }
-        }
-    }
-
-    /// Whether `error` means the server closed or lost the connection.
-    private static func connectionDropped(_ error: any Error) -> Bool {
-        guard let p = error as? PSQLError else { return false }
-        switch p.code {
-        case .serverClosedConnection, .connectionError, .uncleanShutdown, .clientClosedConnection: return true
-        case .server:
-            let state = p.serverInfo?[.sqlState] ?? ""
-            return state.hasPrefix("57P") || state.hasPrefix("08")
-        default: return false
         }
     }
 
