@@ -83,9 +83,15 @@ public final class PostgresEventStore: EventStore {
     }
 
     /// Uses a client the caller runs (`client.run()` in a task of its own).
+    /// A call that gets no connection within `connectionWait` (the server
+    /// is down) is `.unavailable`; postgres-nio's pool gives up by itself
+    /// after about a minute, and once it has, it retries only after a
+    /// back-off, so a shorter wait lets the callers' retries find a server
+    /// that came back sooner.
     public convenience init(client: PostgresClient, options: EventStoreOptions = EventStoreOptions(),
+                            connectionWait: Duration = .seconds(60),
                             logger: Logger = Logger(label: "strata.events.postgres")) async throws {
-        try await self.init(client: client, runner: nil, options: options, logger: logger, connectTimeout: nil, secret: nil)
+        try await self.init(client: client, runner: nil, options: options, logger: logger, connectTimeout: connectionWait, secret: nil)
     }
 
     private init(client: PostgresClient, runner: Task<Void, Never>?, options: EventStoreOptions, logger: Logger,

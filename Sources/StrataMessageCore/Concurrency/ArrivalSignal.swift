@@ -21,11 +21,30 @@ package final class ArrivalSignal: Sendable {
     /// Suspends until the next `signal()`, until `timeout` passes or until
     /// the task is cancelled (then it throws `CancellationError`).
     package func wait(timeout: Duration) async throws {
-        try Task.checkCancellation()
-        let id = state.withLock { s -> UInt64 in
+        try await wait(ticket: ticket(), timeout: timeout)
+    }
+
+    /// A place in line taken before the check a waiter then waits after: a
+    /// `signal()` between the two is kept for `wait(ticket:timeout:)`, which
+    /// returns at once then. Every ticket is waited on or `discard`ed.
+    package func ticket() -> UInt64 {
+        state.withLock { s -> UInt64 in
             s.next += 1
             s.slots[s.next] = .starting
             return s.next
+        }
+    }
+
+    /// Gives back a ticket that will not be waited on.
+    package func discard(_ id: UInt64) {
+        _ = state.withLock { $0.slots.removeValue(forKey: id) }
+    }
+
+    /// `wait(timeout:)` on a ticket taken earlier.
+    package func wait(ticket id: UInt64, timeout: Duration) async throws {
+        if Task.isCancelled {
+            discard(id)
+            throw CancellationError()
         }
         let timer = Task {
             do { try await Task.sleep(for: timeout) } catch { return }
@@ -91,16 +110,27 @@ package final class ArrivalSignal: Sendable {
 /// Long polling on top of a non-waiting receive: tries, and while nothing is
 /// deliverable waits on `signal` (woken by arrivals) for at most `tick`
 /// (lock expiries and schedules send no signal) until `maxWait` has passed.
-/// Cancellation ends the wait at once with `CancellationError`.
+/// Cancellation ends the wait at once with `CancellationError`. The ticket
+/// is taken before each try, so an arrival during the try ends the wait
+/// that follows at once instead of at the next tick.
 package func longPoll<T>(maxWait: Duration, signal: () throws -> ArrivalSignal, tick: Duration = .milliseconds(50),
                          _ attempt: () async throws -> [T]) async throws -> [T] {
     let deadline = ContinuousClock.now + maxWait
     while true {
         try Task.checkCancellation()
-        let got = try await attempt()
+        let arrivals = try signal()
+        let ticket = arrivals.ticket()
+        let got: [T]
+        do { got = try await attempt() } catch {
+            arrivals.discard(ticket)
+            throw error
+        }
         let now = ContinuousClock.now
-        if !got.isEmpty || now >= deadline { return got }
-        try await signal().wait(timeout: min(deadline - now, tick))
+        if !got.isEmpty || now >= deadline {
+            arrivals.discard(ticket)
+            return got
+        }
+        try await arrivals.wait(ticket: ticket, timeout: min(deadline - now, tick))
     }
 }
 
