@@ -23,7 +23,7 @@ import StrataMessageCore
 /// `off` (version 2's took the server's setting). Version 4 adds the
 /// procedures `add_committed` and `complete_committed`: the same work,
 /// committed inside the call, so that the server's answer to the call comes
-/// after the commit (see `committedCall`).
+/// after the commit (see "Why the hot writes are procedures" below).
 enum PostgresSchema {
     /// The newest version this build writes.
     static let current = 4
