@@ -99,7 +99,7 @@ public final class PostgresEventStore: EventStore {
         self.client = client
         self.runner = runner
         self.options = options
-        self.logger = logger
+        self.logger = logger.forStatements
         self.secret = secret
         // postgres-nio's pool retries a refused connection for a minute
         // before failing the request; every call gives up sooner. Only the

@@ -24,6 +24,7 @@ public final class PostgresMessageStore: MessageStore {
     let link: PostgresLink
     let clock: MessageClock
     let t: String  // table prefix
+    /// Handed to postgres-nio with every statement (`Logger.forStatements`).
     let logger: Logger
     let catalogCache: CatalogCache
     /// How long a call waits for a connection before it is `.unavailable`.
@@ -83,7 +84,7 @@ public final class PostgresMessageStore: MessageStore {
         self.link = link
         self.connectionWait = connectionWait
         self.clock = clock
-        self.logger = logger
+        self.logger = logger.forStatements
         let t = tablePrefix.lowercased()
         self.t = t
         let cache = CatalogCache(), gate = ArrivalGate()

@@ -83,7 +83,7 @@ struct PostgresSchemaTests {
             let call = "SELECT \(t)complete('{}', '{}', '{}', '{}', 0)"
             #expect(try await Self.commitSetting(client, from: "off", after: call) == "off")
             let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 4)
+            #expect(try await Self.version(client, t) == 5)
             #expect(try await Self.commitSetting(client, from: "off", after: call) == "on")
             #expect(try await reopened.get(id: "kept") != nil)
             try await reopened.close()
@@ -102,7 +102,7 @@ struct PostgresSchemaTests {
             try await PostgresTestServer.sql(client, "DROP PROCEDURE \(t)add_committed", "DROP PROCEDURE \(t)complete_committed",
                                              "UPDATE \(t)schema_version SET version = 3")
             let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 4)
+            #expect(try await Self.version(client, t) == 5)
             var procedures: [String] = []
             for try await name in try await client.query(PostgresQuery(unsafeSQL: """
                 SELECT proname::text FROM pg_proc WHERE prokind = 'p' AND proname LIKE '\(t)%' ORDER BY 1
@@ -113,6 +113,52 @@ struct PostgresSchemaTests {
             try await reopened.complete(got.map(\.lockToken))
             #expect(got.count == 2)
             #expect(try await reopened.pending(queue: "q", limit: 5).isEmpty)
+            try await reopened.close()
+        }
+    }
+
+    /// A version-4 store (procedures that call the functions, one `unnest`
+    /// path for every batch size) gets version 5's bodies when it is
+    /// opened: the procedures no longer call the functions, and both the
+    /// one-message and the batch paths keep their rules.
+    @Test func upgradesAVersion4Store() async throws {
+        try await PostgresTestServer.withClient { client in
+            let t = PostgresTestServer.prefix("v4")
+            let store = try await PostgresMessageStore(client: client, tablePrefix: t)
+            try await store.createQueue("w", settings: QueueSettings(duplicateDetectionWindow: .seconds(600)))
+            try await store.close()
+            try await PostgresTestServer.sql(client, """
+                CREATE OR REPLACE PROCEDURE \(t)add_committed(p_ids text[], p_queues text[], p_visible bigint[], p_records bytea[], \
+                p_sizes bigint[], p_ts bigint[], p_expires bigint[], p_counts bigint[], p_now bigint) LANGUAGE plpgsql AS $fn$
+                BEGIN
+                  PERFORM \(t)add(p_ids, p_queues, p_visible, p_records, p_sizes, p_ts, p_expires, p_counts, p_now);
+                  COMMIT;
+                END $fn$
+                """, "UPDATE \(t)schema_version SET version = 4")
+            let reopened = try await PostgresMessageStore(client: client, tablePrefix: t)
+            #expect(try await Self.version(client, t) == 5)
+            var bodies: [String] = []
+            for try await body in try await client.query(PostgresQuery(unsafeSQL: """
+                SELECT prosrc FROM pg_proc WHERE prokind = 'p' AND proname LIKE '\(t)%' ORDER BY proname
+                """)).decode(String.self) { bodies.append(body) }
+            #expect(bodies.count == 2)
+            #expect(!bodies.contains { $0.contains("PERFORM \(t)add(") || $0.contains("PERFORM \(t)complete(") })
+            // One message, then a batch: stored, settled, their ids held by the window.
+            try await reopened.add(Message(id: "one", queue: "w", payload: [1]))
+            try await reopened.add(contentsOf: [Message(id: "two", queue: "w", payload: [2]), Message(id: "three", queue: "w", payload: [3])])
+            let first = try await reopened.receive(queue: "w", limit: 1, lockDuration: nil)
+            try await reopened.complete(first.map(\.lockToken))
+            let rest = try await reopened.receive(queue: "w", limit: 2, lockDuration: nil)
+            try await reopened.complete(rest.map(\.lockToken))
+            #expect(first.map(\.message.id) + rest.map(\.message.id) == ["one", "two", "three"])
+            await #expect(throws: MessageStoreError.self) { try await reopened.add(Message(id: "one", queue: "w", payload: [4])) }
+            await #expect(throws: MessageStoreError.self) {
+                try await reopened.add(contentsOf: [Message(id: "four", queue: "w", payload: [5]), Message(id: "three", queue: "w", payload: [6])])
+            }
+            // A settled token is not held any more, on either path.
+            await #expect(throws: MessageStoreError.self) { try await reopened.complete(first.map(\.lockToken)) }
+            await #expect(throws: MessageStoreError.self) { try await reopened.complete(rest.map(\.lockToken)) }
+            #expect(try await reopened.pending(queue: "w", limit: 5).isEmpty)
             try await reopened.close()
         }
     }
@@ -142,7 +188,7 @@ struct PostgresSchemaTests {
             try await client.query("INSERT INTO \(unescaped: t)removed_ids(id, window_end) VALUES ('gone', 9000000000000)")
 
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 4)
+            #expect(try await Self.version(client, t) == 5)
             #expect(try await store.get(id: "old") == stored)
             await #expect { try await store.add(Message(id: "gone", queue: "orders", payload: [])) } throws: {
                 ($0 as? MessageStoreError)?.kind == .duplicateId
@@ -156,7 +202,7 @@ struct PostgresSchemaTests {
 
             // Reopening a migrated store changes nothing.
             let again = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 4)
+            #expect(try await Self.version(client, t) == 5)
             try await again.close()
         }
     }
@@ -186,7 +232,7 @@ struct PostgresSchemaTests {
         try await PostgresTestServer.withClient { client in
             let t = PostgresTestServer.prefix("fresh")
             let store = try await PostgresMessageStore(client: client, tablePrefix: t)
-            #expect(try await Self.version(client, t) == 4)
+            #expect(try await Self.version(client, t) == 5)
             try await store.close()
         }
     }
