@@ -97,6 +97,10 @@ extension DBCore {
     /// edit per family, each carrying the new log as the family's log
     /// number, so any prefix of them that survives a crash is consistent.
     /// Then publishes the families and deletes what nothing refers to.
+    ///
+    /// No other thread runs yet, so the MANIFEST write needs no `mu`; it is
+    /// taken (uncontended) where the functions ask for the proof, and the
+    /// sweep lists and unlinks with it released, as at any other time.
     private func install(_ replay: LogReplay, _ states: [ColumnFamilyState]) throws {
         let newLog = versions.newFileNumber()
         let log = try createLog(number: newLog)
@@ -108,13 +112,10 @@ extension DBCore {
             e.logNumber = newLog
             return e
         })
-        // No other thread runs yet; `mu` is taken for the proof the
-        // functions ask for (uncontended), and released before the unlinks.
-        let obsolete = mu.withHeld { held in
+        mu.withHeld { held in
             for f in states { publishSuperVersion(f, held) }
-            return findObsoleteFiles(held)
+            deleteObsoleteFiles(held)
         }
-        purge(obsolete)
     }
 
     /// Adds every family the MANIFEST lists besides "default" to the family
