@@ -78,7 +78,8 @@ import Testing
         try db.close()
 
         db = try Database.open(at: dir.path, options: Self.options(trigger: 2, levelBase: 16 << 10))
-        let scores = db.core.defaultFamily.state.picker.scores(db.core.versions.current(0))
+        let core = db.core
+        let scores = core.mu.withHeld { core.families($0).member(0)!.picker.scores(core.versions.current(0)) }
         #expect(scores[0] >= 1 && scores[1] >= 1, "scores at reopen: \(scores)")
         #expect(db.core.waitForBackgroundWork(timeout: .seconds(120)), "compaction backlog of two levels not worked off")
         try Self.expect(db, nil, model)

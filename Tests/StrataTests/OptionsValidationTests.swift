@@ -112,7 +112,8 @@ import Testing
             try db.flush()
         }
         let v = db.core.versions.current(0)
-        let pickerScore = db.core.defaultFamily.state.picker.scores(v)[0]
+        let core = db.core
+        let pickerScore = core.mu.withHeld { core.families($0).member(0)!.picker.scores(v)[0] }
         #expect(pickerScore == Double(v.files[0].count) / 40)
         let stats = try #require(db.property("strata.stats"))
         let l0 = try #require(stats.split(separator: "\n").first { $0.hasPrefix("   L0") || $0.hasPrefix("L0") || $0.contains(" L0 ") })

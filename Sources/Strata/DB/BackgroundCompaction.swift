@@ -25,7 +25,7 @@ extension DBCore {
     func refreshCompactionPressure(_ held: borrowing MonitorHeld) {
         var level0Files = 0
         var pending: UInt64 = 0
-        for f in familyStates {
+        for f in families(held).members {
             let v = versions.current(f.id)
             level0Files = max(level0Files, v.files[0].count)
             pending += f.picker.pendingCompactionBytes(v)
@@ -70,8 +70,8 @@ extension DBCore {
     /// (>= 1), each family's levels by descending score. With `level0Only`,
     /// only level-0 compactions of families whose level 0 slows writers down.
     private func automaticCompaction(level0Only: Bool, _ held: borrowing MonitorHeld) -> (Compaction, ColumnFamilyState)? {
-        var candidates: [(ColumnFamilyState, Double)] = []
-        for f in familyStates {
+        var candidates: [(FamilySet.Member, Double)] = []
+        for f in families(held).members {
             let v = versions.current(f.id)
             if level0Only && v.files[0].count < options.level0SlowdownWritesTrigger { continue }
             guard let score = f.picker.scores(v).max(), score >= 1 else { continue }
@@ -83,7 +83,7 @@ extension DBCore {
             let c = f.picker.pickAutomatic(versions.current(f.id)) { c in
                 (level0Only && c.level != 0) || jobs.conflicts(c, family: f.id)
             }
-            if let c { return (c, f) }
+            if let c { return (c, f.state) }
         }
         return nil
     }
@@ -105,8 +105,11 @@ extension DBCore {
             // Steps of one request run one after another: each starts where the last ended.
             if m.stepRunning { return nil }
             let family = m.family
+            // Not dropped (checked above, under `mu`), so still in the set.
+            guard let picker = families(held).member(family.id)?.picker else {
+                preconditionFailure("column family \(family.id) is not dropped but not in the family set")
+            }
             let v = versions.current(family.id)
-            let picker = family.picker
             if m.level == nil {
                 // Compact down to the deepest level holding part of the range.
                 var deepest = 0
@@ -285,7 +288,7 @@ extension DBCore {
                 if s.bgError != nil || s.shuttingDown { return true }
                 let compaction = compactions.state(held)
                 let busy = s.flushPending || compaction.jobs.running > 0 || !compaction.manualQueue.isEmpty
-                    || familyStates.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
+                    || families(held).members.contains { f in f.picker.scores(versions.current(f.id)).contains { $0 >= 1 } }
                 if !busy { return true }
                 if ContinuousClock.now >= deadline { return false }
                 wakeCompaction(held)

@@ -35,9 +35,7 @@ extension DBCore {
         try logAndApply(edit, newFamilyComparator: familyOptions.comparator,
                         during: "recording a new column family in the MANIFEST", held)
         let state = ColumnFamilyState(name: name, id: id, options: familyOptions, databaseOptions: options, owner: identity)
-        let handle = ColumnFamily(state: state)
-        familyTable.withLock { $0[id] = handle }
-        rebuildActiveMemtables(held)
+        let handle = addFamily(state, held)
         publishSuperVersion(state, held)
         logger.info("strata: created column family \(name) (id \(id))")
         return handle
@@ -58,9 +56,7 @@ extension DBCore {
         edit.columnFamily = family.id
         edit.dropColumnFamily = true
         try logAndApply(edit, during: "recording a dropped column family in the MANIFEST", held)
-        familyTable.withLock { $0[family.id] = nil }
-        family.releaseAfterDrop()
-        rebuildActiveMemtables(held)
+        removeFamily(family, held)
         refreshCompactionPressure(held)
         // Files no reader holds go now; the rest when their readers let go.
         deleteObsoleteFiles(held)

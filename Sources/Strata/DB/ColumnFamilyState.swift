@@ -1,14 +1,16 @@
 import Synchronization
 
-/// The engine side of one column family: its options, memtables, the super
-/// version readers load, and its compaction picker. A `ColumnFamily` handle
-/// holds one; the database's family table holds the handles of live families.
+/// The engine side of one column family: its options and the super version
+/// readers load. A `ColumnFamily` handle holds one; the database's family
+/// table holds the handles of live families.
 ///
-/// Locking: `mem`, `imm`, `immLogNumber` and `picker` are guarded by
-/// `DBCore.mu` (only the commit leader switches memtables, only the flush
-/// thread clears `imm`). `dropped` is an atomic so the read path can check
-/// it without `mu`; the super version sits behind its own short lock (`Locked`).
-final class ColumnFamilyState: @unchecked Sendable {
+/// Locking: everything here is immutable except `dropped` (an atomic, so
+/// the read path can check it without `mu`) and the super version (behind
+/// its own short lock, `Locked`). What `mu` guards about a family (its
+/// active and immutable memtables, the log its immutable one is covered
+/// by, its compaction picker) is in `FamilySet`, reachable only with the
+/// proof of holding `mu`.
+final class ColumnFamilyState: Sendable {
     let name: String
     let id: UInt32
     let options: ColumnFamilyOptions
@@ -21,14 +23,6 @@ final class ColumnFamilyState: @unchecked Sendable {
     /// Set (under `mu`) once the drop is in the MANIFEST.
     let dropped = Atomic<Bool>(false)
     private let superVersionBox: Locked<SuperVersion>
-
-    // MARK: guarded by DBCore.mu
-    var mem: Memtable
-    var imm: Memtable?
-    /// The log that became live when `imm` was switched out: every older
-    /// log holds nothing of this family that is not in `imm` or a table.
-    var immLogNumber: UInt64 = 0
-    let picker: CompactionPicker
     /// Size of each memtable's key filter (`Options.memtableBloomSizeRatio`).
     let memtableKeyFilterBytes: Int
 
@@ -45,11 +39,10 @@ final class ColumnFamilyState: @unchecked Sendable {
         t.bloomBitsPerKey = options.bloomBitsPerKey
         t.comparator = options.comparator
         self.tableOptions = t
-        self.picker = CompactionPicker(options: databaseOptions)
         memtableKeyFilterBytes = databaseOptions.memtableKeyFilterBytes(writeBufferSize: options.writeBufferSize)
+        // The first active memtable: `FamilySet.add` takes this one over.
         let m = Memtable(comparator: options.comparator, arenaBlockSize: Memtable.arenaBlockSize(forWriteBufferSize: options.writeBufferSize),
                          keyFilterBytes: memtableKeyFilterBytes)
-        self.mem = m
         self.superVersionBox = Locked(SuperVersion(mem: m, imm: nil, version: .empty(options.comparator)))
     }
 
@@ -59,7 +52,8 @@ final class ColumnFamilyState: @unchecked Sendable {
                  keyFilterBytes: memtableKeyFilterBytes)
     }
 
-    /// Replaces what readers see. Caller holds `DBCore.mu`.
+    /// Replaces what readers see. Caller holds `DBCore.mu` (publishes are
+    /// ordered by it).
     func install(_ sv: SuperVersion) {
         superVersionBox.withLock { $0 = sv }
     }
@@ -76,14 +70,13 @@ final class ColumnFamilyState: @unchecked Sendable {
     @inline(__always)
     var superVersion: SuperVersion { superVersionBox.withLock { $0 } }
 
-    /// Forgets the family's data after a drop, so nothing but the readers
-    /// that already hold its old super version keeps its memtables and
-    /// version (and so its files) alive. Caller holds `DBCore.mu`.
+    /// Forgets the family's data after a drop (the caller has taken it out
+    /// of the `FamilySet`), so nothing but the readers that already hold its
+    /// old super version keeps its memtables and version (and so its files)
+    /// alive. Caller holds `DBCore.mu`.
     func releaseAfterDrop() {
         dropped.store(true, ordering: .releasing)
-        mem = makeMemtable()
-        imm = nil
-        install(SuperVersion(mem: mem, imm: nil, version: .empty(comparator)))
+        install(SuperVersion(mem: makeMemtable(), imm: nil, version: .empty(comparator)))
     }
 }
 
@@ -93,8 +86,8 @@ final class DatabaseIdentity: Sendable {}
 
 /// The active memtable of every live family, captured by the commit leader
 /// under `mu` and used with `mu` released to insert a group's records.
-/// Immutable; rebuilt whenever a memtable is switched or a family created
-/// or dropped. Recovery builds one per log, holding only the families whose
+/// Immutable; `FamilySet` rebuilds it whenever a memtable is switched or a
+/// family created or dropped. Recovery builds one per log, holding only the families whose
 /// log number says the log still concerns them.
 final class ActiveMemtables: Sendable {
     /// Family 0's memtable, or nil when records for it are to be skipped.

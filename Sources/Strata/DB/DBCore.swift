@@ -6,8 +6,9 @@ import Synchronization
 ///
 /// Locking: `mu` guards the write side's state (`WriteState`: the write
 /// queue, the flush hand-off, the live log, background error and shutdown,
-/// reachable only through `guarded(held)`), the memtable pointers, and
-/// serializes VersionSet mutations. A function that needs `mu` takes `_ held: borrowing
+/// reachable only through `guarded(held)`), the family set (`FamilySet`:
+/// the live families' memtable pointers and pickers, reachable only
+/// through `families(held)`), and serializes VersionSet mutations. A function that needs `mu` takes `_ held: borrowing
 /// MonitorHeld`, the proof only `mu.withHeld` makes (Util/MonitorHeld.swift),
 /// so calling it without the lock does not compile; it lets go of the lock
 /// only through `held.unlocked { … }` and `held.wait()`. The write path
@@ -35,8 +36,9 @@ final class DBCore: @unchecked Sendable {
     let lastSequence = Atomic<UInt64>(0)
     /// Set once `close()` has begun; checked without `mu` on the read path.
     let closedFlag = Atomic<Bool>(false)
-    /// Live families by id. Changed only with `mu` held (create, drop,
-    /// recovery); read without `mu` by `validate` and the family lookups.
+    /// Live families by id. Changed only with `mu` held, together with the
+    /// family set (`addFamily`, `removeFamily`); read without `mu` by
+    /// `validate` and the family lookups.
     let familyTable: Locked<[UInt32: ColumnFamily]>
 
     // MARK: guarded by mu
@@ -44,11 +46,9 @@ final class DBCore: @unchecked Sendable {
     /// The write queue, flush hand-off, live log, background error and
     /// shutdown state: reachable only through `guarded(_:)`.
     private let writeState = WriteState()
-    /// Every live family's active memtable (see `ActiveMemtables`).
-    var activeMemtables: ActiveMemtables
-    /// Live families' states by id, for the write path's per-group checks
-    /// (no lock or allocation to walk it).
-    var familyStates: [ColumnFamilyState]
+    /// The live families' memtables and pickers and the commit leader's
+    /// `ActiveMemtables`: reachable only through `families(_:)`.
+    private let familySet: FamilySet
 
     // MARK: threads
     let commitParker = ThreadParker()
@@ -78,8 +78,7 @@ final class DBCore: @unchecked Sendable {
                                       databaseOptions: options, owner: identity)
         self.defaultFamily = ColumnFamily(state: state)
         self.familyTable = Locked([0: defaultFamily])
-        self.activeMemtables = ActiveMemtables(defaultMemtable: state.mem, others: [:])
-        self.familyStates = [state]
+        self.familySet = FamilySet(defaultFamily: state, databaseOptions: options)
         statistics.attach(blockCache: blockCache, tableCache: tableCache)
     }
 
@@ -93,6 +92,13 @@ final class DBCore: @unchecked Sendable {
     func guarded(_ held: borrowing MonitorHeld) -> WriteState {
         assert(held.isFor(mu), "the proof of another monitor's lock")
         return writeState
+    }
+
+    /// The family set (memtable pointers, pickers), for holders of `mu` only.
+    @inline(__always)
+    func families(_ held: borrowing MonitorHeld) -> FamilySet {
+        assert(held.isFor(mu), "the proof of another monitor's lock")
+        return familySet
     }
 
     // MARK: column families
@@ -117,21 +123,36 @@ final class DBCore: @unchecked Sendable {
         return state
     }
 
-    /// Rebuilds `activeMemtables` and `familyStates` from the live
-    /// families, after a switch, create or drop.
-    func rebuildActiveMemtables(_ held: borrowing MonitorHeld) {
-        familyStates = liveFamilies.map(\.state)
-        var others: [UInt32: Memtable] = [:]
-        for s in familyStates where s.id != 0 { others[s.id] = s.mem }
-        activeMemtables = ActiveMemtables(defaultMemtable: defaultFamily.state.mem, others: others)
+    /// Makes `state` a live family: in the family table (lookups without
+    /// `mu`) and the family set, in one critical section. Its super version
+    /// is the caller's to publish.
+    @discardableResult
+    func addFamily(_ state: ColumnFamilyState, _ held: borrowing MonitorHeld) -> ColumnFamily {
+        let handle = ColumnFamily(state: state)
+        familyTable.withLock { $0[state.id] = handle }
+        families(held).add(state)
+        return handle
+    }
+
+    /// Takes a dropped family out of the family table and the family set
+    /// and lets go of its data (`releaseAfterDrop`), in one critical
+    /// section: under `mu`, a family is a member exactly while it is not
+    /// marked dropped.
+    func removeFamily(_ state: ColumnFamilyState, _ held: borrowing MonitorHeld) {
+        familyTable.withLock { $0[state.id] = nil }
+        families(held).remove(state.id)
+        state.releaseAfterDrop()
     }
 
     // MARK: super versions
 
-    /// Publishes `family`'s current mem/imm/version to readers.
+    /// Publishes `family`'s current mem/imm/version to readers. A family no
+    /// longer in the set (dropped) has published its last, empty, super
+    /// version in `releaseAfterDrop`.
     func publishSuperVersion(_ family: ColumnFamilyState, _ held: borrowing MonitorHeld) {
+        guard let m = families(held).member(family.id) else { return }
         let version = versions.current(family.id)
-        family.install(SuperVersion(mem: family.mem, imm: family.imm, version: version))
+        family.install(SuperVersion(mem: m.mem, imm: m.imm, version: version))
         refreshCompactionPressure(held)
     }
 

@@ -10,8 +10,8 @@ extension DBCore {
             let s = guarded(held)
             while true {
                 if s.bgError == nil && s.flushPending {
-                    if let family = liveFamilies.first(where: { $0.state.imm != nil }) {
-                        flushImmutableMemtable(family.state, held)
+                    if let family = families(held).nextToFlush() {
+                        flushImmutableMemtable(family, held)
                     } else if advanceFamilyLogNumbers(held) {
                         s.finishFlush()
                     }
@@ -25,12 +25,13 @@ extension DBCore {
         flushExited.unpark()
     }
 
-    /// Writes `family.imm` to a level-0 table (with `mu` released) and
+    /// Writes `member.imm` to a level-0 table (with `mu` released) and
     /// records it.
-    private func flushImmutableMemtable(_ family: ColumnFamilyState, _ held: borrowing MonitorHeld) {
-        guard let m = family.imm else { return }
+    private func flushImmutableMemtable(_ member: FamilySet.Member, _ held: borrowing MonitorHeld) {
+        guard let m = member.imm else { return }
+        let family = member.state
         // Every log below this holds only data of this family in `m` or older.
-        let coveredLogs = family.immLogNumber
+        let coveredLogs = member.immLogNumber
         let number = versions.newFileNumber()
         compactions.protect(number)  // not obsolete while being written
         let result = held.unlocked { () -> Result<FileMetaData?, StrataError> in
@@ -57,7 +58,7 @@ extension DBCore {
             versions.lastSequence = lastSequence.load(ordering: .acquiring)
             do {
                 try versions.logAndApply(edit)
-                family.imm = nil
+                families(held).finishFlush(of: family.id, flushed: m)
                 publishSuperVersion(family, held)
                 deleteObsoleteFiles(held)
                 wakeCompaction(held)
@@ -80,7 +81,7 @@ extension DBCore {
     private func advanceFamilyLogNumbers(_ held: borrowing MonitorHeld) -> Bool {
         let live = guarded(held).logNumber
         var edits: [VersionEdit] = []
-        for f in liveFamilies where versions.logNumber(f.id) < live {
+        for f in families(held).members where versions.logNumber(f.id) < live {
             var edit = VersionEdit()
             edit.columnFamily = f.id
             edit.logNumber = live

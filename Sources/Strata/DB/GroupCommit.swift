@@ -171,7 +171,7 @@ extension DBCore {
 
         if error == nil && !leader.forceSwitch {
             let first = lastSequence.load(ordering: .relaxed) + 1
-            let memtables = activeMemtables
+            let memtables = families(held).activeMemtables
             let log = s.wal
             let logged = leader.logged
             // Copied while `mu` is held (a lone writer copies nothing);
@@ -242,7 +242,7 @@ extension DBCore {
     /// switch creates a log file and syncs the directory).
     private func canCommitWithoutWaiting(_ held: borrowing MonitorHeld) -> Bool {
         guarded(held).bgError == nil && !compactions.pressure(held).slowsWrites(options)
-            && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize })
+            && !families(held).anyMemtableFull
     }
 
     /// Makes the next queued writer the leader.
@@ -299,10 +299,8 @@ extension DBCore {
                 statistics.recordStall(ContinuousClock.now - start)
                 continue
             }
-            if !force && !familyStates.contains(where: { $0.mem.approximateMemoryUsage >= $0.options.writeBufferSize }) {
-                return
-            }
-            if force && familyStates.allSatisfy({ $0.mem.isEmpty }) { return }
+            if !force && !families(held).anyMemtableFull { return }
+            if force && families(held).allMemtablesEmpty { return }
             if s.flushPending {
                 if stallStart == nil { stallStart = .now }
                 held.wait()
@@ -335,14 +333,9 @@ extension DBCore {
                 }
             }
             s.switchLog(to: newLog)
-            for s in familyStates {
-                if s.mem.isEmpty { continue }
-                s.imm = s.mem
-                s.immLogNumber = number
-                s.mem = s.makeMemtable()
-                publishSuperVersion(s, held)
+            for family in families(held).retireMemtables(newLog: number) {
+                publishSuperVersion(family, held)
             }
-            rebuildActiveMemtables(held)
             s.beginFlush()
             held.broadcast()  // wakes the flush thread
             force = false

@@ -93,17 +93,19 @@ extension DBCore {
             throw StrataError(.invalidArgument, "\(path) is not a Strata database (no CURRENT)")
         }
         try versions.recover()
-        restoreFamilies()
-        let families = familyStates
-        let (maxSequence, logs) = try replayLiveLogs(names, into: Dictionary(uniqueKeysWithValues: families.map { ($0.id, $0.mem) }))
-        try pinTables(of: families)
+        let states = restoreFamilies()
+        // Replayed into memtables of their own and swapped in under `mu`,
+        // as a catch-up does.
+        let memtables = Dictionary(uniqueKeysWithValues: states.map { ($0.id, $0.makeMemtable()) })
+        let (maxSequence, logs) = try replayLiveLogs(names, into: memtables)
+        try pinTables(of: states)
         versions.lastSequence = maxSequence
         lastSequence.store(maxSequence, ordering: .releasing)
         mu.withHeld { held in
             // Stops writes, flushes and compactions for the life of the handle.
             guarded(held).recordBackgroundError(StrataError(.readOnly, "\(path) is open read-only (Database.openReadOnly): it never writes"))
-            rebuildActiveMemtables(held)
-            for f in families { publishSuperVersion(f, held) }
+            families(held).replaceMemtables(memtables)
+            for f in states { publishSuperVersion(f, held) }
         }
         logger.info("strata: opened database read-only", metadata: [
             "path": "\(path)", "logs-replayed": "\(logs.count)", "last-sequence": "\(maxSequence)",
@@ -192,7 +194,7 @@ extension DBCore {
     /// One attempt: the new state is built aside (fresh memtables, new
     /// families' states) and published only once every file of it is read.
     private func catchUpOnce() throws -> Bool {
-        let before = mu.withHeld { _ in familyStates }
+        let before = mu.withHeld { families($0).states }
         let filesBefore = fileNumbers(before)
         let sequenceBefore = lastSequence.load(ordering: .acquiring)
         let cachedBefore = versions.liveFileNumbers()
@@ -206,17 +208,17 @@ extension DBCore {
         var added: [ColumnFamilyState] = []
         var memtables: [UInt32: Memtable] = [:]
         for (id, name) in listed {
-            if let s = existing[id] {
-                states.append(s)
-                memtables[id] = s.makeMemtable()
+            let s: ColumnFamilyState
+            if let known = existing[id] {
+                s = known
             } else {
                 var o = versions.familyOptions(id) ?? ColumnFamilyOptions()
                 o.comparator = versions.comparator(id)
-                let s = ColumnFamilyState(name: name, id: id, options: o, databaseOptions: options, owner: identity)
-                states.append(s)
+                s = ColumnFamilyState(name: name, id: id, options: o, databaseOptions: options, owner: identity)
                 added.append(s)
-                memtables[id] = s.mem
             }
+            states.append(s)
+            memtables[id] = s.makeMemtable()
         }
         let (replayed, logs) = try replayLiveLogs(names, into: memtables)
         try pinTables(of: states)
@@ -229,17 +231,10 @@ extension DBCore {
             // sequence sees the old state; the reverse could miss entries.
             versions.lastSequence = sequence
             lastSequence.store(sequence, ordering: .releasing)
-            for s in states where existing[s.id] != nil {
-                s.mem = memtables[s.id]!
-                s.imm = nil
-            }
-            familyTable.withLock { t in
-                for s in added { t[s.id] = ColumnFamily(state: s) }
-                for s in dropped { t[s.id] = nil }
-            }
-            for s in dropped { s.releaseAfterDrop() }
-            rebuildActiveMemtables(held)
-            for s in familyStates { publishSuperVersion(s, held) }
+            for s in added { addFamily(s, held) }
+            for s in dropped { removeFamily(s, held) }
+            families(held).replaceMemtables(memtables)
+            for s in families(held).states { publishSuperVersion(s, held) }
         }
         // Tables the writer deleted that no reader holds any more.
         let live = versions.liveFileNumbers()

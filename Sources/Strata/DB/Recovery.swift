@@ -36,17 +36,17 @@ extension DBCore {
         let started = ContinuousClock.now
         let names = try fs.listDirectory(at: path)
         try loadOrCreateManifest(names)
-        restoreFamilies()
-        var replay = LogReplay(core: self, families: familyStates)
+        let states = restoreFamilies()
+        var replay = LogReplay(core: self, families: states)
         let logs = logsToReplay(names)
         for number in logs {
             if try !replay.replay(log: number) { break }
         }
         try replay.flushAll()
-        try install(replay)
+        try install(replay, states)
         logger.info("strata: opened database", metadata: [
             "path": "\(path)", "logs-replayed": "\(logs.count)", "batches-replayed": "\(replay.batches)",
-            "tables-written": "\(replay.tablesWritten)", "column-families": "\(familyStates.count)",
+            "tables-written": "\(replay.tablesWritten)", "column-families": "\(states.count)",
             "last-sequence": "\(replay.maxSequence)",
             "duration-ms": "\((ContinuousClock.now - started).clampedNanoseconds / 1_000_000)",
         ])
@@ -97,35 +97,39 @@ extension DBCore {
     /// edit per family, each carrying the new log as the family's log
     /// number, so any prefix of them that survives a crash is consistent.
     /// Then publishes the families and deletes what nothing refers to.
-    private func install(_ replay: LogReplay) throws {
+    ///
+    /// No other thread runs yet, so the MANIFEST write needs no `mu`; it is
+    /// taken (uncontended) where the functions ask for the proof, and the
+    /// sweep lists and unlinks with it released, as at any other time.
+    private func install(_ replay: LogReplay, _ states: [ColumnFamilyState]) throws {
         let newLog = versions.newFileNumber()
         let log = try createLog(number: newLog)
         mu.withHeld { guarded($0).switchLog(to: log) }
         versions.lastSequence = replay.maxSequence
         lastSequence.store(replay.maxSequence, ordering: .releasing)
-        try versions.logAndApply(familyStates.map { f in
+        try versions.logAndApply(states.map { f in
             var e = replay.edits[f.id]!
             e.logNumber = newLog
             return e
         })
-        // No other thread runs yet; `mu` is taken for the proof the
-        // functions ask for (uncontended), and released before the unlinks.
-        let obsolete = mu.withHeld { held in
-            for f in familyStates { publishSuperVersion(f, held) }
-            return findObsoleteFiles(held)
+        mu.withHeld { held in
+            for f in states { publishSuperVersion(f, held) }
+            deleteObsoleteFiles(held)
         }
-        purge(obsolete)
     }
 
-    /// Creates the state of every family the MANIFEST lists besides
-    /// "default", with the options recorded for it.
-    func restoreFamilies() {
-        for (id, name) in versions.columnFamilies where id != 0 {
-            var options = versions.familyOptions(id) ?? ColumnFamilyOptions()
-            options.comparator = versions.comparator(id)
-            let state = ColumnFamilyState(name: name, id: id, options: options, databaseOptions: self.options, owner: identity)
-            familyTable.withLock { $0[id] = ColumnFamily(state: state) }
+    /// Adds every family the MANIFEST lists besides "default" to the family
+    /// table and the family set, with the options recorded for it. Returns
+    /// the live families' states, by id. (Recovery and the read-only open
+    /// run it before any other thread exists; `mu` is taken for the proof.)
+    func restoreFamilies() -> [ColumnFamilyState] {
+        mu.withHeld { held in
+            for (id, name) in versions.columnFamilies where id != 0 {
+                var options = versions.familyOptions(id) ?? ColumnFamilyOptions()
+                options.comparator = versions.comparator(id)
+                addFamily(ColumnFamilyState(name: name, id: id, options: options, databaseOptions: self.options, owner: identity), held)
+            }
+            return families(held).states
         }
-        mu.withHeld { rebuildActiveMemtables($0) }
     }
 }
