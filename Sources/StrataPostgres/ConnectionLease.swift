@@ -5,9 +5,9 @@ import StrataMessageCore
 /// A pooled connection for one call, or `.unavailable` after a bounded
 /// wait. postgres-nio's pool keeps a lease request waiting while it retries
 /// connecting to a server that is down (its circuit breaker opens after a
-/// minute), so a call gives up after a bound (`LeaseDeadlines`) — but only
-/// until it holds a connection: a statement that runs long is never
-/// abandoned half-way (its outcome would be unknown to the caller).
+/// minute), so the call races a timer — but only until it holds a
+/// connection: a statement that runs long is never abandoned half-way (its
+/// outcome would be unknown to the caller).
 ///
 /// A connection the server has ended (a terminated backend) is closed here
 /// before it goes back to the pool, and one that comes out of the pool
@@ -17,6 +17,11 @@ import StrataMessageCore
 /// never returned (`PostgresEventStoreConnectionLossTests`: 1 run in 10
 /// hung, the hung call's backend gone from the server).
 enum ConnectionLease {
+    private enum Outcome<T: Sendable>: Sendable {
+        case done(T)
+        case timer
+    }
+
     /// 0: waiting for a connection, 1: holds one, 2: gave up waiting.
     private final class Phase: Sendable {
         private let state = StoreLock(0)
@@ -24,46 +29,46 @@ enum ConnectionLease {
         func lease() -> Bool { state.withLock { s in s == 0 ? { s = 1; return true }() : s == 1 } }
         /// Gives up waiting unless a connection is held.
         func giveUp() -> Bool { state.withLock { s in s == 0 ? { s = 2; return true }() : false } }
-        var gaveUp: Bool { state.withLock { $0 == 2 } }
     }
 
-    /// Runs `body` on a pooled connection. The lease runs in a task of its
-    /// own, which `LeaseDeadlines` cancels if it still waits for a
-    /// connection after `limit` (and the caller's cancellation cancels).
     static func with<T: Sendable>(_ client: PostgresClient, waiting limit: Duration,
                                   _ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let phase = Phase()
-        let lease = Task {
-            try await client.withConnection { c in
-                guard phase.lease() else { throw CancellationError() }
-                if c.isClosed { throw MessageStoreError(.unavailable, "the pooled connection was closed by the server; nothing was sent") }
-                do {
-                    return try await body(c)
-                } catch {
-                    if PostgresErrorMapping.connectionDropped(error) {
-                        // Closed before the pool has it back, so it is never leased again.
-                        try? await c.close()
-                        try? await c.closeFuture.get()
+        return try await withThrowingTaskGroup(of: Outcome<T>.self) { group in
+            group.addTask {
+                .done(try await client.withConnection { c in
+                    guard phase.lease() else { throw CancellationError() }
+                    if c.isClosed { throw MessageStoreError(.unavailable, "the pooled connection was closed by the server; nothing was sent") }
+                    do {
+                        return try await body(c)
+                    } catch {
+                        if PostgresErrorMapping.connectionDropped(error) {
+                            // Closed before the pool has it back, so it is never leased again.
+                            try? await c.close()
+                            try? await c.closeFuture.get()
+                        }
+                        throw error
                     }
-                    throw error
+                })
+            }
+            group.addTask {
+                try? await Task.sleep(for: limit)
+                return .timer
+            }
+            while let outcome = try await group.next() {
+                switch outcome {
+                case .done(let value):
+                    group.cancelAll()
+                    return value
+                case .timer:
+                    if Task.isCancelled { throw CancellationError() }
+                    if phase.giveUp() {
+                        group.cancelAll()
+                        throw MessageStoreError(.unavailable, "no connection to PostgreSQL within \(limit) (the server is down or unreachable)")
+                    }
                 }
             }
-        }
-        let deadline = LeaseDeadlines.shared.register(deadline: .now + limit) {
-            if phase.giveUp() { lease.cancel() }
-        }
-        defer { LeaseDeadlines.shared.remove(deadline) }
-        return try await withTaskCancellationHandler {
-            do {
-                return try await lease.value
-            } catch {
-                if phase.gaveUp, !Task.isCancelled {
-                    throw MessageStoreError(.unavailable, "no connection to PostgreSQL within \(limit) (the server is down or unreachable)")
-                }
-                throw error
-            }
-        } onCancel: {
-            lease.cancel()
+            throw CancellationError()
         }
     }
 }
