@@ -25,36 +25,33 @@ import Testing
     /// stored before is all there, once. Its own throwaway server (the
     /// shared one is not stopped), so the append lock it holds is its own.
     @Test(.timeLimit(.minutes(3))) func aServerThatStopsWhileOpenIsUnavailableThenCarriesOn() async throws {
-        let server = try await offCooperativePool { try ThrowawayPostgres() }
-        defer { server.remove() }
-        let client = PostgresClient(configuration: server.clientConfiguration)
-        let runner = Task { await client.run() }
-        defer { runner.cancel() }
-        let store = try await PostgresEventStore(client: client, connectionWait: .seconds(5))
-        let first = try await store.append(Event(stream: "s", payload: [1], idempotencyKey: "before"))
-        try await offCooperativePool { try server.stop() }
-        for call in [{ _ = try await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during")) },
-                     { _ = try await store.load(stream: "s", after: 0, limit: 10) }] as [@Sendable () async throws -> Void] {
-            await #expect { try await call() } throws: { e in
-                guard let e = e as? MessageStoreError else { return false }
-                return e.kind == .unavailable && e.isTransient
+        try await ThrowawayPostgres.withClient { server, client in
+            let store = try await PostgresEventStore(client: client, connectionWait: .seconds(5))
+            let first = try await store.append(Event(stream: "s", payload: [1], idempotencyKey: "before"))
+            try await offCooperativePool { try server.stop() }
+            for call in [{ _ = try await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during")) },
+                         { _ = try await store.load(stream: "s", after: 0, limit: 10) }] as [@Sendable () async throws -> Void] {
+                await #expect { try await call() } throws: { e in
+                    guard let e = e as? MessageStoreError else { return false }
+                    return e.kind == .unavailable && e.isTransient
+                }
             }
+            #expect(await store.health().status == .critical)
+            try await offCooperativePool { try server.start() }
+            // The pool reconnects with a back-off; the retried append is stored once.
+            var retried: Int64?
+            let deadline = ContinuousClock.now + .seconds(90)
+            while retried == nil && ContinuousClock.now < deadline {
+                retried = try? await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during"))
+                if retried == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            let second = try #require(retried, "the store did not carry on after the server came back")
+            #expect(second > first)
+            #expect(try await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during")) == second)
+            #expect(try await store.load(stream: "s", after: 0, limit: 10).map(\.lsn) == [first, second])
+            #expect(await store.health().status == .healthy)
+            try await store.close()
         }
-        #expect(await store.health().status == .critical)
-        try await offCooperativePool { try server.start() }
-        // The pool reconnects with a back-off; the retried append is stored once.
-        var retried: Int64?
-        let deadline = ContinuousClock.now + .seconds(90)
-        while retried == nil && ContinuousClock.now < deadline {
-            retried = try? await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during"))
-            if retried == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        let second = try #require(retried, "the store did not carry on after the server came back")
-        #expect(second > first)
-        #expect(try await store.append(Event(stream: "s", payload: [2], idempotencyKey: "during")) == second)
-        #expect(try await store.load(stream: "s", after: 0, limit: 10).map(\.lsn) == [first, second])
-        #expect(await store.health().status == .healthy)
-        try await store.close()
     }
 
     @Test func serverErrorsMapByTheirSQLState() {

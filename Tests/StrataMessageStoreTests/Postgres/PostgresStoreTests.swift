@@ -186,30 +186,26 @@ struct PostgresStoreTests {
     /// A stopped server is `.unavailable` (retryable); once it is back the
     /// same store carries on.
     @Test(.timeLimit(.minutes(3))) func stoppedServerIsUnavailable() async throws {
-        // initdb and pg_ctl block: off the cooperative pool.
-        let server = try await offCooperativePool { try ThrowawayPostgres() }
-        defer { server.remove() }
-        let client = PostgresClient(configuration: server.clientConfiguration)
-        let runner = Task { await client.run() }
-        defer { runner.cancel() }
-        let store = try await PostgresMessageStore(client: client, tablePrefix: "down_", connectionWait: .seconds(20))
-        try await store.add(Message(id: "before", queue: "q", payload: []))
-        try await offCooperativePool { try server.stop() }
-        for call in [{ try await store.add(Message(id: "during", queue: "q", payload: [])) },
-                     { _ = try await store.receive(queue: "q", limit: 1) }] as [@Sendable () async throws -> Void] {
-            await #expect { try await call() } throws: { e in
-                guard let e = e as? MessageStoreError else { return false }
-                return e.kind == .unavailable && e.isTransient
+        try await ThrowawayPostgres.withClient { server, client in
+            let store = try await PostgresMessageStore(client: client, tablePrefix: "down_", connectionWait: .seconds(20))
+            try await store.add(Message(id: "before", queue: "q", payload: []))
+            try await offCooperativePool { try server.stop() }
+            for call in [{ try await store.add(Message(id: "during", queue: "q", payload: [])) },
+                         { _ = try await store.receive(queue: "q", limit: 1) }] as [@Sendable () async throws -> Void] {
+                await #expect { try await call() } throws: { e in
+                    guard let e = e as? MessageStoreError else { return false }
+                    return e.kind == .unavailable && e.isTransient
+                }
             }
+            #expect(try await store.health().status == .critical)
+            try await offCooperativePool { try server.start() }
+            var stored: Message?
+            for _ in 0..<100 where stored == nil {  // the pool reconnects with a back-off
+                stored = try? await store.get(id: "before")
+                if stored == nil { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(stored?.id == "before")
+            try await store.close()
         }
-        #expect(try await store.health().status == .critical)
-        try await offCooperativePool { try server.start() }
-        var stored: Message?
-        for _ in 0..<100 where stored == nil {  // the pool reconnects with a back-off
-            stored = try? await store.get(id: "before")
-            if stored == nil { try await Task.sleep(for: .milliseconds(100)) }
-        }
-        #expect(stored?.id == "before")
-        try await store.close()
     }
 }

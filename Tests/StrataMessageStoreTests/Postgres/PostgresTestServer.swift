@@ -2,6 +2,7 @@ import Foundation
 import Logging
 import PostgresNIO
 import StrataPostgres
+import StrataTestSupport
 
 /// What the PostgreSQL-only suites share: the server `make test` started
 /// (`STRATA_POSTGRES_URL`), a raw client on it, and a throwaway server that
@@ -68,6 +69,18 @@ final class ThrowawayPostgres: @unchecked Sendable {  // used by one test task
 
     var clientConfiguration: PostgresClient.Configuration {
         PostgresClient.Configuration(unixSocketPath: "\(dir)/.s.PGSQL.\(port)", username: "strata", password: nil, database: "postgres")
+    }
+
+    /// Runs `body` with a fresh throwaway server and a running client of
+    /// it; the client stops, then the server goes, when `body` returns.
+    /// initdb and pg_ctl block, so the server starts off the cooperative pool.
+    static func withClient<T>(_ body: (ThrowawayPostgres, PostgresClient) async throws -> T) async throws -> T {
+        let server = try await offCooperativePool { try ThrowawayPostgres() }
+        defer { server.remove() }
+        let client = PostgresClient(configuration: server.clientConfiguration)
+        let runner = Task { await client.run() }
+        defer { runner.cancel() }
+        return try await body(server, client)
     }
 
     private func asOwner(_ tool: String, _ args: [String]) throws {
