@@ -492,6 +492,78 @@ import StrataStress
 
     /// A crash while recovering (at every operation of the open) followed by
     /// a power loss still reopens to the same data.
+    /// A kill or power loss anywhere in the first open of a new database:
+    /// between MANIFEST-000001 and CURRENT's rename the directory holds a
+    /// MANIFEST and no CURRENT, which once made every later open fail as
+    /// corruption. The next open must create the database (nothing was
+    /// acknowledged), and the database must then take writes and reopen.
+    @Test("Crash during the very first open: the next open creates the database", arguments: [false, true])
+    func crashDuringTheVeryFirstOpen(powerLoss: Bool) throws {
+        var n = 1
+        var sawManifestWithoutCurrent = false
+        while n < 500 {
+            let fs = FaultInjectionFileSystem(seed: UInt64(n))
+            let o = Self.options(fs)
+            fs.inject(FaultRule(Set(FileOperation.allCases), trigger: .fromCall(n)))
+            if let db = try? Database.open(at: "/db", options: o) {
+                fs.crash()
+                try? db.close()
+            }
+            let completed = fs.injectedFaultCount == 0
+            fs.clearFaults()
+            if powerLoss {
+                try fs.simulatePowerLoss(tornWrites: n % 2 == 0)
+            } else {
+                fs.crash()
+                fs.restartAfterProcessCrash()
+            }
+            let left = (try? fs.listDirectory(at: "/db")) ?? []
+            if left.contains("MANIFEST-000001") && !left.contains("CURRENT") { sawManifestWithoutCurrent = true }
+            let db: Database
+            do {
+                db = try Database.open(at: "/db", options: o)
+            } catch {
+                Issue.record("crash at call \(n) (left \(left.sorted())): reopen failed: \(error)")
+                break
+            }
+            #expect(try db.get(utf8("k")) == nil, "crash at call \(n)")
+            try db.put(utf8("k"), utf8("v"), options: Self.synced)
+            try db.close()
+            let again = try Database.open(at: "/db", options: o)
+            #expect(try again.get(utf8("k")) == utf8("v"), "crash at call \(n)")
+            try again.close()
+            if completed { break }
+            n += 1
+        }
+        // A power loss undoes the MANIFEST's directory entry too (the
+        // directory is synced only after CURRENT's rename); a kill keeps it.
+        if !powerLoss { #expect(sawManifestWithoutCurrent, "no crash point left MANIFEST-000001 without CURRENT") }
+    }
+
+    /// The rule behind it: only MANIFEST-000001 and temporary files count as
+    /// an interrupted creation; a log, a table or a later MANIFEST means a
+    /// database that was opened, and a missing CURRENT there stays corruption.
+    @Test func whatCountsAsAnInterruptedCreation() throws {
+        #expect(DBCore.isInterruptedCreation(["MANIFEST-000001"]))
+        #expect(DBCore.isInterruptedCreation(["MANIFEST-000001", "000001.dbtmp"]))
+        #expect(!DBCore.isInterruptedCreation(["MANIFEST-000001", "000002.log"]))
+        #expect(!DBCore.isInterruptedCreation(["MANIFEST-000001", "000005.sst"]))
+        #expect(!DBCore.isInterruptedCreation(["MANIFEST-000007"]))
+
+        let fs = InMemoryFileSystem()
+        let o = Self.options(fs)
+        try Database.open(at: "/db", options: o).close()
+        try fs.removeFile(at: "/db/CURRENT")
+        #expect { try Database.open(at: "/db", options: o) } throws: { ($0 as? StrataError)?.kind == .corruption }
+
+        try fs.createDirectory(at: "/fresh")
+        let f = try fs.createFile(at: "/fresh/MANIFEST-000001")
+        try f.close()
+        var strict = o
+        strict.createIfMissing = false
+        #expect { try Database.open(at: "/fresh", options: strict) } throws: { ($0 as? StrataError)?.kind == .notFound }
+    }
+
     @Test("Crash during recovery itself")
     func crashDuringRecoveryItself() throws {
         let fs = FaultInjectionFileSystem()

@@ -61,7 +61,11 @@ extension DBCore {
                 guard let k = DBPaths.parse(n) else { return false }
                 return k != .lock
             }
-            if !ours.isEmpty {
+            let interrupted = !ours.isEmpty && Self.isInterruptedCreation(ours)
+            if interrupted && !options.createIfMissing {
+                throw StrataError(.notFound, "no database at \(path): only an interrupted creation's files (\(ours.sorted().joined(separator: ", "))), and createIfMissing is off")
+            }
+            if !ours.isEmpty && !interrupted {
                 throw StrataError(.corruption, "\(DBPaths.current(path)) is missing but the directory holds database files (\(ours.prefix(3).joined(separator: ", ")))")
             }
             let foreign = names.filter { DBPaths.parse($0) == nil }
@@ -71,6 +75,13 @@ extension DBCore {
             guard options.createIfMissing else {
                 throw StrataError(.notFound, "no database at \(path) (createIfMissing is off)")
             }
+            if !ours.isEmpty {
+                logger.warning("strata: removing what an interrupted creation left, then creating the database afresh", metadata: [
+                    "path": "\(path)", "files": "\(ours.sorted().joined(separator: ", "))",
+                ])
+                for name in ours { try fs.removeFile(at: DBPaths.join(path, name)) }
+                try fs.syncDirectory(at: path)
+            }
             try versions.create()
             logger.info("strata: created database", metadata: ["path": "\(path)"])
             return
@@ -79,6 +90,22 @@ extension DBCore {
             throw StrataError(.invalidArgument, "a database already exists at \(path) (errorIfExists is on)")
         }
         try versions.recover()
+    }
+
+    /// Whether the database files of a directory without CURRENT are what a
+    /// creation interrupted before its CURRENT rename leaves: MANIFEST-000001
+    /// (perhaps torn) and the temporary file CURRENT is written through,
+    /// nothing else. The first log is created only after CURRENT, and every
+    /// later MANIFEST is numbered above 1, so a database that was ever
+    /// opened holds a log or a table besides: no write was ever
+    /// acknowledged here, and creating the database afresh loses nothing.
+    static func isInterruptedCreation(_ names: [String]) -> Bool {
+        names.allSatisfy { n in
+            switch DBPaths.parse(n) {
+            case .manifest(1), .temp: return true
+            default: return false
+            }
+        }
     }
 
     /// Step 2: the logs some family still needs (at or above the smallest
