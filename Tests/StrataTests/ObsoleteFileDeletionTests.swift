@@ -109,6 +109,47 @@ import Testing
         try reopened.close()
     }
 
+    /// A family dropped while its memtable is being flushed: the table the
+    /// flush wrote is an orphan, and it is gone once the background work
+    /// settles, not left for the next open. (The flush releases it from the
+    /// protected set before its own sweep; a later sweep would also catch it,
+    /// so this checks the outcome, not which sweep.)
+    @Test func aFlushWhoseFamilyWasDroppedDeletesItsTable() throws {
+        let fs = FaultInjectionFileSystem()
+        var o = Options()
+        o.fileSystem = fs
+        o.logger.logLevel = .critical
+        o.writeBufferSize = 4 << 10
+        let dir = "/dropped-while-flushing"
+        let db = try Database.open(at: dir, options: o)
+        var small = ColumnFamilyOptions()
+        small.writeBufferSize = 4 << 10
+        let family = try db.createColumnFamily("doomed", options: small)
+        let dropped = Atomic<Bool>(false)
+        // On the flush thread, with the mutex released, once its table is written.
+        fs.addHook([.sync], pathContains: ".sst") { _, _ in
+            if !dropped.exchange(true, ordering: .relaxed) { try? db.dropColumnFamily(family) }
+        }
+        var i = 0
+        while !dropped.load(ordering: .relaxed) && i < 10_000 {
+            do {
+                try db.put(utf8("k\(i)"), [UInt8](repeating: 7, count: 100), in: family)
+            } catch {
+                let afterDrop = dropped.load(ordering: .relaxed)
+                #expect(afterDrop, "a write failed before the drop: \(error)")
+                break
+            }
+            i += 1
+        }
+        let sawDrop = dropped.load(ordering: .relaxed)
+        #expect(sawDrop, "no flush of the family started")
+        #expect(db.core.waitForBackgroundWork())
+        fs.removeHooks()
+        let tables = try fs.listDirectory(at: dir).filter { $0.hasSuffix(".sst") }
+        #expect(tables.isEmpty, "the dropped family's flushed table is left behind: \(tables)")
+        try db.close()
+    }
+
     /// The lock-ownership probe itself: true only on the holding thread.
     @Test func mutexOwnershipProbe() {
         let m = Monitor()

@@ -45,7 +45,10 @@ extension DBCore {
         }
         defer { compactions.release([number]) }
         if family.dropped.load(ordering: .acquiring) {
-            // Dropped meanwhile: the table is an orphan, deleted below.
+            // Dropped meanwhile: the table is an orphan. Released from the
+            // protected set first, so this sweep deletes it (the deferred
+            // release would come only after the sweep).
+            compactions.release([number])
             deleteObsoleteFiles(held)
             return
         }

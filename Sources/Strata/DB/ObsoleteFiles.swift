@@ -116,8 +116,11 @@ extension DBCore {
 
     /// Lists the directory with `mu` released, finds the obsolete files
     /// under `mu` and deletes them with `mu` released; callers must not
-    /// rely on guarded state staying the same across the call.
+    /// rely on guarded state staying the same across the call. A read-only
+    /// handle never sweeps: the files belong to the writer (its deletes
+    /// would be refused anyway, each with a warning).
     func deleteObsoleteFiles(_ held: borrowing MonitorHeld) {
+        if options.readOnly { return }
         guard let listing = held.unlocked({ try? fs.listDirectory(at: path) }) else { return }
         let files = findObsoleteFiles(in: listing, held)
         if files.isEmpty { return }
