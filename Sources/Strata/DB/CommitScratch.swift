@@ -12,8 +12,8 @@ final class CommitScratch: @unchecked Sendable {
     /// that is freed afterwards, so one huge batch does not pin memory.
     static let retainedCapacity = 4 << 20
 
-    private var buffer: UnsafeMutableRawPointer
-    private var capacity: Int
+    @exclusivity(unchecked) private var buffer: UnsafeMutableRawPointer
+    @exclusivity(unchecked) private var capacity: Int
 
     init() {
         capacity = 64 << 10

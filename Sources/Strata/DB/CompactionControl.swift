@@ -29,7 +29,7 @@ final class CompactionControl: @unchecked Sendable {
     /// as obsolete, though no version lists them yet.
     let pendingOutputs = Locked<Set<UInt64>>([])
 
-    private var guarded = Guarded()
+    @exclusivity(unchecked) private var guarded = Guarded()
 
     init(options: Options) {}
 

@@ -49,10 +49,10 @@ final class FamilySet {
     }
 
     /// Live families, by ascending id ("default", id 0, first).
-    private(set) var members: [Member] = []
+    @exclusivity(unchecked) private(set) var members: [Member] = []
     /// Every member's active memtable, for the commit leader to capture
     /// under `mu` and insert into with `mu` released.
-    private(set) var activeMemtables = ActiveMemtables(defaultMemtable: nil, others: [:])
+    @exclusivity(unchecked) private(set) var activeMemtables = ActiveMemtables(defaultMemtable: nil, others: [:])
     /// Options the pickers of new members are made with.
     private let databaseOptions: Options
 
