@@ -88,7 +88,7 @@ public final class PostgresMessageStore: MessageStore {
         let t = tablePrefix.lowercased()
         self.t = t
         let cache = CatalogCache(), gate = ArrivalGate()
-        let notifier = ArrivalNotifier(link: link, channel: PostgresSchema.channel(t), logger: logger)
+        let notifier = ArrivalNotifier(link: link, channel: PostgresSchema.channel(t), logger: logger.forStatements)
         catalogCache = cache
         self.gate = gate
         self.notifier = notifier
