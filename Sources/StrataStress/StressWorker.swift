@@ -1,6 +1,5 @@
 import Foundation
 import Strata
-import Synchronization
 
 /// Settings of a stress run.
 public struct StressConfig: Sendable {
