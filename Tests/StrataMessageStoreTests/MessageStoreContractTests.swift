@@ -35,7 +35,11 @@ enum Backend: String, CaseIterable, Sendable {
             return try SQLiteMessageStore(path: dir + "/store.sqlite", clock: clock)
         case .postgres:
             let url = ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? ""
-            return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir)),
+            // A live server: the wait only bounds a hang. In the whole
+            // suite's first minute a pool has waited over 30 s for the
+            // cooperative pool to run it (CI, 2026-12-03).
+            return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: url, tablePrefix: Self.tablePrefix(dir),
+                                                                                 connectionWait: .seconds(180)),
                                             clock: clock)
         case .json:
             var options = JSONFileMessageStore.Options()

@@ -50,6 +50,10 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
     public var recentPerQueue: Int = 64
     /// PostgreSQL connections kept open. Default 8.
     public var postgresPoolSize: Int = 8
+    /// How long a PostgreSQL call waits for a pooled connection before it
+    /// fails `.unavailable` (`PostgresConfiguration.connectionWait`).
+    /// Default 30 seconds. Set in code only; no file or environment key yet.
+    public var postgresConnectionWait: Duration = .seconds(30)
     /// Prefix of the PostgreSQL store's tables. Default `strata_`.
     public var postgresTablePrefix: String = "strata_"
     /// JSON backend: nil saves every change before the call returns;

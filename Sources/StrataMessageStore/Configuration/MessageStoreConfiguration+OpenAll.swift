@@ -67,7 +67,8 @@ extension MessageStoreConfiguration {
         case .postgres:
             #if PostgreSQL
             return try await PostgresMessageStore(configuration: PostgresConfiguration(connectionString: connectionString, poolSize: postgresPoolSize,
-                                                                                 tablePrefix: postgresTablePrefix), clock: clock)
+                                                                                 tablePrefix: postgresTablePrefix,
+                                                                                 connectionWait: postgresConnectionWait), clock: clock)
             #else
             throw missing("PostgreSQL")
             #endif

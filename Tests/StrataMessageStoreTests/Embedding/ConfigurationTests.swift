@@ -154,6 +154,7 @@ import Testing
     func openReachesPostgreSQL() async throws {
         var c = try MessageStoreConfiguration(url: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "")
         c.postgresTablePrefix = "cfg\(UInt32.random(in: 0 ... .max))_"
+        c.postgresConnectionWait = .seconds(180)  // a live server: bounds a hang (see Backend.make)
         let store = try await c.open()
         try await store.add(Message(id: "m", queue: "q", payload: [1]))
         #expect(try await store.allQueueNames() == ["q"])
@@ -217,6 +218,7 @@ extension ConfigurationTests {
         case .postgres:
             c = try MessageStoreConfiguration(url: ProcessInfo.processInfo.environment["STRATA_POSTGRES_URL"] ?? "")
             c.postgresTablePrefix = Backend.tablePrefix(dir)
+            c.postgresConnectionWait = .seconds(180)  // a live server: bounds a hang (see Backend.make)
         }
         c.lockDuration = .seconds(300)
         let clock = ManualClock()
