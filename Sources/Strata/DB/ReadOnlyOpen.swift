@@ -51,7 +51,11 @@ extension Database {
 extension DBCore {
     /// How often a read-only open starts over after the writer changed the
     /// files under it.
-    static let readOnlyOpenAttempts = 8
+    /// Tries of a read-only open or catch-up whose files the writer
+    /// replaced under it, 2 ms apart doubling up to 128 ms (about 1.4 s in
+    /// all). Eight (0.5 s) ran out once in CI beside a writer compacting
+    /// flat out on a loaded machine (its log went before the read).
+    static let readOnlyOpenAttempts = 16
 
     static func openReadOnly(path: String, options: Options) throws -> DBCore {
         var o = options
