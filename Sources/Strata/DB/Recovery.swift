@@ -75,7 +75,7 @@ extension DBCore {
             guard options.createIfMissing else {
                 throw StrataError(.notFound, "no database at \(path) (createIfMissing is off)")
             }
-            if !ours.isEmpty {
+            if interrupted {
                 logger.warning("strata: removing what an interrupted creation left, then creating the database afresh", metadata: [
                     "path": "\(path)", "files": "\(ours.sorted().joined(separator: ", "))",
                 ])
