@@ -17,6 +17,7 @@ extension MessageStoreConfiguration {
         ("STRATA_RECENT_PER_QUEUE", "storage.lsm.recent_per_queue"),
         ("STRATA_POSTGRES_POOL_SIZE", "storage.postgres.pool_size"),
         ("STRATA_POSTGRES_TABLE_PREFIX", "storage.postgres.table_prefix"),
+        ("STRATA_POSTGRES_CONNECTION_WAIT", "storage.postgres.connection_wait"),
         ("STRATA_JSON_SAVE_INTERVAL_MS", "storage.json.save_interval_ms"),
         ("STRATA_JSON_BACKUP_COUNT", "storage.json.backup_count"),
         ("STRATA_JSON_PRETTY_PRINT", "storage.json.pretty_print"),
@@ -122,7 +123,7 @@ extension MessageStoreConfiguration {
                 "memory": .memory, "in-memory": .memory,
             ]
             let sectionKeys: [MessageStoreConfiguration.Backend: Set<String>] = [
-                .lsm: ["path", "recent_per_queue"], .sqlite: ["path"], .postgres: ["url", "pool_size", "table_prefix"],
+                .lsm: ["path", "recent_per_queue"], .sqlite: ["path"], .postgres: ["url", "pool_size", "table_prefix", "connection_wait"],
                 .json: ["path", "save_interval_ms", "backup_count", "pretty_print"], .memory: [],
             ]
             func scalar(_ n: Node, _ setting: String) throws -> String {
@@ -204,6 +205,12 @@ extension MessageStoreConfiguration {
             if let n = try int("lsm.recent_per_queue", 0...1_000_000) { c.recentPerQueue = n }
             if let n = try int("postgres.pool_size", 1...1024) { c.postgresPoolSize = n }
             if let v = values["postgres.table_prefix"] { c.postgresTablePrefix = v.text }
+            if let v = values["postgres.connection_wait"] {
+                guard let d = Self.duration(v.text), d >= .milliseconds(1), d <= .seconds(3600) else {
+                    throw bad(v, "must be a duration from 1ms to 1h: milliseconds, or a number with ms, s, m or h (500ms, 30s, 2m)")
+                }
+                c.postgresConnectionWait = d
+            }
             if let ms = try int("json.save_interval_ms", 0...86_400_000) { c.jsonSaveInterval = .milliseconds(ms) }
             if let n = try int("json.backup_count", 0...100) { c.jsonBackupCount = n }
             if let v = values["json.pretty_print"] {

@@ -52,7 +52,8 @@ public struct MessageStoreConfiguration: Sendable, Equatable {
     public var postgresPoolSize: Int = 8
     /// How long a PostgreSQL call waits for a pooled connection before it
     /// fails `.unavailable` (`PostgresConfiguration.connectionWait`).
-    /// Default 30 seconds. Set in code only; no file or environment key yet.
+    /// Default 30 seconds. File key `storage.postgres.connection_wait`,
+    /// environment `STRATA_POSTGRES_CONNECTION_WAIT` (`30s`, `500ms`, `2m`).
     public var postgresConnectionWait: Duration = .seconds(30)
     /// Prefix of the PostgreSQL store's tables. Default `strata_`.
     public var postgresTablePrefix: String = "strata_"

@@ -203,6 +203,36 @@ extension ConfigurationTests {
         #expect(throws: MessageStoreConfigurationError.self) { try c.validate() }
     }
 
+    /// `storage.postgres.connection_wait` / `STRATA_POSTGRES_CONNECTION_WAIT`:
+    /// how long a PostgreSQL call waits for a pooled connection.
+    @Test func postgresConnectionWaitEnvironmentOverridesFileOverridesDefault() throws {
+        let dir = temporaryDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let file = dir + "/strata.yaml"
+        try "storage:\n  type: postgres\n  postgres:\n    url: postgresql://u@h/db\n    connection_wait: 2m\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try MessageStoreConfiguration.load(url: "postgresql://u@h/db").postgresConnectionWait == .seconds(30))
+        #expect(try MessageStoreConfiguration.load(file: file, environment: [:]).postgresConnectionWait == .seconds(120))
+        let env = ["STRATA_POSTGRES_CONNECTION_WAIT": "1500ms"]
+        #expect(try MessageStoreConfiguration.load(file: file, environment: env).postgresConnectionWait == .milliseconds(1500))
+        for text in ["0s", "soon", "2h", "-1s"] {
+            #expect {
+                _ = try MessageStoreConfiguration.load(file: file, environment: ["STRATA_POSTGRES_CONNECTION_WAIT": text])
+            } throws: { e in
+                guard let e = e as? MessageStoreConfigurationError else { return false }
+                return e.setting == "STRATA_POSTGRES_CONNECTION_WAIT" && e.value == text && e.source == "environment"
+            }
+        }
+        try "storage:\n  type: postgres\n  postgres:\n    url: postgresql://u@h/db\n    connection_wait: forever\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        #expect {
+            _ = try MessageStoreConfiguration.load(file: file, environment: [:])
+        } throws: { e in
+            guard let e = e as? MessageStoreConfigurationError else { return false }
+            return e.setting == "storage.postgres.connection_wait" && e.value == "forever" && e.source.hasSuffix(":5")
+        }
+    }
+
     /// The opened store, a consumer and `messages(queue:)` lock for the
     /// configured duration when they name none (the queue's own lock is
     /// 30 s); an explicit duration still wins. The store's clock stands
