@@ -56,4 +56,55 @@ import Testing
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
     }
+
+    /// One message wakes one waiter, not every one (64 idle consumers each
+    /// tried and parked again per add before); `signal()` still wakes all.
+    @Test func aCountedSignalWakesThatManyWaiters() async throws {
+        let signal = ArrivalSignal()
+        let woken = Locked2(0)
+        // Tickets are taken here, so a signal before a waiter parks is kept
+        // for it and counts as its wake-up: the count is exact either way.
+        let waiters = (0..<4).map { _ in
+            let ticket = signal.ticket()
+            return Task {
+                try await signal.wait(ticket: ticket, timeout: .seconds(3600))
+                woken.with { $0 += 1 }
+            }
+        }
+        defer { for w in waiters { w.cancel() } }
+        signal.signal(count: 1)
+        #expect(try await eventually(60) { woken.with { $0 } >= 1 })
+        signal.signal(count: 2)
+        #expect(try await eventually(60) { woken.with { $0 } >= 3 })
+        // Nothing else wakes them (their timeout is an hour): still three.
+        try await Task.sleep(for: .milliseconds(100))
+        #expect(woken.with { $0 } == 3)
+        signal.signal()
+        #expect(try await eventually(60) { woken.with { $0 } == 4 })
+    }
+
+    /// A poll handed a wake-up while it was checking, whose check then found
+    /// messages anyway, passes the wake-up on: the other waiter must not
+    /// sleep through the message it was meant for.
+    @Test func aWakeUpThePollDidNotNeedGoesToAnotherWaiter() async throws {
+        let signal = ArrivalSignal()
+        let other = Locked2<Task<Void, any Error>?>(nil)
+        let otherWoke = Locked2(false)
+        let got = try await Self.within60s {
+            try await longPoll(maxWait: .seconds(3600), signal: { signal }, tick: .seconds(3600)) { () async throws -> [Int] in
+                signal.signal(count: 1)  // nobody is parked: the poll's own ticket gets it
+                let ticket = signal.ticket()  // the other waiter, in line after that signal
+                other.with {
+                    $0 = Task {
+                        try await signal.wait(ticket: ticket, timeout: .seconds(3600))
+                        otherWoke.with { $0 = true }
+                    }
+                }
+                return [1]
+            }
+        }
+        defer { other.with { $0?.cancel() } }
+        #expect(got == [1])
+        #expect(try await eventually(60) { otherWoke.with { $0 } }, "the wake-up the poll did not use was lost")
+    }
 }

@@ -35,9 +35,12 @@ package final class ArrivalSignal: Sendable {
         }
     }
 
-    /// Gives back a ticket that will not be waited on.
-    package func discard(_ id: UInt64) {
-        _ = state.withLock { $0.slots.removeValue(forKey: id) }
+    /// Gives back a ticket that will not be waited on; true if a wake-up
+    /// had already been handed to it (`passOn` gives that one to another).
+    @discardableResult
+    package func discard(_ id: UInt64) -> Bool {
+        if case .fired = state.withLock({ $0.slots.removeValue(forKey: id) }) { return true }
+        return false
     }
 
     /// `wait(timeout:)` on a ticket taken earlier.
@@ -86,19 +89,36 @@ package final class ArrivalSignal: Sendable {
     }
 
     /// Wakes every waiter.
-    package func signal() {
+    package func signal() { signal(count: .max) }
+
+    /// Wakes at most `count` waiters, one per message that arrived: parked
+    /// ones first, then ones still checking (their next wait returns at
+    /// once). Waking every waiter for every message made 64 idle consumers
+    /// try, fail and park again 63 times per add; a waiter that is woken and
+    /// finds nothing for it parks again, and one that was woken but took
+    /// other messages passes its wake-up on (`longPoll`), so no message waits
+    /// for a tick while a waiter sleeps.
+    package func signal(count: Int) {
+        guard count > 0 else { return }
         let parked = state.withLock { s -> [CheckedContinuation<Void, Never>] in
             guard !s.slots.isEmpty else { return [] }
             var out: [CheckedContinuation<Void, Never>] = []
+            var left = count
             for (id, slot) in s.slots {
-                switch slot {
-                case .parked(let c):
+                guard left > 0 else { break }
+                if case .parked(let c) = slot {
                     out.append(c)
                     s.slots[id] = nil
-                case .starting:
-                    s.slots[id] = .fired
-                case .fired:
-                    break
+                    left -= 1
+                }
+            }
+            if left > 0 {
+                for (id, slot) in s.slots {
+                    guard left > 0 else { break }
+                    if case .starting = slot {
+                        s.slots[id] = .fired
+                        left -= 1
+                    }
                 }
             }
             return out
@@ -127,7 +147,8 @@ package func longPoll<T>(maxWait: Duration, signal: () throws -> ArrivalSignal, 
         }
         let now = ContinuousClock.now
         if !got.isEmpty || now >= deadline {
-            arrivals.discard(ticket)
+            // A wake-up this try did not need goes to another waiter.
+            if arrivals.discard(ticket) { arrivals.signal(count: 1) }
             return got
         }
         try await arrivals.wait(ticket: ticket, timeout: min(deadline - now, tick))
@@ -151,10 +172,30 @@ package final class QueueSignals: Sendable {
         }
     }
 
-    /// Wakes the waiters of every queue in `queues` (no-op for queues nobody
-    /// has waited on).
+    /// Wakes, for each occurrence of a queue in `queues` (one per message
+    /// that arrived), one of its waiters (no-op for queues nobody has waited
+    /// on).
     package func wake(_ queues: some Sequence<String>) {
-        let hit = signals.withLock { map in Set(queues).compactMap { map[$0] } }
-        for s in hit { s.signal() }
+        var counts = ArrivalCounts()
+        for q in queues { counts.insert(q) }
+        wake(counts)
     }
+
+    /// Wakes, per queue, as many waiters as `arrived` counts messages.
+    package func wake(_ arrived: ArrivalCounts) {
+        guard !arrived.isEmpty else { return }
+        let hit = signals.withLock { map in arrived.counts.compactMap { q, n in map[q].map { ($0, n) } } }
+        for (s, n) in hit { s.signal(count: n) }
+    }
+}
+
+/// Messages that became deliverable, per queue, under one lock of a store
+/// (its long polls are woken after the lock is released, one per message).
+package struct ArrivalCounts: Sendable, ExpressibleByArrayLiteral {
+    package private(set) var counts: [String: Int] = [:]
+    package init() {}
+    package init(arrayLiteral queues: String...) { for q in queues { insert(q) } }
+    package var isEmpty: Bool { counts.isEmpty }
+    /// One more message in `queue`.
+    package mutating func insert(_ queue: String) { counts[queue, default: 0] += 1 }
 }

@@ -70,7 +70,7 @@ public final class JSONFileMessageStore: MessageStore {
         var broken: MessageStoreError?
         /// Queues that got a deliverable message under the current lock
         /// (their long polls are woken after it is released).
-        var arrived: Set<String> = []
+        var arrived: ArrivalCounts = []
     }
 
     let state = StoreLock(State())
@@ -169,7 +169,7 @@ public final class JSONFileMessageStore: MessageStore {
     /// Runs `body` on the state, then saves what it marked dirty: before
     /// returning (no `saveInterval`) or debounced.
     func change<T>(_ body: (inout State) throws -> T) async throws -> T {
-        var arrived: Set<String> = []
+        var arrived: ArrivalCounts = []
         let (result, ticket) = try state.withLock { s -> (T, SaveTicket?) in
             if s.closed { throw MessageStoreError(.closed, "store at \(directory) is closed") }
             if options.readOnly { throw MessageStoreError(.readOnly, "store at \(directory) is open read-only") }

@@ -24,7 +24,7 @@ public final class InMemoryMessageStore: MessageStore {
         var closed = false
         /// Queues that got a deliverable message under the current lock
         /// (their long polls are woken after it is released).
-        var arrived: Set<String> = []
+        var arrived: ArrivalCounts = []
     }
     let state = StoreLock(State())
     /// Boundaries of served pages (InMemoryMessageStore+Paging.swift).

@@ -132,7 +132,7 @@ extension LSMMessageStore {
         }
         for (dlq, key) in deadLettered {
             dlq.window.withLock { $0.finishAdd(key: key, ok: ok) }
-            if ok { dlq.arrivals.signal() }
+            if ok { dlq.arrivals.signal(count: 1) }
         }
         if let failure { throw failure }
         metrics.received.increment(by: delivered.count)
@@ -319,7 +319,7 @@ extension LSMMessageStore {
         }
         if let (d, k) = dlq {
             d.window.withLock { $0.finishAdd(key: k, ok: true) }
-            d.arrivals.signal()
+            d.arrivals.signal(count: 1)
         }
         rt.window.withLock { w in
             let p = w.position(of: e.key)
@@ -339,7 +339,7 @@ extension LSMMessageStore {
             try await maybeClearAcknowledged(rt, o)
         } else {
             metrics.abandoned.increment()
-            rt.arrivals.signal()
+            rt.arrivals.signal(count: 1)
         }
     }
 

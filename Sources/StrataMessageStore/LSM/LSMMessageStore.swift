@@ -281,12 +281,15 @@ public final class LSMMessageStore: MessageStore {
             for (rt, key) in registered { rt.window.withLock { $0.finishAdd(key: key, ok: false) } }
             throw error
         }
-        var last: QueueRuntime?
+        // One waiting receiver woken per message, after its run of the
+        // batch has landed.
+        var run: (rt: QueueRuntime, count: Int)?
         for (rt, key) in registered {
             rt.window.withLock { $0.finishAdd(key: key, ok: true) }
-            if last !== rt { rt.arrivals.signal() }
-            last = rt
+            if let r = run, r.rt !== rt { r.rt.arrivals.signal(count: r.count); run = nil }
+            run = (rt, (run?.count ?? 0) + 1)
         }
+        if let r = run { r.rt.arrivals.signal(count: r.count) }
         noteCacheGrowth(messages.reduce(0) { $0 + $1.payload.count + 128 })
         enforceCacheBudgetIfGrown()
     }
