@@ -44,8 +44,8 @@ import Testing
         signal.signal()
         let woke = try await Self.within60s { try await signal.wait(ticket: ticket, timeout: .seconds(3600)); return true }
         #expect(woke == true)
-        // A discarded ticket holds nothing: a later wait times out as usual.
-        signal.discard(signal.ticket())
+        // A ticket taken after the signal waits for the next one: this
+        // wait ends at its timeout.
         try await signal.wait(timeout: .milliseconds(1))
     }
 
@@ -59,19 +59,19 @@ import Testing
 
     /// One message wakes one waiter, not every one (64 idle consumers each
     /// tried and parked again per add before); `signal()` still wakes all.
-    @Test func aCountedSignalWakesThatManyWaiters() async throws {
+    @Test func aCountedSignalWakesThatManyParkedWaiters() async throws {
         let signal = ArrivalSignal()
         let woken = Locked2(0)
-        // Tickets are taken here, so a signal before a waiter parks is kept
-        // for it and counts as its wake-up: the count is exact either way.
         let waiters = (0..<4).map { _ in
-            let ticket = signal.ticket()
-            return Task {
-                try await signal.wait(ticket: ticket, timeout: .seconds(3600))
+            Task {
+                try await signal.wait(timeout: .seconds(3600))
                 woken.with { $0 += 1 }
             }
         }
         defer { for w in waiters { w.cancel() } }
+        // A waiter that has not parked when a signal comes does not park (it
+        // checks again), so the count is exact only for parked ones.
+        #expect(try await eventually(60) { signal.parkedCount == 4 })
         signal.signal(count: 1)
         #expect(try await eventually(60) { woken.with { $0 } >= 1 })
         signal.signal(count: 2)
@@ -79,32 +79,36 @@ import Testing
         // Nothing else wakes them (their timeout is an hour): still three.
         try await Task.sleep(for: .milliseconds(100))
         #expect(woken.with { $0 } == 3)
+        #expect(signal.parkedCount == 1)
         signal.signal()
         #expect(try await eventually(60) { woken.with { $0 } == 4 })
     }
 
-    /// A poll handed a wake-up while it was checking, whose check then found
-    /// messages anyway, passes the wake-up on: the other waiter must not
-    /// sleep through the message it was meant for.
-    @Test func aWakeUpThePollDidNotNeedGoesToAnotherWaiter() async throws {
+    /// A signal whose count went to a parked waiter still ends the wait of a
+    /// waiter that was checking when it came (its ticket is older than the
+    /// signal): that one may be the only one left to take the message.
+    @Test func aWaiterCheckingDuringACountedSignalDoesNotPark() async throws {
         let signal = ArrivalSignal()
-        let other = Locked2<Task<Void, any Error>?>(nil)
-        let otherWoke = Locked2(false)
-        let got = try await Self.within60s {
-            try await longPoll(maxWait: .seconds(3600), signal: { signal }, tick: .seconds(3600)) { () async throws -> [Int] in
-                signal.signal(count: 1)  // nobody is parked: the poll's own ticket gets it
-                let ticket = signal.ticket()  // the other waiter, in line after that signal
-                other.with {
-                    $0 = Task {
-                        try await signal.wait(ticket: ticket, timeout: .seconds(3600))
-                        otherWoke.with { $0 = true }
-                    }
-                }
-                return [1]
-            }
-        }
-        defer { other.with { $0?.cancel() } }
-        #expect(got == [1])
-        #expect(try await eventually(60) { otherWoke.with { $0 } }, "the wake-up the poll did not use was lost")
+        let first = Task { try await signal.wait(timeout: .seconds(3600)) }
+        defer { first.cancel() }
+        #expect(try await eventually(60) { signal.parkedCount == 1 })
+        let checking = signal.ticket()
+        signal.signal(count: 1)  // wakes `first`
+        let woke = try await Self.within60s { try await signal.wait(ticket: checking, timeout: .seconds(3600)); return true }
+        #expect(woke == true, "a waiter checking during the signal slept through it")
+        try await first.value
+    }
+
+    /// Waits that time out or are cancelled leave nothing behind for later
+    /// signals to visit.
+    @Test func timedOutWaitersAreForgotten() async throws {
+        let signal = ArrivalSignal()
+        for _ in 0..<300 { try await signal.wait(timeout: .milliseconds(1)) }
+        #expect(signal.parkedCount == 0)
+        let waiter = Task { try await signal.wait(timeout: .seconds(3600)) }
+        #expect(try await eventually(60) { signal.parkedCount == 1 })
+        signal.signal(count: 1)
+        try await waiter.value
+        #expect(signal.parkedCount == 0)
     }
 }

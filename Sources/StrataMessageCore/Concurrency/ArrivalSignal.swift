@@ -1,129 +1,125 @@
 /// Wakes long-polling receivers when a message arrives (or is unlocked) in a
 /// queue, so `receive(…maxWait:)` neither polls nor outlives its task: each
-/// waiter resumes exactly once — on `signal()`, on its timeout, or at once
-/// when its task is cancelled — and a signal, timeout or cancellation that
-/// comes before the waiter has parked is remembered in its slot.
+/// waiter resumes exactly once — on a signal, on its timeout, or at once
+/// when its task is cancelled.
+///
+/// A waiter takes a ticket before it checks the queue and waits with it
+/// after the check found nothing. A signal wakes up to `count` parked
+/// waiters (the longest waiting first) and bumps a generation, so every
+/// waiter whose ticket is older than the signal and that has not parked yet
+/// does not park: it checks again. That keeps a message from waiting for a
+/// tick while someone who could take it sleeps: a waiter whose ticket is
+/// newer than the signal checks after the message was visible. Tickets are
+/// not stored, and a signal touches only the waiters it wakes (an earlier
+/// version kept a slot per ticket and visited every one per signal, 14% of
+/// the CPU of 64 consumers' round trips; Docs/benchmarks.md).
 package final class ArrivalSignal: Sendable {
-    private enum Slot {
-        case starting
-        case parked(CheckedContinuation<Void, Never>)
-        case fired
-    }
     private struct State {
         var next: UInt64 = 0
-        var slots: [UInt64: Slot] = [:]
+        /// Bumped by every signal.
+        var generation: UInt64 = 0
+        var parked: [UInt64: CheckedContinuation<Void, Never>] = [:]
+        /// Ids in the order they parked, from `head` on; ids no longer in
+        /// `parked` (timed out, cancelled) are skipped and dropped lazily.
+        var order: [UInt64] = []
+        var head = 0
     }
     private let state = StoreLock(State())
 
     /// A signal nobody waits on yet.
     package init() {}
 
-    /// Suspends until the next `signal()`, until `timeout` passes or until
-    /// the task is cancelled (then it throws `CancellationError`).
+    /// A place in line, taken before the check a waiter then waits after.
+    package struct Ticket: Sendable {
+        fileprivate let id: UInt64
+        fileprivate let generation: UInt64
+    }
+
+    /// Suspends until the next signal, until `timeout` passes or until the
+    /// task is cancelled (then it throws `CancellationError`).
     package func wait(timeout: Duration) async throws {
         try await wait(ticket: ticket(), timeout: timeout)
     }
 
-    /// A place in line taken before the check a waiter then waits after: a
-    /// `signal()` between the two is kept for `wait(ticket:timeout:)`, which
-    /// returns at once then. Every ticket is waited on or `discard`ed.
-    package func ticket() -> UInt64 {
-        state.withLock { s -> UInt64 in
+    /// A ticket for `wait(ticket:timeout:)`: a signal after this returns
+    /// ends that wait at once (or wakes it). Nothing is held: a ticket that
+    /// is never waited on needs no giving back.
+    package func ticket() -> Ticket {
+        state.withLock { s in
             s.next += 1
-            s.slots[s.next] = .starting
-            return s.next
+            return Ticket(id: s.next, generation: s.generation)
         }
     }
 
-    /// Gives back a ticket that will not be waited on; true if a wake-up
-    /// had already been handed to it (`passOn` gives that one to another).
-    @discardableResult
-    package func discard(_ id: UInt64) -> Bool {
-        if case .fired = state.withLock({ $0.slots.removeValue(forKey: id) }) { return true }
-        return false
-    }
+    /// How many waiters are parked now (for tests).
+    package var parkedCount: Int { state.withLock { $0.parked.count } }
 
-    /// `wait(timeout:)` on a ticket taken earlier.
-    package func wait(ticket id: UInt64, timeout: Duration) async throws {
-        if Task.isCancelled {
-            discard(id)
-            throw CancellationError()
-        }
-        let timer = Task {
-            do { try await Task.sleep(for: timeout) } catch { return }
-            self.fire(id)
-        }
+    /// `wait(timeout:)` on a ticket taken earlier: returns at once if a
+    /// signal came after the ticket was taken.
+    package func wait(ticket: Ticket, timeout: Duration) async throws {
+        try Task.checkCancellation()
+        var timer: Task<Void, Never>?
         await withTaskCancellationHandler {
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
-                let resumeNow = state.withLock { s -> Bool in
-                    if case .fired = s.slots[id] {
-                        s.slots[id] = nil
-                        return true
+                // A cancellation before this check is seen here (the flag is
+                // set before the handler runs); one after it finds the waiter
+                // parked.
+                let parks = state.withLock { s -> Bool in
+                    guard s.generation == ticket.generation, !Task.isCancelled else { return false }
+                    s.parked[ticket.id] = c
+                    s.order.append(ticket.id)
+                    if s.order.count - s.head > 2 * s.parked.count + 64 {
+                        let parked = s.parked
+                        s.order = s.order[s.head...].filter { parked[$0] != nil }
+                        s.head = 0
                     }
-                    s.slots[id] = .parked(c)
-                    return false
+                    return true
                 }
-                if resumeNow { c.resume() }
+                guard parks else { return c.resume() }
+                // Started after parking, so its firing never comes before the park.
+                timer = Task {
+                    do { try await Task.sleep(for: timeout) } catch { return }
+                    self.resume(ticket.id)
+                }
             }
         } onCancel: {
-            self.fire(id)
+            self.resume(ticket.id)
         }
-        timer.cancel()
+        timer?.cancel()
         try Task.checkCancellation()
     }
 
-    private func fire(_ id: UInt64) {
-        let c = state.withLock { s -> CheckedContinuation<Void, Never>? in
-            switch s.slots[id] {
-            case .parked(let c):
-                s.slots[id] = nil
-                return c
-            case .starting:
-                s.slots[id] = .fired
-                return nil
-            case .fired, nil:
-                return nil
-            }
-        }
-        c?.resume()
+    /// Ends the wait of `id` if it is parked (its timeout, its cancellation).
+    private func resume(_ id: UInt64) {
+        state.withLock { $0.parked.removeValue(forKey: id) }?.resume()
     }
 
     /// Wakes every waiter.
     package func signal() { signal(count: .max) }
 
-    /// Wakes at most `count` waiters, one per message that arrived: parked
-    /// ones first, then ones still checking (their next wait returns at
-    /// once). Waking every waiter for every message made 64 idle consumers
-    /// try, fail and park again 63 times per add; a waiter that is woken and
-    /// finds nothing for it parks again, and one that was woken but took
-    /// other messages passes its wake-up on (`longPoll`), so no message waits
-    /// for a tick while a waiter sleeps.
+    /// Wakes at most `count` parked waiters, one per message that arrived,
+    /// and keeps every waiter that holds an older ticket from parking.
     package func signal(count: Int) {
         guard count > 0 else { return }
-        let parked = state.withLock { s -> [CheckedContinuation<Void, Never>] in
-            guard !s.slots.isEmpty else { return [] }
+        let woken = state.withLock { s -> [CheckedContinuation<Void, Never>] in
+            s.generation &+= 1
+            guard !s.parked.isEmpty else { return [] }
             var out: [CheckedContinuation<Void, Never>] = []
-            var left = count
-            for (id, slot) in s.slots {
-                guard left > 0 else { break }
-                if case .parked(let c) = slot {
-                    out.append(c)
-                    s.slots[id] = nil
-                    left -= 1
-                }
+            while out.count < count && s.head < s.order.count {
+                let id = s.order[s.head]
+                s.head += 1
+                if let c = s.parked.removeValue(forKey: id) { out.append(c) }
             }
-            if left > 0 {
-                for (id, slot) in s.slots {
-                    guard left > 0 else { break }
-                    if case .starting = slot {
-                        s.slots[id] = .fired
-                        left -= 1
-                    }
-                }
+            if s.head == s.order.count {
+                s.order.removeAll(keepingCapacity: true)
+                s.head = 0
+            } else if s.head >= 64 && 2 * s.head >= s.order.count {
+                s.order.removeFirst(s.head)
+                s.head = 0
             }
             return out
         }
-        for c in parked { c.resume() }
+        for c in woken { c.resume() }
     }
 }
 
@@ -140,17 +136,9 @@ package func longPoll<T>(maxWait: Duration, signal: () throws -> ArrivalSignal, 
         try Task.checkCancellation()
         let arrivals = try signal()
         let ticket = arrivals.ticket()
-        let got: [T]
-        do { got = try await attempt() } catch {
-            arrivals.discard(ticket)
-            throw error
-        }
+        let got = try await attempt()
         let now = ContinuousClock.now
-        if !got.isEmpty || now >= deadline {
-            // A wake-up this try did not need goes to another waiter.
-            if arrivals.discard(ticket) { arrivals.signal(count: 1) }
-            return got
-        }
+        if !got.isEmpty || now >= deadline { return got }
         try await arrivals.wait(ticket: ticket, timeout: min(deadline - now, tick))
     }
 }
