@@ -126,6 +126,39 @@ import Testing
         try reopened.close()
     }
 
+    /// A batch naming a family id that does not exist is refused before
+    /// anything is logged, wherever the id comes in a batch that cycles
+    /// through more families than the check remembers (it keeps the last
+    /// four it looked up).
+    @Test func aBatchNamingAMissingFamilyIdIsRefusedWhereverItComes() throws {
+        let dir = TempDir("writepath-family-ids")
+        defer { dir.cleanup() }
+        let db = try Database.open(at: dir.path)
+        defer { try? db.close() }
+        let families = try (0..<6).map { try db.createColumnFamily("f\($0)") }
+        let gone = try db.createColumnFamily("gone")
+        var template = WriteBatch()
+        for round in 0..<3 {
+            for f in families { template.put(utf8("k\(round)"), utf8("v"), in: f) }
+        }
+        template.put(utf8("last"), utf8("v"), in: gone)
+        for f in families { template.put(utf8("after"), utf8("v"), in: f) }
+        try db.dropColumnFamily(gone)
+        // Decoded from its bytes, the batch carries ids only (no handles to
+        // resolve first), as a batch read back from elsewhere would.
+        let decoded = try WriteBatch(decoding: template.encoded(sequence: 0))
+        let e = #expect(throws: StrataError.self) { try db.write(decoded) }
+        #expect(e?.kind == .invalidArgument)
+        for f in families { #expect(try db.get(utf8("k0"), in: f) == nil, "part of a refused batch was written") }
+        // The same cycle without the missing family goes through.
+        var ok = WriteBatch()
+        for round in 0..<3 {
+            for f in families { ok.put(utf8("k\(round)"), utf8("v"), in: f) }
+        }
+        try db.write(try WriteBatch(decoding: ok.encoded(sequence: 0)))
+        for f in families { #expect(try db.get(utf8("k2"), in: f) == utf8("v")) }
+    }
+
     /// An async write refused after close, whichever path it would take.
     @Test func asyncWriteAfterCloseIsRefused() async throws {
         let dir = TempDir("writepath-closed")

