@@ -195,7 +195,7 @@ extension LSMMessageStore {
                 e.lock = delivery.lock
                 e.lockedUntil = delivery.lockedUntil
             }
-            w.beyond[key] = nil
+            if !w.beyond.isEmpty { w.beyond[KeyBytes(key)] = nil }
             w.insert(e)
             loaded += 1
             last = key
@@ -205,13 +205,13 @@ extension LSMMessageStore {
             w.coversTail = true
             if let last { w.loadedThrough = last }
             for (key, m) in w.beyond {
-                w.insert(WindowEntry(key: key, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: false))
+                w.insert(WindowEntry(key: key.bytes, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key.bytes) ?? 0, landed: false))
             }
             w.beyond = [:]
         } else if let last {
             w.loadedThrough = last
-            for (key, m) in w.beyond where !last.lexicographicallyPrecedes(key) {
-                w.insert(WindowEntry(key: key, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key) ?? 0, landed: false))
+            for (key, m) in w.beyond where !last.lexicographicallyPrecedes(key.bytes) {
+                w.insert(WindowEntry(key: key.bytes, message: m, visibleAt: MessageCodec.milliseconds(ofKey: key.bytes) ?? 0, landed: false))
                 w.beyond[key] = nil
             }
         }

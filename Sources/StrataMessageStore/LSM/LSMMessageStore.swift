@@ -236,13 +236,21 @@ public final class LSMMessageStore: MessageStore {
         let o = try opened()
         let now = clock.now()
         for m in messages { try InMemoryMessageStore.validate(m) }
-        let targets = Set(messages.map(\.queue))
-        try catalog.withLock { c in for q in targets { try c.validateAddTarget(q) } }
-        for q in targets where catalog.withLock({ $0.needsImplicitRegistration(q) }) {
-            try saveQueue(q, QueueSettings(), o, onlyIfAbsent: true)
+        // One message per call is the common case: no sets to build for it.
+        let targets = messages.count == 1 ? [messages[0].queue] : Array(Set(messages.map(\.queue)))
+        let unregistered = try catalog.withLock { c -> [String] in
+            for q in targets { try c.validateAddTarget(q) }
+            return targets.filter { c.needsImplicitRegistration($0) }
         }
+        for q in unregistered { try saveQueue(q, QueueSettings(), o, onlyIfAbsent: true) }
         let ids = messages.map(\.id)
         try inFlightIds.withLock { reserved in
+            if ids.count == 1 {
+                if !reserved.insert(ids[0]).inserted {
+                    throw MessageStoreError(.duplicateId, "a message with id \(ids[0]) is already stored")
+                }
+                return
+            }
             var seen = Set<String>()
             for id in ids where reserved.contains(id) || !seen.insert(id).inserted {
                 throw MessageStoreError(.duplicateId, "a message with id \(id) is already stored")
@@ -529,7 +537,7 @@ public final class LSMMessageStore: MessageStore {
         noteCacheGrowth(ring.bytes - w.recent.bytes)
         // In-flight adds are not in the engine yet: record them as unlanded.
         for e in w.entries where !e.landed && !e.removed { ring.record(e.key, e.message) }
-        for (k, m) in w.beyond { ring.record(k, m) }
+        for (k, m) in w.beyond { ring.record(k.bytes, m) }
         w.recent = ring
         return found.prefix(atLeast).map(\.message)
     }
