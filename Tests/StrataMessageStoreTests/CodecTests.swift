@@ -29,6 +29,21 @@ import Testing
 
     /// FuzzMessageRecords' first finding (Fuzz/corpus/FuzzMessageRecords/crash-huge-date):
     /// a record with a date beyond Int64 milliseconds trapped when turned into a key.
+    /// The message record byte by byte (Docs/message-store.md), so a faster
+    /// encoder cannot change what stores already hold.
+    @Test func messageRecordBytesAreTheDocumentedLayout() throws {
+        func le(_ v: UInt64) -> [UInt8] { (0..<8).map { UInt8(truncatingIfNeeded: v >> (8 * $0)) } }
+        let m = Message(id: "id", queue: "q", payload: [7, 8], timestamp: Date(timeIntervalSinceReferenceDate: 1.5),
+                        headers: ["b": "2", "a": "1"], deliveryCount: 3, expiresAt: Date(timeIntervalSinceReferenceDate: 3))
+        let expected: [UInt8] = [1, 2] + Array("id".utf8) + [1] + Array("q".utf8) + [2, 7, 8]
+            + le((1.5 as Double).bitPattern) + le(3) + le(2) + le(0) + le((3.0 as Double).bitPattern)
+            + [2, 1, UInt8(ascii: "a"), 1, UInt8(ascii: "1"), 1, UInt8(ascii: "b"), 1, UInt8(ascii: "2")]
+        #expect(MessageCodec.encode(m) == expected)
+        #expect(try MessageCodec.decode(expected) == m)
+        let plain = Message(id: "x", queue: "q", payload: [], timestamp: Date(timeIntervalSinceReferenceDate: 0))
+        #expect(MessageCodec.encode(plain) == [1, 1, UInt8(ascii: "x"), 1, UInt8(ascii: "q"), 0] + le(0) + le(0) + le(0) + le(0) + le(0) + [0])
+    }
+
     @Test func hugeDatesInARecordDoNotTrap() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/corpus/FuzzMessageRecords/crash-huge-date").path
         let input = try #require(FileManager.default.contents(atPath: path))

@@ -127,14 +127,18 @@ package enum MessageCodec {
     }
 
     package static func encode(_ m: Message) -> [UInt8] {
-        var w = RecordWriter(out: [1])
+        // Sized up front: one allocation for a message without headers.
+        let size = 1 + m.id.utf8.count + m.queue.utf8.count + m.payload.count + 5 * 8 + 4 * 10
+        var w = RecordWriter(out: [1], reservingCapacity: size + (m.headers.isEmpty ? 0 : 64))
         func bits(_ d: Date?) -> UInt64 { d?.timeIntervalSinceReferenceDate.bitPattern ?? 0 }
-        w.bytes(Array(m.id.utf8)); w.bytes(Array(m.queue.utf8)); w.bytes(m.payload)
+        w.bytes(m.id.utf8); w.bytes(m.queue.utf8); w.bytes(m.payload)
         w.fixed(bits(m.timestamp)); w.fixed(UInt64(max(0, m.deliveryCount)))
         w.fixed((m.scheduledAt == nil ? 0 : 1) | (m.expiresAt == nil ? 0 : 2))
         w.fixed(bits(m.scheduledAt)); w.fixed(bits(m.expiresAt))
         w.varint(UInt64(m.headers.count))
-        for (k, v) in m.headers.sorted(by: { $0.key < $1.key }) { w.bytes(Array(k.utf8)); w.bytes(Array(v.utf8)) }
+        if !m.headers.isEmpty {
+            for (k, v) in m.headers.sorted(by: { $0.key < $1.key }) { w.bytes(k.utf8); w.bytes(v.utf8) }
+        }
         return w.out
     }
 

@@ -3,6 +3,15 @@
 package struct RecordWriter {
     package var out: [UInt8] = []
 
+    package init(out: [UInt8] = []) { self.out = out }
+
+    /// `out`, with room for `capacity` bytes in all (one allocation for a
+    /// record whose size is known up front).
+    package init(out: [UInt8], reservingCapacity capacity: Int) {
+        self.out = out
+        self.out.reserveCapacity(capacity)
+    }
+
     package mutating func varint(_ v: UInt64) {
         var v = v
         while v >= 0x80 { out.append(UInt8(v & 0x7f) | 0x80); v >>= 7 }
@@ -11,7 +20,13 @@ package struct RecordWriter {
 
     package mutating func bytes(_ b: [UInt8]) { varint(UInt64(b.count)); out.append(contentsOf: b) }
 
-    package mutating func fixed(_ v: UInt64, _ n: Int = 8) { for i in 0..<n { out.append(UInt8(truncatingIfNeeded: v >> UInt64(8 * i))) } }
+    /// A string's UTF-8 bytes, length first, without an intermediate array.
+    package mutating func bytes(_ s: String.UTF8View) { varint(UInt64(s.count)); out.append(contentsOf: s) }
+
+    /// The low `n` bytes of `v`, least significant first.
+    package mutating func fixed(_ v: UInt64, _ n: Int = 8) {
+        withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0.prefix(n)) }
+    }
 }
 
 /// Reads what `RecordWriter` wrote, checking every length: anything short
