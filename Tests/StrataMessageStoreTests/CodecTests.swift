@@ -27,8 +27,6 @@ import Testing
         }
     }
 
-    /// FuzzMessageRecords' first finding (Fuzz/corpus/FuzzMessageRecords/crash-huge-date):
-    /// a record with a date beyond Int64 milliseconds trapped when turned into a key.
     /// The message record byte by byte (Docs/message-store.md), so a faster
     /// encoder cannot change what stores already hold.
     @Test func messageRecordBytesAreTheDocumentedLayout() throws {
@@ -44,6 +42,8 @@ import Testing
         #expect(MessageCodec.encode(plain) == [1, 1, UInt8(ascii: "x"), 1, UInt8(ascii: "q"), 0] + le(0) + le(0) + le(0) + le(0) + le(0) + [0])
     }
 
+    /// FuzzMessageRecords' first finding (Fuzz/corpus/FuzzMessageRecords/crash-huge-date):
+    /// a record with a date beyond Int64 milliseconds trapped when turned into a key.
     @Test func hugeDatesInARecordDoNotTrap() throws {
         let path = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Fuzz/corpus/FuzzMessageRecords/crash-huge-date").path
         let input = try #require(FileManager.default.contents(atPath: path))
