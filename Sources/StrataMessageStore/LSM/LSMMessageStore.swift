@@ -245,14 +245,9 @@ public final class LSMMessageStore: MessageStore {
         for q in unregistered { try saveQueue(q, QueueSettings(), o, onlyIfAbsent: true) }
         let ids = messages.map(\.id)
         try inFlightIds.withLock { reserved in
-            if ids.count == 1 {
-                if !reserved.insert(ids[0]).inserted {
-                    throw MessageStoreError(.duplicateId, "a message with id \(ids[0]) is already stored")
-                }
-                return
-            }
+            // Repeats inside the batch need a set only when it has several ids.
             var seen = Set<String>()
-            for id in ids where reserved.contains(id) || !seen.insert(id).inserted {
+            for id in ids where reserved.contains(id) || (ids.count > 1 && !seen.insert(id).inserted) {
                 throw MessageStoreError(.duplicateId, "a message with id \(id) is already stored")
             }
             reserved.formUnion(ids)
