@@ -178,6 +178,14 @@ extension MessageStoreConfiguration {
                 }
                 return n
             }
+            /// A duration setting from 1 ms to `longest`; `upTo` names that end in the error.
+            func duration(_ key: String, atMost longest: Duration, upTo: String) throws -> Duration? {
+                guard let v = values[key] else { return nil }
+                guard let d = Self.duration(v.text), d >= .milliseconds(1), d <= longest else {
+                    throw bad(v, "must be a duration from 1ms to \(upTo): milliseconds, or a number with ms, s, m or h (500ms, 30s, 5m)")
+                }
+                return d
+            }
             if let v = values["commit_mode"] {
                 switch v.text.lowercased().replacingOccurrences(of: "-", with: "_") {
                 case "sync_durable", "sync": c.commitMode = .syncDurable
@@ -196,21 +204,11 @@ extension MessageStoreConfiguration {
                 guard let bytes = Self.bytes(v.text) else { throw bad(v, "must be a size: bytes, or a number with KiB, MiB or GiB (binary; K, KB, M, MB, G, GB too)") }
                 c.cacheBudgetBytes = bytes
             }
-            if let v = values["lock_duration"] {
-                guard let d = Self.duration(v.text), d >= .milliseconds(1), d <= QueueSettings.longest else {
-                    throw bad(v, "must be a duration from 1ms to ten years: milliseconds, or a number with ms, s, m or h (500ms, 30s, 5m)")
-                }
-                c.lockDuration = d
-            }
+            if let d = try duration("lock_duration", atMost: QueueSettings.longest, upTo: "ten years") { c.lockDuration = d }
             if let n = try int("lsm.recent_per_queue", 0...1_000_000) { c.recentPerQueue = n }
             if let n = try int("postgres.pool_size", 1...1024) { c.postgresPoolSize = n }
             if let v = values["postgres.table_prefix"] { c.postgresTablePrefix = v.text }
-            if let v = values["postgres.connection_wait"] {
-                guard let d = Self.duration(v.text), d >= .milliseconds(1), d <= .seconds(3600) else {
-                    throw bad(v, "must be a duration from 1ms to 1h: milliseconds, or a number with ms, s, m or h (500ms, 30s, 2m)")
-                }
-                c.postgresConnectionWait = d
-            }
+            if let d = try duration("postgres.connection_wait", atMost: .seconds(3600), upTo: "1h") { c.postgresConnectionWait = d }
             if let ms = try int("json.save_interval_ms", 0...86_400_000) { c.jsonSaveInterval = .milliseconds(ms) }
             if let n = try int("json.backup_count", 0...100) { c.jsonBackupCount = n }
             if let v = values["json.pretty_print"] {
