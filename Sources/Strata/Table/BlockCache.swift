@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// Sharded so concurrent readers rarely wait on each other: each of the 16
 /// shards is an `LRUTable` (open addressing, intrusive LRU list) behind its
-/// own `Mutex` with a sixteenth of the capacity. A cached block stays alive
+/// own lock (`Locked`) with a sixteenth of the capacity. A cached block stays alive
 /// while an iterator uses it even after eviction, because readers hold
 /// their own reference.
 final class BlockCache: BlockCacheCounters {
@@ -77,8 +77,8 @@ final class BlockCache: BlockCacheCounters {
     var count: Int { shards.reduce(0) { sum, s in sum + s.state.withLock { $0.table.count } } }
 }
 
-/// A shard and its lock. A class because `Mutex` cannot live in an array;
-/// the separate allocations also keep shards' locks off shared cache lines.
+/// A shard and its lock, each shard a separate allocation, which keeps the
+/// shards' locks off shared cache lines.
 private final class LockedBlockCacheShard: Sendable {
     let state: Locked<BlockCacheShard>
     init(capacity: Int) { state = Locked(BlockCacheShard(table: LRUTable(capacity: capacity))) }
